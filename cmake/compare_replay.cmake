@@ -1,0 +1,10 @@
+# Runs `BIN replay -c CONFIG IN` and fails unless its output equals EXPECTED byte for byte.
+execute_process(COMMAND ${BIN} replay -q -c ${CONFIG} ${IN} OUTPUT_VARIABLE out RESULT_VARIABLE rc ERROR_VARIABLE err)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "replay exited ${rc}: ${err}")
+endif()
+file(READ ${EXPECTED} expected)
+if(NOT out STREQUAL expected)
+  file(WRITE ${CMAKE_CURRENT_BINARY_DIR}/replay.actual.jsonl "${out}")
+  message(FATAL_ERROR "replay of ${IN} differs from ${EXPECTED}; actual output in ${CMAKE_CURRENT_BINARY_DIR}/replay.actual.jsonl")
+endif()
