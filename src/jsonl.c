@@ -1,0 +1,354 @@
+/*
+ * jsonl.c -- the JSON Lines forms of events and outputs, on jansson.
+ *
+ * Parsing is strict about what an event needs (types, required keys, enum
+ * symbols) and lenient about what it does not (unknown keys are ignored, so
+ * a producer that adds a field does not break the replay). Formatting builds
+ * objects in a fixed key order and prints them compact.
+ */
+#include "asw/jsonl.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "asw/alloc.h"
+
+/* ---- parsing ---- */
+
+typedef struct parser {
+    json_t *obj;
+    char *err;
+    size_t errlen;
+    bool failed;
+} parser;
+
+__attribute__((format(printf, 2, 3))) static void fail(parser *p, const char *fmt, ...) {
+    if (p->failed)
+        return;
+    p->failed = true;
+    if (p->errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->err, p->errlen, fmt, ap);
+    va_end(ap);
+}
+
+static json_t *need(parser *p, json_t *obj, const char *key) {
+    json_t *v = json_object_get(obj, key);
+    if (!v)
+        fail(p, "missing field '%s'", key);
+    return v;
+}
+
+static char *get_str(parser *p, json_t *obj, const char *key) {
+    json_t *v = need(p, obj, key);
+    if (!v)
+        return asw_strdup("");
+    if (!json_is_string(v)) {
+        fail(p, "field '%s' must be a string", key);
+        return asw_strdup("");
+    }
+    return asw_strndup(json_string_value(v), json_string_length(v));
+}
+
+static int64_t get_int(parser *p, json_t *obj, const char *key) {
+    json_t *v = need(p, obj, key);
+    if (!v)
+        return 0;
+    if (!json_is_integer(v)) {
+        fail(p, "field '%s' must be an integer", key);
+        return 0;
+    }
+    return (int64_t)json_integer_value(v);
+}
+
+static bool get_bool(parser *p, json_t *obj, const char *key) {
+    json_t *v = need(p, obj, key);
+    if (v && !json_is_boolean(v))
+        fail(p, "field '%s' must be a boolean", key);
+    return v && json_is_true(v);
+}
+
+/* An enum field: its symbol parsed by `parse` into *out. */
+#define GET_ENUM(p, obj, key, parse, out)                                                          \
+    do {                                                                                           \
+        json_t *v_ = need((p), (obj), (key));                                                      \
+        if (!v_)                                                                                   \
+            break;                                                                                 \
+        if (!json_is_string(v_))                                                                   \
+            fail((p), "field '%s' must be a string", (key));                                       \
+        else if (parse(json_string_value(v_), (out)) != 0)                                         \
+            fail((p), "field '%s': unknown symbol '%s'", (key), json_string_value(v_));            \
+    } while (0)
+
+static void parse_snapshot(parser *p, json_t *obj, asw_order_snapshot *s) {
+    json_t *o = need(p, obj, "order");
+    if (!o)
+        return;
+    if (!json_is_object(o)) {
+        fail(p, "field 'order' must be an object");
+        return;
+    }
+    GET_ENUM(p, o, "order_status", asw_order_status_parse, &s->order_status);
+    GET_ENUM(p, o, "goods_type", asw_goods_type_parse, &s->goods_type);
+    s->cross_border = get_bool(p, o, "cross_border");
+    s->order_paid_amount = get_int(p, o, "order_paid_amount");
+    s->sku_paid_amount = get_int(p, o, "sku_paid_amount");
+    json_t *d = json_object_get(o, "aftersale_deadline");
+    if (d && !json_is_null(d)) {
+        s->has_deadline = true;
+        s->aftersale_deadline = get_int(p, o, "aftersale_deadline");
+    }
+}
+
+int asw_jsonl_parse_event(const char *line, size_t len, asw_event *ev, char *err, size_t errlen) {
+    asw_event_init(ev);
+    json_error_t jerr;
+    json_t *obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!obj) {
+        if (errlen)
+            snprintf(err, errlen, "invalid JSON at column %d: %s", jerr.column, jerr.text);
+        return -1;
+    }
+    parser p = {.obj = obj, .err = err, .errlen = errlen};
+    if (!json_is_object(obj)) {
+        fail(&p, "an event must be a JSON object");
+        goto done;
+    }
+    GET_ENUM(&p, obj, "type", asw_event_type_parse, &ev->type);
+    if (p.failed)
+        goto done;
+
+    ev->event_id = get_str(&p, obj, "event_id");
+    ev->order_id = get_str(&p, obj, "order_id");
+    ev->event_time = get_int(&p, obj, "event_time");
+    ev->sku_order_id = get_str(&p, obj, "sku_order_id");
+    switch (ev->type) {
+    case ASW_EV_APPLIED:
+        ev->aftersale_id = get_str(&p, obj, "aftersale_id");
+        ev->shop_id = get_str(&p, obj, "shop_id");
+        GET_ENUM(&p, obj, "initiator", asw_initiator_parse, &ev->initiator);
+        GET_ENUM(&p, obj, "aftersale_type", asw_aftersale_type_parse, &ev->aftersale_type);
+        ev->amount = get_int(&p, obj, "apply_amount");
+        parse_snapshot(&p, obj, &ev->order);
+        ev->order_paid_amount = ev->order.order_paid_amount;
+        ev->sku_paid_amount = ev->order.sku_paid_amount;
+        break;
+    case ASW_EV_WITHDRAWN:
+        ev->aftersale_id = get_str(&p, obj, "aftersale_id");
+        break;
+    case ASW_EV_CLOSED:
+        ev->aftersale_id = get_str(&p, obj, "aftersale_id");
+        GET_ENUM(&p, obj, "close_reason", asw_close_reason_parse, &ev->close_reason);
+        break;
+    case ASW_EV_SUCCEEDED:
+        ev->aftersale_id = get_str(&p, obj, "aftersale_id");
+        ev->amount = get_int(&p, obj, "refund_amount");
+        ev->order_paid_amount = get_int(&p, obj, "order_paid_amount");
+        ev->sku_paid_amount = get_int(&p, obj, "sku_paid_amount");
+        break;
+    case ASW_EV_CLAWED_BACK:
+        ev->refund_id = get_str(&p, obj, "refund_id");
+        ev->amount = get_int(&p, obj, "amount");
+        break;
+    case ASW_EV_EXTERNAL:
+        ev->refund_id = get_str(&p, obj, "refund_id");
+        ev->shop_id = get_str(&p, obj, "shop_id");
+        GET_ENUM(&p, obj, "kind", asw_external_kind_parse, &ev->kind);
+        ev->amount = get_int(&p, obj, "amount");
+        ev->order_paid_amount = get_int(&p, obj, "order_paid_amount");
+        ev->sku_paid_amount = get_int(&p, obj, "sku_paid_amount");
+        break;
+    default:
+        break;
+    }
+    /* Fields a type does not carry are "", never NULL. */
+    if (!ev->aftersale_id)
+        ev->aftersale_id = asw_strdup("");
+    if (!ev->refund_id)
+        ev->refund_id = asw_strdup("");
+    if (!ev->shop_id)
+        ev->shop_id = asw_strdup("");
+done:
+    json_decref(obj);
+    if (p.failed) {
+        asw_event_clear(ev);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- formatting ---- */
+
+static void put_str(json_t *o, const char *key, const char *v) {
+    json_object_set_new(o, key, v ? json_string(v) : json_null());
+}
+
+static void put_int(json_t *o, const char *key, int64_t v) {
+    json_object_set_new(o, key, json_integer((json_int_t)v));
+}
+
+static void put_bool(json_t *o, const char *key, bool v) {
+    json_object_set_new(o, key, json_boolean(v));
+}
+
+static void dump(json_t *o, asw_buf *out) {
+    size_t n = json_dumpb(o, NULL, 0, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    asw_buf_reserve(out, n + 1);
+    json_dumpb(o, (char *)out->data + out->len, n, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    out->len += n;
+    out->data[out->len++] = '\n';
+    json_decref(o);
+}
+
+static json_t *object_of_type(const char *type) {
+    json_t *o = json_object();
+    put_str(o, "type", type);
+    return o;
+}
+
+void asw_jsonl_format_event(const asw_event *ev, asw_buf *out) {
+    json_t *o = object_of_type(asw_event_type_name(ev->type));
+    put_str(o, "event_id", ev->event_id);
+    put_str(o, "order_id", ev->order_id);
+    put_int(o, "event_time", ev->event_time);
+    switch (ev->type) {
+    case ASW_EV_APPLIED: {
+        put_str(o, "aftersale_id", ev->aftersale_id);
+        put_str(o, "sku_order_id", ev->sku_order_id);
+        put_str(o, "shop_id", ev->shop_id);
+        put_str(o, "initiator", asw_initiator_name(ev->initiator));
+        put_str(o, "aftersale_type", asw_aftersale_type_name(ev->aftersale_type));
+        put_int(o, "apply_amount", ev->amount);
+        json_t *s = json_object();
+        put_str(s, "order_status", asw_order_status_name(ev->order.order_status));
+        put_str(s, "goods_type", asw_goods_type_name(ev->order.goods_type));
+        put_bool(s, "cross_border", ev->order.cross_border);
+        put_int(s, "order_paid_amount", ev->order.order_paid_amount);
+        put_int(s, "sku_paid_amount", ev->order.sku_paid_amount);
+        if (ev->order.has_deadline)
+            put_int(s, "aftersale_deadline", ev->order.aftersale_deadline);
+        else
+            json_object_set_new(s, "aftersale_deadline", json_null());
+        json_object_set_new(o, "order", s);
+        break;
+    }
+    case ASW_EV_WITHDRAWN:
+        put_str(o, "aftersale_id", ev->aftersale_id);
+        put_str(o, "sku_order_id", ev->sku_order_id);
+        break;
+    case ASW_EV_CLOSED:
+        put_str(o, "aftersale_id", ev->aftersale_id);
+        put_str(o, "sku_order_id", ev->sku_order_id);
+        put_str(o, "close_reason", asw_close_reason_name(ev->close_reason));
+        break;
+    case ASW_EV_SUCCEEDED:
+        put_str(o, "aftersale_id", ev->aftersale_id);
+        put_str(o, "sku_order_id", ev->sku_order_id);
+        put_int(o, "refund_amount", ev->amount);
+        put_int(o, "order_paid_amount", ev->order_paid_amount);
+        put_int(o, "sku_paid_amount", ev->sku_paid_amount);
+        break;
+    case ASW_EV_CLAWED_BACK:
+        put_str(o, "refund_id", ev->refund_id);
+        put_str(o, "sku_order_id", ev->sku_order_id);
+        put_int(o, "amount", ev->amount);
+        break;
+    case ASW_EV_EXTERNAL:
+        put_str(o, "refund_id", ev->refund_id);
+        put_str(o, "sku_order_id", ev->sku_order_id);
+        put_str(o, "shop_id", ev->shop_id);
+        put_str(o, "kind", asw_external_kind_name(ev->kind));
+        put_int(o, "amount", ev->amount);
+        put_int(o, "order_paid_amount", ev->order_paid_amount);
+        put_int(o, "sku_paid_amount", ev->sku_paid_amount);
+        break;
+    default:
+        break;
+    }
+    dump(o, out);
+}
+
+void asw_jsonl_format_decision(const asw_decision *d, asw_buf *out) {
+    json_t *o = object_of_type("Decision");
+    put_str(o, "aftersale_id", d->aftersale_id);
+    put_str(o, "order_id", d->order_id);
+    put_str(o, "sku_order_id", d->sku_order_id);
+    put_str(o, "shop_id", d->shop_id);
+    put_str(o, "initiator", asw_initiator_name(d->initiator));
+    put_str(o, "outcome", asw_outcome_name(d->outcome));
+    json_t *reasons = json_array();
+    for (int r = 0; r < ASW_R__COUNT; r++)
+        if (d->reasons & (1u << r))
+            json_array_append_new(reasons, json_string(asw_reason_name((asw_reason)r)));
+    json_object_set_new(o, "reasons", reasons);
+    put_int(o, "applications_used", d->applications_used);
+    put_int(o, "applications_limit", d->applications_limit);
+    put_int(o, "order_remaining", d->order_remaining);
+    put_int(o, "sku_remaining", d->sku_remaining);
+    put_bool(o, "multi_refund", d->multi_refund);
+    put_int(o, "sku_prior_refunds", d->sku_prior_refunds);
+    put_bool(o, "duplicate", d->duplicate);
+    put_int(o, "event_time", d->event_time);
+    put_str(o, "ruleset_version", d->ruleset_version);
+    put_str(o, "source_topic", d->source_topic);
+    put_int(o, "source_partition", d->source_partition);
+    put_int(o, "source_offset", d->source_offset);
+    dump(o, out);
+}
+
+void asw_jsonl_format_record(const asw_refund_record *r, asw_buf *out) {
+    json_t *o = object_of_type("RefundRecord");
+    put_str(o, "record_id", r->record_id);
+    put_str(o, "order_id", r->order_id);
+    put_str(o, "sku_order_id", r->sku_order_id);
+    put_str(o, "shop_id", r->shop_id);
+    put_str(o, "origin", asw_origin_name(r->origin));
+    put_str(o, "aftersale_type",
+            r->has_aftersale_type ? asw_aftersale_type_name(r->aftersale_type) : NULL);
+    put_str(o, "kind", r->has_kind ? asw_external_kind_name(r->kind) : NULL);
+    put_str(o, "status", asw_record_status_name(r->status));
+    put_int(o, "amount", r->amount);
+    put_int(o, "order_paid", r->order_paid);
+    put_int(o, "order_refunded", r->order_refunded);
+    put_int(o, "order_reserved", r->order_reserved);
+    put_int(o, "order_remaining", r->order_remaining);
+    put_int(o, "sku_paid", r->sku_paid);
+    put_int(o, "sku_refunded", r->sku_refunded);
+    put_int(o, "sku_reserved", r->sku_reserved);
+    put_int(o, "sku_remaining", r->sku_remaining);
+    put_int(o, "sku_refunds", r->sku_refunds);
+    put_bool(o, "over_refund", r->over_refund);
+    put_bool(o, "unmatched", r->unmatched);
+    put_int(o, "event_time", r->event_time);
+    dump(o, out);
+}
+
+void asw_jsonl_format_dead_letter(int64_t line, const char *error, const char *raw, size_t rawlen,
+                                  asw_buf *out) {
+    json_t *o = object_of_type("DeadLetter");
+    put_int(o, "line", line);
+    put_str(o, "error", error);
+    /* The raw bytes may not be UTF-8, which JSON strings cannot hold: then
+     * they go out as hex, so that nothing is lost. */
+    json_t *v = json_stringn(raw, rawlen);
+    if (v) {
+        json_object_set_new(o, "value", v);
+    } else {
+        static const char digits[] = "0123456789abcdef";
+        char *hex = asw_malloc(rawlen * 2 + 1);
+        for (size_t i = 0; i < rawlen; i++) {
+            hex[2 * i] = digits[(unsigned char)raw[i] >> 4];
+            hex[2 * i + 1] = digits[(unsigned char)raw[i] & 15];
+        }
+        hex[rawlen * 2] = '\0';
+        put_str(o, "value_hex", hex);
+        free(hex);
+    }
+    dump(o, out);
+}
