@@ -1,0 +1,33 @@
+/*
+ * gen.h -- a deterministic generator of after-sale event streams.
+ *
+ * Seeded (no clock, no global random state): the same seed and size always
+ * give the same events. Orders are interleaved, and each order's events
+ * follow a plausible life (applications, card checks, withdrawals, closes,
+ * successes, external refunds, claw-backs) salted with what a real stream
+ * also carries: redeliveries, invalid requests, lifecycle events of unseen
+ * applications, expired deadlines, unshipped and cancelled orders, virtual
+ * and cross-border goods, shops outside a rollout. Used by the property
+ * test, the benchmark and the sample data, and later by the demo.
+ */
+#ifndef ASW_GEN_H
+#define ASW_GEN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "asw/model.h"
+
+typedef struct asw_gen asw_gen;
+
+/* A generator of the events of `orders` orders, at most `active` of them
+ * interleaved at a time (1..64). Never NULL (OOM aborts). */
+asw_gen *asw_gen_new(uint64_t seed, int32_t orders, int32_t active);
+/* asw_gen_destroy(NULL) is a no-op. */
+void asw_gen_destroy(asw_gen *g);
+
+/* Write the next event into *ev (the caller owns it: asw_event_clear()).
+ * Returns false, writing nothing, when every order is done. */
+bool asw_gen_next(asw_gen *g, asw_event *ev);
+
+#endif /* ASW_GEN_H */
