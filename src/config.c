@@ -1,0 +1,583 @@
+/*
+ * config.c -- the worker's configuration: a Java-properties file of the
+ * worker's own keys (validated here) and librdkafka properties (validated by
+ * librdkafka itself on a scratch rd_kafka_conf_t and kept, in order, to be
+ * applied to the real configuration later).
+ *
+ * The properties syntax accepted, a subset of java.util.Properties:
+ *  - a logical line is `key=value`, `key: value` or `key value`: the key ends
+ *    at the first unescaped '=', ':' or blank; blanks around the separator
+ *    and around the whole line are trimmed;
+ *  - lines whose first non-blank character is '#' or '!' are comments, and
+ *    blank lines are skipped;
+ *  - a line ending in an odd number of backslashes continues on the next
+ *    line (the backslash and the line break are dropped, and so are the
+ *    next line's leading blanks); a comment line never continues;
+ *  - the escapes \\ \n \t \= \: \# \! (in keys and values); any other escape
+ *    (\uXXXX, "\ ", \r, ...) is refused rather than guessed at;
+ *  - "\n" and "\r\n" line ends. A key set twice: the last value wins.
+ *
+ * Errors never print the value of a librdkafka property themselves (it may
+ * be a password); librdkafka's own messages are passed through as they are.
+ */
+
+#include "asw/config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "asw/alloc.h"
+
+/* ------------------------------------------------------------------------ */
+/* The worker's own keys                                                    */
+/* ------------------------------------------------------------------------ */
+
+typedef enum {
+    KIND_INT,       /* strict decimal integer in [min, max] */
+    KIND_TOPIC,     /* a valid Kafka topic name */
+    KIND_TOPIC_OPT, /* empty, or a valid Kafka topic name */
+    KIND_APP_ID,    /* a topic-name-safe id, short enough to derive topics from */
+    KIND_URL_OPT,   /* empty, or an http:// or https:// URL */
+    KIND_SHOPS,     /* "*" or a comma-separated shop list */
+    KIND_LOG_LEVEL, /* debug | info | warn | error */
+} key_kind;
+
+/* Which ruleset setter a rules.* key feeds. */
+typedef enum { RULE_NONE, RULE_LIMIT, RULE_SHOPS, RULE_PERCENT } key_rule;
+
+typedef struct {
+    const char *name;
+    const char *def;
+    key_kind kind;
+    key_rule rule;
+    long long min, max; /* KIND_INT only */
+} known_key;
+
+#define TOPIC_MAX_LEN 249
+/* The changelog topic is derived from application.id plus a suffix; keep
+ * room for it below TOPIC_MAX_LEN. */
+#define APP_ID_MAX_LEN 200
+
+static const known_key known_keys[] = {
+    {"rules.application.limit", "5", KIND_INT, RULE_LIMIT, 1, 1000},
+    {"rules.multi_refund.shops", "*", KIND_SHOPS, RULE_SHOPS, 0, 0},
+    {"rules.multi_refund.percent", "0", KIND_INT, RULE_PERCENT, 0, 100},
+    {"topic.input", "aftersale.events", KIND_TOPIC, RULE_NONE, 0, 0},
+    {"topic.decisions", "aftersale.decisions", KIND_TOPIC, RULE_NONE, 0, 0},
+    {"topic.refund_records", "aftersale.refund-records", KIND_TOPIC, RULE_NONE, 0, 0},
+    {"topic.dlq", "aftersale.dlq", KIND_TOPIC, RULE_NONE, 0, 0},
+    {"topic.changelog", "", KIND_TOPIC_OPT, RULE_NONE, 0, 0},
+    {"application.id", "aftersale-worker", KIND_APP_ID, RULE_NONE, 0, 0},
+    {"commit.interval.ms", "100", KIND_INT, RULE_NONE, 1, 600000},
+    {"commit.max.records", "1000", KIND_INT, RULE_NONE, 1, 1000000},
+    {"schema.registry.url", "", KIND_URL_OPT, RULE_NONE, 0, 0},
+    {"log.level", "info", KIND_LOG_LEVEL, RULE_NONE, 0, 0},
+};
+
+#define N_KNOWN (sizeof(known_keys) / sizeof(known_keys[0]))
+
+typedef struct {
+    char *key;
+    char *value;
+} kv;
+
+struct asw_config {
+    char *values[N_KNOWN]; /* current value of each known key; owned */
+    asw_ruleset *rs;
+    kv *kafka; /* librdkafka properties in first-set order; owned */
+    size_t nkafka, capkafka;
+    rd_kafka_conf_t *scratch; /* only to let librdkafka validate properties */
+};
+
+/* ------------------------------------------------------------------------ */
+/* Helpers                                                                  */
+/* ------------------------------------------------------------------------ */
+
+/* Format a message into err (if err is not NULL and errlen > 0). */
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) {
+    if (err == NULL || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static bool is_blank(char c) {
+    return c == ' ' || c == '\t' || c == '\f';
+}
+
+static const known_key *find_known(const char *key, size_t *index) {
+    for (size_t i = 0; i < N_KNOWN; i++) {
+        if (strcmp(known_keys[i].name, key) == 0) {
+            *index = i;
+            return &known_keys[i];
+        }
+    }
+    return NULL;
+}
+
+/* Strict base-10 integer: the whole string, no leading blank, in range. */
+static int parse_int(const char *s, long long min, long long max, long long *out) {
+    if (*s == '\0' || *s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '\f' ||
+        *s == '\v')
+        return -1;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Kafka's rule: 1..249 characters of [A-Za-z0-9._-], and not "." or "..". */
+static bool valid_topic_chars(const char *s, size_t maxlen) {
+    size_t n = strlen(s);
+    if (n == 0 || n > maxlen)
+        return false;
+    for (const char *p = s; *p; p++) {
+        char c = *p;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-';
+        if (!ok)
+            return false;
+    }
+    return strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
+}
+
+/*
+ * Check value for a known key; on success return a newly allocated copy in
+ * its stored form (integers normalised to plain decimal) and apply a rules.*
+ * value to cfg's ruleset. On failure return NULL with a message; nothing
+ * changes.
+ */
+static char *check_known(asw_config *cfg, const known_key *k, const char *value, char *err,
+                         size_t errlen) {
+    long long v = 0;
+    char num[32];
+
+    switch (k->kind) {
+    case KIND_INT:
+        if (parse_int(value, k->min, k->max, &v) != 0) {
+            set_err(err, errlen, "%s: invalid value '%s': expected an integer in %lld..%lld",
+                    k->name, value, k->min, k->max);
+            return NULL;
+        }
+        if (k->rule == RULE_LIMIT && asw_ruleset_set_limit(cfg->rs, (int32_t)v) != 0)
+            goto rule_refused;
+        if (k->rule == RULE_PERCENT && asw_ruleset_set_percent(cfg->rs, (int32_t)v) != 0)
+            goto rule_refused;
+        snprintf(num, sizeof(num), "%lld", v);
+        return asw_strdup(num);
+
+    case KIND_TOPIC_OPT:
+        if (*value == '\0')
+            return asw_strdup(value);
+        /* fall through */
+    case KIND_TOPIC:
+        if (!valid_topic_chars(value, TOPIC_MAX_LEN)) {
+            set_err(err, errlen,
+                    "%s: invalid topic name '%s': expected 1..%d characters of "
+                    "[A-Za-z0-9._-], other than '.' and '..'",
+                    k->name, value, TOPIC_MAX_LEN);
+            return NULL;
+        }
+        return asw_strdup(value);
+
+    case KIND_APP_ID:
+        if (!valid_topic_chars(value, APP_ID_MAX_LEN)) {
+            set_err(err, errlen,
+                    "%s: invalid value '%s': expected 1..%d characters of [A-Za-z0-9._-], "
+                    "other than '.' and '..' (topic names are derived from it)",
+                    k->name, value, APP_ID_MAX_LEN);
+            return NULL;
+        }
+        return asw_strdup(value);
+
+    case KIND_URL_OPT:
+        /* The value is not echoed: a URL may carry credentials. */
+        if (*value != '\0' && !(strncmp(value, "http://", 7) == 0 && value[7] != '\0') &&
+            !(strncmp(value, "https://", 8) == 0 && value[8] != '\0')) {
+            set_err(err, errlen, "%s: invalid value: expected empty or an http:// or https:// URL",
+                    k->name);
+            return NULL;
+        }
+        return asw_strdup(value);
+
+    case KIND_SHOPS:
+        if (asw_ruleset_set_shops(cfg->rs, value) != 0) {
+            set_err(err, errlen,
+                    "%s: invalid value '%s': expected '*' or a comma-separated list of shop "
+                    "ids without empty entries",
+                    k->name, value);
+            return NULL;
+        }
+        return asw_strdup(value);
+
+    case KIND_LOG_LEVEL:
+        if (strcmp(value, "debug") != 0 && strcmp(value, "info") != 0 &&
+            strcmp(value, "warn") != 0 && strcmp(value, "error") != 0) {
+            set_err(err, errlen, "%s: invalid value '%s': expected one of debug, info, warn, error",
+                    k->name, value);
+            return NULL;
+        }
+        return asw_strdup(value);
+    }
+    set_err(err, errlen, "%s: internal error: unhandled key kind", k->name);
+    return NULL;
+
+rule_refused:
+    /* Unreachable while the ranges above match ruleset.c; kept so the two
+     * cannot drift apart silently. */
+    set_err(err, errlen, "%s: invalid value '%s': refused by the ruleset", k->name, value);
+    return NULL;
+}
+
+static kv *find_kafka(const asw_config *cfg, const char *key) {
+    for (size_t i = 0; i < cfg->nkafka; i++)
+        if (strcmp(cfg->kafka[i].key, key) == 0)
+            return &cfg->kafka[i];
+    return NULL;
+}
+
+static void put_kafka(asw_config *cfg, const char *key, const char *value) {
+    kv *e = find_kafka(cfg, key);
+    if (e != NULL) {
+        free(e->value);
+        e->value = asw_strdup(value);
+        return;
+    }
+    if (cfg->nkafka == cfg->capkafka) {
+        cfg->capkafka = cfg->capkafka ? cfg->capkafka * 2 : 8;
+        cfg->kafka = asw_realloc(cfg->kafka, cfg->capkafka * sizeof(*cfg->kafka));
+    }
+    cfg->kafka[cfg->nkafka].key = asw_strdup(key);
+    cfg->kafka[cfg->nkafka].value = asw_strdup(value);
+    cfg->nkafka++;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Public API                                                               */
+/* ------------------------------------------------------------------------ */
+
+/* A config holding every default and no librdkafka property. Never NULL
+ * (out of memory aborts). The caller owns it; free with asw_config_destroy(). */
+asw_config *asw_config_new(void) {
+    asw_config *cfg = asw_calloc(1, sizeof(*cfg));
+    for (size_t i = 0; i < N_KNOWN; i++)
+        cfg->values[i] = asw_strdup(known_keys[i].def);
+    cfg->rs = asw_ruleset_new();
+    cfg->scratch = rd_kafka_conf_new();
+    if (cfg->scratch == NULL) {
+        /* librdkafka allocates with abort-on-OOM too; this is belt and braces. */
+        fprintf(stderr, "asw: rd_kafka_conf_new failed\n");
+        abort();
+    }
+    return cfg;
+}
+
+/* Free cfg, its values, its ruleset and its scratch librdkafka conf.
+ * NULL is a no-op. */
+void asw_config_destroy(asw_config *cfg) {
+    if (cfg == NULL)
+        return;
+    for (size_t i = 0; i < N_KNOWN; i++)
+        free(cfg->values[i]);
+    for (size_t i = 0; i < cfg->nkafka; i++) {
+        free(cfg->kafka[i].key);
+        free(cfg->kafka[i].value);
+    }
+    free(cfg->kafka);
+    asw_ruleset_destroy(cfg->rs);
+    rd_kafka_conf_destroy(cfg->scratch);
+    free(cfg);
+}
+
+/*
+ * Set key to value (both copied). A known key is validated and, for rules.*,
+ * applied to the ruleset; any other key must be accepted by librdkafka's
+ * rd_kafka_conf_set(). Returns 0, or -1 with a message in err (no file:line)
+ * and nothing changed: "unknown key 'x'", librdkafka's message for a bad
+ * librdkafka value, or "<key>: invalid value ..." for a known key.
+ */
+int asw_config_set(asw_config *cfg, const char *key, const char *value, char *err, size_t errlen) {
+    if (key == NULL || value == NULL) {
+        set_err(err, errlen, "key and value must not be NULL");
+        return -1;
+    }
+    if (*key == '\0') {
+        set_err(err, errlen, "empty key");
+        return -1;
+    }
+
+    size_t idx;
+    const known_key *k = find_known(key, &idx);
+    if (k != NULL) {
+        char *stored = check_known(cfg, k, value, err, errlen);
+        if (stored == NULL)
+            return -1;
+        free(cfg->values[idx]);
+        cfg->values[idx] = stored;
+        return 0;
+    }
+
+    char rderr[512];
+    rderr[0] = '\0';
+    switch (rd_kafka_conf_set(cfg->scratch, key, value, rderr, sizeof(rderr))) {
+    case RD_KAFKA_CONF_OK:
+        put_kafka(cfg, key, value);
+        return 0;
+    case RD_KAFKA_CONF_UNKNOWN:
+        set_err(err, errlen, "unknown key '%s'", key);
+        return -1;
+    case RD_KAFKA_CONF_INVALID:
+    default:
+        set_err(err, errlen, "%s", rderr[0] ? rderr : "invalid value for librdkafka property");
+        return -1;
+    }
+}
+
+const char *asw_config_get(const asw_config *cfg, const char *key) {
+    if (key == NULL)
+        return NULL;
+    size_t idx;
+    if (find_known(key, &idx) != NULL)
+        return cfg->values[idx];
+    const kv *e = find_kafka(cfg, key);
+    return e ? e->value : NULL;
+}
+
+const asw_ruleset *asw_config_ruleset(const asw_config *cfg) {
+    return cfg->rs;
+}
+
+size_t asw_config_kafka_count(const asw_config *cfg) {
+    return cfg->nkafka;
+}
+
+int asw_config_kafka_at(const asw_config *cfg, size_t i, const char **key, const char **value) {
+    if (i >= cfg->nkafka)
+        return -1;
+    *key = cfg->kafka[i].key;
+    *value = cfg->kafka[i].value;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Properties file                                                          */
+/* ------------------------------------------------------------------------ */
+
+/* A growable byte string for one logical line and its unescaped parts. */
+typedef struct {
+    char *p;
+    size_t len, cap;
+} sbuf;
+
+static void sbuf_add(sbuf *b, const char *s, size_t n) {
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 128;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        b->p = asw_realloc(b->p, cap);
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void sbuf_addc(sbuf *b, char c) {
+    sbuf_add(b, &c, 1);
+}
+
+/* Decode the escape at s[*i] == '\\' into out. Returns 0, or -1 with a
+ * message for a dangling backslash or an escape outside the supported set. */
+static int unescape_one(const char *s, size_t len, size_t *i, sbuf *out, char *err, size_t errlen) {
+    if (*i + 1 >= len) {
+        set_err(err, errlen, "backslash at end of line");
+        return -1;
+    }
+    char c = s[*i + 1];
+    switch (c) {
+    case '\\':
+    case '=':
+    case ':':
+    case '#':
+    case '!':
+        sbuf_addc(out, c);
+        break;
+    case 'n':
+        sbuf_addc(out, '\n');
+        break;
+    case 't':
+        sbuf_addc(out, '\t');
+        break;
+    default:
+        set_err(err, errlen,
+                "unsupported escape '\\%c' (supported: \\\\ \\n \\t \\= \\: \\# \\!; write a "
+                "literal backslash as \\\\)",
+                c);
+        return -1;
+    }
+    *i += 2;
+    return 0;
+}
+
+/*
+ * Split a logical line (continuations joined, no leading blanks, escapes
+ * still raw) into key and value, unescaped, and set it. Returns 0, or -1
+ * with a message (without file:line).
+ */
+static int apply_line(asw_config *cfg, const char *s, size_t len, sbuf *key, sbuf *val, char *err,
+                      size_t errlen) {
+    size_t i = 0;
+    key->len = 0;
+    val->len = 0;
+    sbuf_add(key, "", 0);
+    sbuf_add(val, "", 0);
+
+    while (i < len) {
+        char c = s[i];
+        if (c == '\\') {
+            if (unescape_one(s, len, &i, key, err, errlen) != 0)
+                return -1;
+            continue;
+        }
+        if (c == '=' || c == ':' || is_blank(c))
+            break;
+        sbuf_addc(key, c);
+        i++;
+    }
+    while (i < len && is_blank(s[i]))
+        i++;
+    if (i < len && (s[i] == '=' || s[i] == ':'))
+        i++;
+    while (i < len && is_blank(s[i]))
+        i++;
+
+    /* Trailing blanks are trimmed, but only raw ones: an escaped "\t" at the
+     * end is part of the value. */
+    size_t keep = 0;
+    while (i < len) {
+        char c = s[i];
+        if (c == '\\') {
+            if (unescape_one(s, len, &i, val, err, errlen) != 0)
+                return -1;
+            keep = val->len;
+            continue;
+        }
+        sbuf_addc(val, c);
+        if (!is_blank(c))
+            keep = val->len;
+        i++;
+    }
+    val->len = keep;
+    val->p[keep] = '\0';
+
+    if (key->len == 0) {
+        set_err(err, errlen, "empty key");
+        return -1;
+    }
+    return asw_config_set(cfg, key->p, val->p, err, errlen);
+}
+
+/* Count the backslashes that end s[0..len). */
+static size_t trailing_backslashes(const char *s, size_t len) {
+    size_t n = 0;
+    while (n < len && s[len - 1 - n] == '\\')
+        n++;
+    return n;
+}
+
+/*
+ * Load the properties file at path on top of cfg (see the top of this file
+ * for the syntax). Returns 0, or -1 with "path:line: message" (line of the
+ * bad key, 1-based) or "path: strerror" (open or read failure) in err; keys
+ * before the bad line stay set.
+ */
+int asw_config_load_file(asw_config *cfg, const char *path, char *err, size_t errlen) {
+    int rc = -1;
+    char *line = NULL;
+    size_t linecap = 0;
+    sbuf logical = {0}, key = {0}, val = {0};
+    char msg[512];
+    long lineno = 0, keyline = 0;
+    bool cont = false;
+
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+
+    for (;;) {
+        errno = 0;
+        ssize_t n = getline(&line, &linecap, f);
+        if (n < 0)
+            break;
+        lineno++;
+
+        size_t len = (size_t)n;
+        if (memchr(line, '\0', len) != NULL) {
+            set_err(err, errlen, "%s:%ld: NUL byte in line", path, lineno);
+            goto fail;
+        }
+        if (len > 0 && line[len - 1] == '\n')
+            len--;
+        if (len > 0 && line[len - 1] == '\r')
+            len--;
+
+        size_t start = 0;
+        while (start < len && is_blank(line[start]))
+            start++;
+        if (!cont) {
+            if (start == len || line[start] == '#' || line[start] == '!')
+                continue;
+            keyline = lineno;
+            logical.len = 0;
+        }
+
+        const char *s = line + start;
+        size_t slen = len - start;
+        if (trailing_backslashes(s, slen) % 2 == 1) {
+            sbuf_add(&logical, s, slen - 1);
+            cont = true;
+            continue;
+        }
+        sbuf_add(&logical, s, slen);
+        cont = false;
+        if (apply_line(cfg, logical.p, logical.len, &key, &val, msg, sizeof(msg)) != 0) {
+            set_err(err, errlen, "%s:%ld: %s", path, keyline, msg);
+            goto fail;
+        }
+    }
+    if (ferror(f)) {
+        set_err(err, errlen, "%s: %s", path, strerror(errno ? errno : EIO));
+        goto fail;
+    }
+    /* A continuation on the last line of the file ends the logical line. */
+    if (cont && apply_line(cfg, logical.p, logical.len, &key, &val, msg, sizeof(msg)) != 0) {
+        set_err(err, errlen, "%s:%ld: %s", path, keyline, msg);
+        goto fail;
+    }
+    rc = 0;
+
+fail:
+    free(line);
+    free(logical.p);
+    free(key.p);
+    free(val.p);
+    fclose(f);
+    return rc;
+}
