@@ -1,0 +1,2094 @@
+/*
+ * codec.c -- Avro binary in the Confluent framing (SPEC section 6): the input
+ * events, the Decision and RefundRecord outputs and the OrderState changelog
+ * value, to and from bytes.
+ *
+ * The reader schemas are schemas/<Record>.avsc, compiled into the binary by
+ * cmake/embed_schemas.cmake. Each has one cached avro_value_iface_t and two
+ * reusable avro_value_t (one encodes, one decodes), reset per record, in the
+ * manner of bottledwater-pg's registry.c. Built-in ids (codec.h) bind each
+ * reader schema to itself; asw_codec_register_writer() binds an id to an older
+ * (or newer) writer schema, decoded through avro-c's resolved writer.
+ *
+ * Two gaps of avro-c 1.11.1 shape this file:
+ *
+ *  - Its binary reader trusts the input: a corrupt length allocates that many
+ *    bytes, enum indexes are not range-checked, and booleans may be any byte.
+ *    So every body is first walked by validate_datum(), which allocates
+ *    nothing, checks every length, index and discriminant against the writer
+ *    schema and the bytes left, and finds where the record ends (avro-c cannot
+ *    tell how much of a memory buffer it consumed). Only a body that passes is
+ *    handed to avro_value_read().
+ *
+ *  - Its resolved writer refuses reader fields absent from the writer even
+ *    when they have a default, and copies enum indexes across without mapping
+ *    symbols. So a writer is resolved into a *projection* of the reader schema:
+ *    the reader's fields minus those the writer lacks (which must have a
+ *    default in the .avsc), with each enum carrying the writer's symbols. The
+ *    extractors below read fields by name, take the .avsc default for a field
+ *    the projection lacks, and map enums by symbol name.
+ *
+ * Memory: out-of-memory aborts (alloc.h); avro-c's own allocation failures
+ * surface as errors. A codec is not thread safe: use one per thread.
+ */
+#include "asw/codec.h"
+
+#include "asw/alloc.h"
+
+#include <avro.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Generated from the .avsc files: { file stem, JSON text }, ends with NULLs. */
+extern const struct asw_embedded_schema {
+    const char *name;
+    const char *text;
+} asw_embedded_schemas[];
+
+#define FRAME_MAGIC 0
+#define FRAME_LEN   5
+/* Deepest nesting accepted in a schema or a body; ours nest 4 deep. */
+#define MAX_DEPTH 32
+/* Items of a zero-byte type (null, empty record) cost avro-c an allocation
+ * each but no input, so their count cannot be bounded by the bytes left. */
+#define MAX_ZERO_SIZE_ITEMS 4096
+
+/* ---- the records this codec knows ---- */
+
+/* The first six are in asw_event_type order. */
+typedef enum rec_kind {
+    RK_APPLIED = 0,
+    RK_WITHDRAWN,
+    RK_CLOSED,
+    RK_SUCCEEDED,
+    RK_CLAWED_BACK,
+    RK_EXTERNAL,
+    RK_DECISION,
+    RK_RECORD,
+    RK_STATE,
+    RK__COUNT
+} rec_kind;
+
+_Static_assert(RK_EXTERNAL == (int)ASW_EV_EXTERNAL && RK_APPLIED == (int)ASW_EV_APPLIED,
+               "event record kinds follow asw_event_type");
+
+static const struct {
+    const char *name; /* record name = schema file stem */
+    int32_t id;       /* built-in schema id */
+} kinds[RK__COUNT] = {
+    {"AfterSaleApplied", ASW_SCHEMA_ID_APPLIED},
+    {"AfterSaleWithdrawn", ASW_SCHEMA_ID_WITHDRAWN},
+    {"AfterSaleClosed", ASW_SCHEMA_ID_CLOSED},
+    {"AfterSaleSucceeded", ASW_SCHEMA_ID_SUCCEEDED},
+    {"RefundClawedBack", ASW_SCHEMA_ID_CLAWED_BACK},
+    {"ExternalRefundRecorded", ASW_SCHEMA_ID_EXTERNAL},
+    {"Decision", ASW_SCHEMA_ID_DECISION},
+    {"RefundRecord", ASW_SCHEMA_ID_REFUND_RECORD},
+    {"OrderState", ASW_SCHEMA_ID_ORDER_STATE},
+};
+
+#define KIND_BIT(k) (1u << (k))
+#define EVENT_KINDS                                                                                \
+    (KIND_BIT(RK_APPLIED) | KIND_BIT(RK_WITHDRAWN) | KIND_BIT(RK_CLOSED) |                         \
+     KIND_BIT(RK_SUCCEEDED) | KIND_BIT(RK_CLAWED_BACK) | KIND_BIT(RK_EXTERNAL))
+
+/* ---- the Avro enums and their C counterparts ---- */
+
+static const char *sym_initiator(int v) {
+    return asw_initiator_name((asw_initiator)v);
+}
+static const char *sym_aftersale_type(int v) {
+    return asw_aftersale_type_name((asw_aftersale_type)v);
+}
+static const char *sym_order_status(int v) {
+    return asw_order_status_name((asw_order_status)v);
+}
+static const char *sym_goods_type(int v) {
+    return asw_goods_type_name((asw_goods_type)v);
+}
+static const char *sym_close_reason(int v) {
+    return asw_close_reason_name((asw_close_reason)v);
+}
+static const char *sym_external_kind(int v) {
+    return asw_external_kind_name((asw_external_kind)v);
+}
+static const char *sym_outcome(int v) {
+    return asw_outcome_name((asw_outcome)v);
+}
+static const char *sym_reason(int v) {
+    return asw_reason_name((asw_reason)v);
+}
+static const char *sym_origin(int v) {
+    return asw_origin_name((asw_origin)v);
+}
+static const char *sym_record_status(int v) {
+    return asw_record_status_name((asw_record_status)v);
+}
+static const char *sym_app_state(int v) {
+    return asw_app_state_name((asw_app_state)v);
+}
+
+typedef struct enum_def {
+    const char *name; /* Avro enum name */
+    int count;        /* number of C values */
+    const char *(*symbol)(int);
+} enum_def;
+
+enum {
+    E_INITIATOR,
+    E_AFTERSALE_TYPE,
+    E_ORDER_STATUS,
+    E_GOODS_TYPE,
+    E_CLOSE_REASON,
+    E_EXTERNAL_KIND,
+    E_OUTCOME,
+    E_REASON,
+    E_ORIGIN,
+    E_RECORD_STATUS,
+    E_APP_STATE,
+    E__COUNT
+};
+
+/* codec_new() checks that every reader enum has exactly these symbols in this
+ * order, so a reader enum index is the C value. */
+static const enum_def enums[E__COUNT] = {
+    [E_INITIATOR] = {"Initiator", ASW_INIT__COUNT, sym_initiator},
+    [E_AFTERSALE_TYPE] = {"AfterSaleType", ASW_AT__COUNT, sym_aftersale_type},
+    [E_ORDER_STATUS] = {"OrderStatus", ASW_OS__COUNT, sym_order_status},
+    [E_GOODS_TYPE] = {"GoodsType", ASW_GT__COUNT, sym_goods_type},
+    [E_CLOSE_REASON] = {"CloseReason", ASW_CR__COUNT, sym_close_reason},
+    [E_EXTERNAL_KIND] = {"ExternalKind", ASW_EK__COUNT, sym_external_kind},
+    [E_OUTCOME] = {"Outcome", ASW_OUT__COUNT, sym_outcome},
+    [E_REASON] = {"Reason", ASW_R__COUNT, sym_reason},
+    [E_ORIGIN] = {"Origin", ASW_ORIGIN__COUNT, sym_origin},
+    [E_RECORD_STATUS] = {"RecordStatus", ASW_RS__COUNT, sym_record_status},
+    [E_APP_STATE] = {"AppState", ASW_APP__COUNT, sym_app_state},
+};
+
+/* ---- codec state ---- */
+
+/* A field default of a reader schema, borrowed from its parsed JSON. */
+typedef struct field_default {
+    const char *record; /* short record name */
+    const char *field;
+    json_t *value;
+} field_default;
+
+/* One reader schema: the current layout of one record. */
+typedef struct reader {
+    avro_schema_t schema;
+    avro_value_iface_t *iface;
+    avro_value_t enc; /* reused by every encode of this record */
+    avro_value_t dec; /* reused by every native decode of this record */
+    json_t *json;     /* the parsed .avsc, owner of the defaults */
+    field_default *defaults;
+    size_t n_defaults;
+} reader;
+
+/*
+ * A schema id and how to read bodies framed with it. A built-in binding reads
+ * straight into its reader's dec value; a registered one reads through
+ * `resolved`, which fills `proj_value`, an instance of `projected`.
+ */
+typedef struct binding {
+    int32_t id;
+    rec_kind kind;
+    char *text;           /* the schema text, to compare on re-registration */
+    avro_schema_t writer; /* the schema the bytes were written with */
+    avro_schema_t projected;
+    avro_value_iface_t *proj_iface;
+    avro_value_t proj_value;
+    avro_value_iface_t *resolver;
+    avro_value_t resolved;
+} binding;
+
+struct asw_codec {
+    reader readers[RK__COUNT];
+    binding *bindings;
+    size_t n_bindings, cap_bindings;
+    avro_reader_t in;  /* re-pointed at each body */
+    avro_writer_t out; /* re-pointed at each output buffer */
+};
+
+/* ---- errors ---- */
+
+static const char *const err_names[ASW_CODEC_E__COUNT] = {
+    [ASW_CODEC_OK] = "OK",
+    [ASW_CODEC_E_SHORT] = "SHORT_FRAME",
+    [ASW_CODEC_E_MAGIC] = "BAD_MAGIC",
+    [ASW_CODEC_E_UNKNOWN_SCHEMA] = "UNKNOWN_SCHEMA_ID",
+    [ASW_CODEC_E_WRONG_RECORD] = "WRONG_RECORD",
+    [ASW_CODEC_E_BODY] = "CORRUPT_BODY",
+    [ASW_CODEC_E_ENUM] = "ENUM_OUT_OF_RANGE",
+    [ASW_CODEC_E_MISSING_FIELD] = "MISSING_FIELD",
+    [ASW_CODEC_E_SCHEMA] = "SCHEMA_ERROR",
+};
+
+/*
+ * Name of an error for logs and dead-letter headers.
+ *
+ * @param e  an error code.
+ * @return   a static upper-case name; "UNKNOWN_ERROR" for a value outside the
+ *           enum. Never NULL.
+ */
+const char *asw_codec_err_name(asw_codec_err e) {
+    if ((int)e < 0 || e >= ASW_CODEC_E__COUNT)
+        return "UNKNOWN_ERROR";
+    return err_names[e];
+}
+
+/* Write a one-line message to err (when there is room) and return rc. */
+__attribute__((format(printf, 4, 5))) static asw_codec_err
+fail(char *err, size_t errlen, asw_codec_err rc, const char *fmt, ...) {
+    if (err && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+        /* avro-c messages may carry newlines; a log line must not. */
+        for (char *p = err; *p; p++)
+            if (*p == '\n' || *p == '\r' || *p == '\t')
+                *p = ' ';
+    }
+    return rc;
+}
+
+/* ---- the Confluent framing ---- */
+
+/*
+ * Split a frame into its schema id and Avro body. The one place that reads the
+ * framing: byte 0 is FRAME_MAGIC, bytes 1-4 the schema id, big-endian.
+ */
+static asw_codec_err frame_read(const void *buf, size_t len, int32_t *id, const uint8_t **body,
+                                size_t *body_len) {
+    const uint8_t *p = buf;
+    if (!p || len < FRAME_LEN)
+        return ASW_CODEC_E_SHORT;
+    if (p[0] != FRAME_MAGIC)
+        return ASW_CODEC_E_MAGIC;
+    *id = (int32_t)((uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 |
+                    (uint32_t)p[4]);
+    *body = p + FRAME_LEN;
+    *body_len = len - FRAME_LEN;
+    return ASW_CODEC_OK;
+}
+
+/* The one place that writes the framing, into the first FRAME_LEN bytes. */
+static void frame_write(uint8_t *p, int32_t id) {
+    uint32_t u = (uint32_t)id;
+    p[0] = FRAME_MAGIC;
+    p[1] = (uint8_t)(u >> 24);
+    p[2] = (uint8_t)(u >> 16);
+    p[3] = (uint8_t)(u >> 8);
+    p[4] = (uint8_t)u;
+}
+
+/*
+ * The schema id a frame declares, without decoding the body.
+ *
+ * @param buf, len   the Kafka message value.
+ * @param schema_id  written on success only.
+ * @return ASW_CODEC_OK, ASW_CODEC_E_SHORT (fewer than 5 bytes or buf NULL) or
+ *         ASW_CODEC_E_MAGIC (byte 0 is not 0).
+ */
+asw_codec_err asw_codec_peek_id(const void *buf, size_t len, int32_t *schema_id) {
+    const uint8_t *body;
+    size_t body_len;
+    int32_t id;
+    asw_codec_err rc = frame_read(buf, len, &id, &body, &body_len);
+    if (rc == ASW_CODEC_OK)
+        *schema_id = id;
+    return rc;
+}
+
+/* ---- schema helpers ---- */
+
+static avro_schema_t deref(avro_schema_t s) {
+    for (int i = 0; s && is_avro_link(s) && i < MAX_DEPTH; i++)
+        s = avro_schema_link_target(s);
+    return s;
+}
+
+static bool is_named(avro_schema_t s) {
+    return is_avro_record(s) || is_avro_enum(s) || is_avro_fixed(s);
+}
+
+/* Do a writer and a reader schema name the same kind of thing? (Type, and
+ * name for named types; promotions are left to avro-c.) */
+static bool same_shape(avro_schema_t a, avro_schema_t b) {
+    if (avro_typeof(a) != avro_typeof(b))
+        return false;
+    return !is_named(a) || strcmp(avro_schema_name(a), avro_schema_name(b)) == 0;
+}
+
+/* The branch of union u shaped like s, or NULL. */
+static avro_schema_t union_match(avro_schema_t u, avro_schema_t s) {
+    size_t n = avro_schema_union_size(u);
+    for (size_t i = 0; i < n; i++) {
+        avro_schema_t b = deref(avro_schema_union_branch(u, (int)i));
+        if (b && same_shape(b, s))
+            return b;
+    }
+    return NULL;
+}
+
+/* The reader counterpart of a writer value of schema w, when the reader has
+ * schema r (possibly a union): r itself, the matching branch, or NULL. */
+static avro_schema_t reader_side(avro_schema_t r, avro_schema_t w) {
+    r = deref(r);
+    if (!r)
+        return NULL;
+    if (is_avro_union(r) && !is_avro_union(w))
+        return union_match(r, w);
+    return r;
+}
+
+static bool accepts_null(avro_schema_t r) {
+    r = deref(r);
+    if (is_avro_null(r))
+        return true;
+    for (size_t i = 0; is_avro_union(r) && i < avro_schema_union_size(r); i++)
+        if (is_avro_null(deref(avro_schema_union_branch(r, (int)i))))
+            return true;
+    return false;
+}
+
+/* ---- body validation (see the file comment) ---- */
+
+typedef struct vcur {
+    const uint8_t *p;
+    size_t n, pos;
+    char *err;
+    size_t errlen;
+} vcur;
+
+static asw_codec_err v_truncated(vcur *c, const char *field, const char *what) {
+    return fail(c->err, c->errlen, ASW_CODEC_E_BODY, "truncated body: %s of field %s at byte %zu",
+                what, field, c->pos);
+}
+
+static asw_codec_err v_long(vcur *c, const char *field, int64_t *out) {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 70; shift += 7) {
+        if (c->pos >= c->n)
+            return v_truncated(c, field, "varint");
+        uint8_t b = c->p[c->pos++];
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *out = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+            return ASW_CODEC_OK;
+        }
+    }
+    return fail(c->err, c->errlen, ASW_CODEC_E_BODY,
+                "corrupt body: varint longer than 10 bytes in field %s", field);
+}
+
+static asw_codec_err v_skip(vcur *c, const char *field, int64_t k, const char *what) {
+    if (k < 0 || (uint64_t)k > c->n - c->pos)
+        return fail(c->err, c->errlen, ASW_CODEC_E_BODY,
+                    "corrupt body: %s of field %s claims %lld bytes, %zu left", what, field,
+                    (long long)k, c->n - c->pos);
+    c->pos += (size_t)k;
+    return ASW_CODEC_OK;
+}
+
+/* Strict UTF-8 (no overlong forms, surrogates or NUL: ids become C strings). */
+static bool utf8_valid(const uint8_t *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        uint8_t b = s[i];
+        size_t k;
+        uint32_t cp;
+        if (b == 0)
+            return false;
+        if (b < 0x80) {
+            i++;
+            continue;
+        } else if ((b & 0xe0) == 0xc0) {
+            k = 1, cp = b & 0x1f;
+        } else if ((b & 0xf0) == 0xe0) {
+            k = 2, cp = b & 0x0f;
+        } else if ((b & 0xf8) == 0xf0) {
+            k = 3, cp = b & 0x07;
+        } else {
+            return false;
+        }
+        if (n - i <= k)
+            return false;
+        for (size_t j = 1; j <= k; j++) {
+            if ((s[i + j] & 0xc0) != 0x80)
+                return false;
+            cp = cp << 6 | (s[i + j] & 0x3f);
+        }
+        if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
+            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += k + 1;
+    }
+    return true;
+}
+
+static asw_codec_err v_string(vcur *c, const char *field) {
+    int64_t len;
+    asw_codec_err rc = v_long(c, field, &len);
+    if (rc)
+        return rc;
+    size_t start = c->pos;
+    if ((rc = v_skip(c, field, len, "string length")))
+        return rc;
+    if (!utf8_valid(c->p + start, (size_t)len))
+        return fail(c->err, c->errlen, ASW_CODEC_E_BODY,
+                    "corrupt body: field %s is not NUL-free UTF-8", field);
+    return ASW_CODEC_OK;
+}
+
+/* Fewest bytes a value of schema s can take (0 for null, empty records). */
+static int64_t min_size(avro_schema_t s, int depth) {
+    s = deref(s);
+    if (!s || depth > MAX_DEPTH)
+        return 0;
+    switch (avro_typeof(s)) {
+    case AVRO_NULL:
+        return 0;
+    case AVRO_FLOAT:
+        return 4;
+    case AVRO_DOUBLE:
+        return 8;
+    case AVRO_FIXED:
+        return avro_schema_fixed_size(s);
+    case AVRO_RECORD: {
+        int64_t sum = 0;
+        size_t n = avro_schema_record_size(s);
+        for (size_t i = 0; i < n && sum == 0; i++)
+            sum += min_size(avro_schema_record_field_get_by_index(s, (int)i), depth + 1);
+        return sum;
+    }
+    default:
+        return 1;
+    }
+}
+
+static asw_codec_err validate_datum(vcur *c, avro_schema_t w, avro_schema_t r, const char *field,
+                                    int depth);
+
+/* Arrays and maps: blocks of items, each block a count (negative: followed by
+ * its byte size), ending with a zero count. */
+static asw_codec_err validate_blocks(vcur *c, avro_schema_t items, avro_schema_t r_items,
+                                     bool is_map, const char *field, int depth) {
+    int64_t item_min = is_map ? 1 : min_size(items, 0);
+    int64_t zero_size_items = 0;
+    for (;;) {
+        int64_t count, size;
+        asw_codec_err rc = v_long(c, field, &count);
+        if (rc)
+            return rc;
+        if (count == 0)
+            return ASW_CODEC_OK;
+        if (count < 0) {
+            if (count == INT64_MIN)
+                return fail(c->err, c->errlen, ASW_CODEC_E_BODY,
+                            "corrupt body: bad block count in field %s", field);
+            count = -count;
+            if ((rc = v_long(c, field, &size)))
+                return rc;
+            if (size < 0 || (uint64_t)size > c->n - c->pos)
+                return fail(c->err, c->errlen, ASW_CODEC_E_BODY,
+                            "corrupt body: block of field %s claims %lld bytes, %zu left", field,
+                            (long long)size, c->n - c->pos);
+        }
+        bool too_many = item_min > 0 ? (uint64_t)count > (c->n - c->pos) / (uint64_t)item_min
+                                     : count > MAX_ZERO_SIZE_ITEMS - zero_size_items;
+        if (item_min == 0 && !too_many)
+            zero_size_items += count;
+        if (too_many)
+            return fail(c->err, c->errlen, ASW_CODEC_E_BODY,
+                        "corrupt body: field %s claims %lld items, more than the bytes left", field,
+                        (long long)count);
+        for (int64_t i = 0; i < count; i++) {
+            if (is_map && (rc = v_string(c, field)))
+                return rc;
+            if ((rc = validate_datum(c, items, r_items, field, depth + 1)))
+                return rc;
+        }
+    }
+}
+
+/*
+ * Walk one value of writer schema w, checking it against the bytes left.
+ * r is the reader's schema for the same value, or NULL when the reader drops
+ * it; it is consulted only to report a null where the reader needs a value.
+ */
+static asw_codec_err validate_datum(vcur *c, avro_schema_t w, avro_schema_t r, const char *field,
+                                    int depth) {
+    asw_codec_err rc = ASW_CODEC_OK;
+    int64_t v;
+    w = deref(w);
+    if (!w || depth > MAX_DEPTH)
+        return fail(c->err, c->errlen, ASW_CODEC_E_BODY, "corrupt body: nesting deeper than %d",
+                    MAX_DEPTH);
+    switch (avro_typeof(w)) {
+    case AVRO_NULL:
+        return ASW_CODEC_OK;
+    case AVRO_BOOLEAN:
+        if (c->pos >= c->n)
+            return v_truncated(c, field, "boolean");
+        if (c->p[c->pos] > 1)
+            return fail(c->err, c->errlen, ASW_CODEC_E_BODY,
+                        "corrupt body: boolean field %s holds %u", field, c->p[c->pos]);
+        c->pos++;
+        return ASW_CODEC_OK;
+    case AVRO_INT32:
+        if ((rc = v_long(c, field, &v)))
+            return rc;
+        if (v < INT32_MIN || v > INT32_MAX)
+            return fail(c->err, c->errlen, ASW_CODEC_E_BODY,
+                        "corrupt body: int field %s out of range", field);
+        return ASW_CODEC_OK;
+    case AVRO_INT64:
+        return v_long(c, field, &v);
+    case AVRO_FLOAT:
+        return v_skip(c, field, 4, "float");
+    case AVRO_DOUBLE:
+        return v_skip(c, field, 8, "double");
+    case AVRO_FIXED:
+        return v_skip(c, field, avro_schema_fixed_size(w), "fixed");
+    case AVRO_BYTES:
+        if ((rc = v_long(c, field, &v)))
+            return rc;
+        return v_skip(c, field, v, "bytes length");
+    case AVRO_STRING:
+        return v_string(c, field);
+    case AVRO_ENUM:
+        if ((rc = v_long(c, field, &v)))
+            return rc;
+        if (v < 0 || v >= avro_schema_enum_number_of_symbols(w))
+            return fail(c->err, c->errlen, ASW_CODEC_E_ENUM,
+                        "enum field %s holds index %lld, %s has %d symbols", field, (long long)v,
+                        avro_schema_name(w), avro_schema_enum_number_of_symbols(w));
+        return ASW_CODEC_OK;
+    case AVRO_UNION: {
+        if ((rc = v_long(c, field, &v)))
+            return rc;
+        if (v < 0 || (uint64_t)v >= avro_schema_union_size(w))
+            return fail(c->err, c->errlen, ASW_CODEC_E_BODY,
+                        "corrupt body: union field %s selects branch %lld of %zu", field,
+                        (long long)v, avro_schema_union_size(w));
+        avro_schema_t branch = deref(avro_schema_union_branch(w, (int)v));
+        if (r && is_avro_null(branch) && !accepts_null(r))
+            return fail(c->err, c->errlen, ASW_CODEC_E_MISSING_FIELD,
+                        "field %s is null in the writer's data but required by the reader", field);
+        return validate_datum(c, branch, r ? reader_side(r, branch) : NULL, field, depth + 1);
+    }
+    case AVRO_ARRAY: {
+        avro_schema_t rr = r ? reader_side(r, w) : NULL;
+        return validate_blocks(c, avro_schema_array_items(w),
+                               is_avro_array(rr) ? avro_schema_array_items(rr) : NULL, false, field,
+                               depth);
+    }
+    case AVRO_MAP: {
+        avro_schema_t rr = r ? reader_side(r, w) : NULL;
+        return validate_blocks(c, avro_schema_map_values(w),
+                               is_avro_map(rr) ? avro_schema_map_values(rr) : NULL, true, field,
+                               depth);
+    }
+    case AVRO_RECORD: {
+        avro_schema_t rr = r ? reader_side(r, w) : NULL;
+        size_t n = avro_schema_record_size(w);
+        for (size_t i = 0; i < n; i++) {
+            const char *name = avro_schema_record_field_name(w, (int)i);
+            avro_schema_t rf = NULL;
+            if (is_avro_record(rr)) {
+                int ri = avro_schema_record_field_get_index(rr, name);
+                rf = ri >= 0 ? avro_schema_record_field_get_by_index(rr, ri) : NULL;
+            }
+            rc = validate_datum(c, avro_schema_record_field_get_by_index(w, (int)i), rf, name,
+                                depth + 1);
+            if (rc)
+                return rc;
+        }
+        return ASW_CODEC_OK;
+    }
+    default:
+        return fail(c->err, c->errlen, ASW_CODEC_E_SCHEMA, "unsupported Avro type in field %s",
+                    field);
+    }
+}
+
+/* ---- reader schemas and their defaults ---- */
+
+static void add_default(reader *rd, const char *record, const char *field, json_t *value) {
+    rd->defaults = asw_realloc(rd->defaults, (rd->n_defaults + 1) * sizeof *rd->defaults);
+    rd->defaults[rd->n_defaults++] = (field_default){record, field, value};
+}
+
+static const char *short_name(const char *name) {
+    const char *dot = strrchr(name, '.');
+    return dot ? dot + 1 : name;
+}
+
+/* Collect the "default" of every record field in the JSON of a type. */
+static void collect_defaults(reader *rd, json_t *type, int depth) {
+    if (depth > MAX_DEPTH)
+        return;
+    if (json_is_array(type)) { /* a union */
+        size_t i;
+        json_t *b;
+        json_array_foreach(type, i, b) {
+            collect_defaults(rd, b, depth + 1);
+        }
+        return;
+    }
+    if (!json_is_object(type))
+        return;
+    const char *t = json_string_value(json_object_get(type, "type"));
+    if (!t)
+        return;
+    if (strcmp(t, "array") == 0) {
+        collect_defaults(rd, json_object_get(type, "items"), depth + 1);
+    } else if (strcmp(t, "map") == 0) {
+        collect_defaults(rd, json_object_get(type, "values"), depth + 1);
+    } else if (strcmp(t, "record") == 0) {
+        const char *name = json_string_value(json_object_get(type, "name"));
+        size_t i;
+        json_t *f;
+        json_array_foreach(json_object_get(type, "fields"), i, f) {
+            const char *fname = json_string_value(json_object_get(f, "name"));
+            json_t *def = json_object_get(f, "default");
+            if (name && fname && def)
+                add_default(rd, short_name(name), fname, def);
+            collect_defaults(rd, json_object_get(f, "type"), depth + 1);
+        }
+    }
+}
+
+static json_t *find_default(const reader *rd, const char *record, const char *field) {
+    for (size_t i = 0; i < rd->n_defaults; i++)
+        if (strcmp(rd->defaults[i].record, record) == 0 &&
+            strcmp(rd->defaults[i].field, field) == 0)
+            return rd->defaults[i].value;
+    return NULL;
+}
+
+/* Check every enum of a reader schema against its C counterpart. */
+static bool check_enums(avro_schema_t s, int depth, char *err, size_t errlen) {
+    s = deref(s);
+    if (!s || depth > MAX_DEPTH)
+        return true;
+    switch (avro_typeof(s)) {
+    case AVRO_ENUM: {
+        const char *name = avro_schema_name(s);
+        for (int e = 0; e < E__COUNT; e++) {
+            if (strcmp(enums[e].name, name) != 0)
+                continue;
+            bool same = avro_schema_enum_number_of_symbols(s) == enums[e].count;
+            for (int i = 0; same && i < enums[e].count; i++)
+                same = strcmp(avro_schema_enum_get(s, i), enums[e].symbol(i)) == 0;
+            if (!same)
+                fail(err, errlen, ASW_CODEC_E_SCHEMA,
+                     "enum %s: the schema's symbols differ from model.h's", name);
+            return same;
+        }
+        fail(err, errlen, ASW_CODEC_E_SCHEMA, "enum %s has no C counterpart", name);
+        return false;
+    }
+    case AVRO_RECORD:
+        for (size_t i = 0; i < avro_schema_record_size(s); i++)
+            if (!check_enums(avro_schema_record_field_get_by_index(s, (int)i), depth + 1, err,
+                             errlen))
+                return false;
+        return true;
+    case AVRO_UNION:
+        for (size_t i = 0; i < avro_schema_union_size(s); i++)
+            if (!check_enums(avro_schema_union_branch(s, (int)i), depth + 1, err, errlen))
+                return false;
+        return true;
+    case AVRO_ARRAY:
+        return check_enums(avro_schema_array_items(s), depth + 1, err, errlen);
+    case AVRO_MAP:
+        return check_enums(avro_schema_map_values(s), depth + 1, err, errlen);
+    default:
+        return true;
+    }
+}
+
+static const char *embedded_text(const char *name) {
+    for (const struct asw_embedded_schema *e = asw_embedded_schemas; e->name; e++)
+        if (strcmp(e->name, name) == 0)
+            return e->text;
+    return NULL;
+}
+
+static bool reader_init(reader *rd, rec_kind k, char *err, size_t errlen) {
+    const char *text = embedded_text(kinds[k].name);
+    json_error_t jerr;
+    if (!text) {
+        fail(err, errlen, ASW_CODEC_E_SCHEMA, "schema %s.avsc is not compiled in", kinds[k].name);
+        return false;
+    }
+    if (avro_schema_from_json_length(text, strlen(text), &rd->schema)) {
+        rd->schema = NULL;
+        fail(err, errlen, ASW_CODEC_E_SCHEMA, "schema %s.avsc: %s", kinds[k].name, avro_strerror());
+        return false;
+    }
+    if (!is_avro_record(rd->schema) || strcmp(avro_schema_name(rd->schema), kinds[k].name) != 0) {
+        fail(err, errlen, ASW_CODEC_E_SCHEMA, "schema %s.avsc does not define record %s",
+             kinds[k].name, kinds[k].name);
+        return false;
+    }
+    if (!check_enums(rd->schema, 0, err, errlen))
+        return false;
+    rd->json = json_loads(text, 0, &jerr);
+    if (!rd->json) {
+        fail(err, errlen, ASW_CODEC_E_SCHEMA, "schema %s.avsc: %s", kinds[k].name, jerr.text);
+        return false;
+    }
+    collect_defaults(rd, rd->json, 0);
+    rd->iface = avro_generic_class_from_schema(rd->schema);
+    if (!rd->iface || avro_generic_value_new(rd->iface, &rd->enc)) {
+        rd->enc.self = NULL;
+        goto avro_fail;
+    }
+    if (avro_generic_value_new(rd->iface, &rd->dec)) {
+        rd->dec.self = NULL;
+        goto avro_fail;
+    }
+    return true;
+avro_fail:
+    fail(err, errlen, ASW_CODEC_E_SCHEMA, "schema %s.avsc: %s", kinds[k].name, avro_strerror());
+    return false;
+}
+
+static void reader_done(reader *rd) {
+    if (rd->dec.self)
+        avro_value_decref(&rd->dec);
+    if (rd->enc.self)
+        avro_value_decref(&rd->enc);
+    if (rd->iface)
+        avro_value_iface_decref(rd->iface);
+    if (rd->schema)
+        avro_schema_decref(rd->schema);
+    free(rd->defaults);
+    json_decref(rd->json);
+}
+
+/* ---- bindings ---- */
+
+static binding *binding_find(const asw_codec *c, int32_t id) {
+    for (size_t i = 0; i < c->n_bindings; i++)
+        if (c->bindings[i].id == id)
+            return &c->bindings[i];
+    return NULL;
+}
+
+static binding *binding_add(asw_codec *c) {
+    if (c->n_bindings == c->cap_bindings) {
+        c->cap_bindings = c->cap_bindings ? 2 * c->cap_bindings : 16;
+        c->bindings = asw_realloc(c->bindings, c->cap_bindings * sizeof *c->bindings);
+    }
+    binding *b = &c->bindings[c->n_bindings++];
+    memset(b, 0, sizeof *b);
+    return b;
+}
+
+static void binding_done(binding *b) {
+    if (b->resolved.self)
+        avro_value_decref(&b->resolved);
+    if (b->resolver)
+        avro_value_iface_decref(b->resolver);
+    if (b->proj_value.self)
+        avro_value_decref(&b->proj_value);
+    if (b->proj_iface)
+        avro_value_iface_decref(b->proj_iface);
+    if (b->projected)
+        avro_schema_decref(b->projected);
+    if (b->writer)
+        avro_schema_decref(b->writer);
+    free(b->text);
+}
+
+/* ---- lifetime ---- */
+
+/*
+ * Create a codec holding every built-in schema under its built-in id.
+ *
+ * Fails when a schema is not compiled in, does not parse, or has an enum
+ * whose symbols differ from model.h's (so a drift between the .avsc files and
+ * the C enums stops the worker at start-up, not on the first record).
+ *
+ * @param err, errlen  receives a one-line message on failure (errlen may be 0).
+ * @return a codec the caller owns (asw_codec_destroy), or NULL on failure.
+ */
+asw_codec *asw_codec_new(char *err, size_t errlen) {
+    static const char nothing[1];
+    asw_codec *c = asw_calloc(1, sizeof *c);
+    for (int k = 0; k < RK__COUNT; k++) {
+        if (!reader_init(&c->readers[k], (rec_kind)k, err, errlen))
+            goto fail;
+        binding *b = binding_add(c);
+        b->id = kinds[k].id;
+        b->kind = (rec_kind)k;
+        b->text = asw_strdup(embedded_text(kinds[k].name));
+        b->writer = avro_schema_incref(c->readers[k].schema);
+    }
+    c->in = avro_reader_memory(nothing, 0);
+    c->out = avro_writer_memory(nothing, 0);
+    if (!c->in || !c->out) {
+        fail(err, errlen, ASW_CODEC_E_SCHEMA, "avro-c: %s", avro_strerror());
+        goto fail;
+    }
+    return c;
+fail:
+    asw_codec_destroy(c);
+    return NULL;
+}
+
+/*
+ * Free a codec and everything it holds. Strings returned by its decoders are
+ * invalid afterwards. asw_codec_destroy(NULL) is a no-op.
+ */
+void asw_codec_destroy(asw_codec *c) {
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n_bindings; i++)
+        binding_done(&c->bindings[i]);
+    free(c->bindings);
+    for (int k = 0; k < RK__COUNT; k++)
+        reader_done(&c->readers[k]);
+    if (c->in)
+        avro_reader_free(c->in);
+    if (c->out)
+        avro_writer_free(c->out);
+    free(c);
+}
+
+/* ---- writer registration ---- */
+
+static avro_schema_t project(const reader *rd, avro_schema_t w, avro_schema_t r, int depth,
+                             char *err, size_t errlen);
+
+/* A reader record with only the fields the writer record has. */
+static avro_schema_t project_record(const reader *rd, avro_schema_t w, avro_schema_t r, int depth,
+                                    char *err, size_t errlen) {
+    const char *name = avro_schema_name(r);
+    avro_schema_t p = avro_schema_record(name, avro_schema_namespace(r));
+    if (!p) {
+        fail(err, errlen, ASW_CODEC_E_SCHEMA, "avro-c: %s", avro_strerror());
+        return NULL;
+    }
+    for (size_t i = 0; i < avro_schema_record_size(r); i++) {
+        const char *fname = avro_schema_record_field_name(r, (int)i);
+        int wi = avro_schema_record_field_get_index(w, fname);
+        if (wi < 0) {
+            if (find_default(rd, name, fname))
+                continue; /* the extractors supply the default */
+            fail(err, errlen, ASW_CODEC_E_SCHEMA,
+                 "the writer lacks field %s.%s, which has no default", name, fname);
+            goto fail;
+        }
+        avro_schema_t pf =
+            project(rd, avro_schema_record_field_get_by_index(w, wi),
+                    avro_schema_record_field_get_by_index(r, (int)i), depth + 1, err, errlen);
+        if (!pf)
+            goto fail;
+        int rc = avro_schema_record_field_append(p, fname, pf);
+        avro_schema_decref(pf);
+        if (rc) {
+            fail(err, errlen, ASW_CODEC_E_SCHEMA, "avro-c: %s", avro_strerror());
+            goto fail;
+        }
+    }
+    return p;
+fail:
+    avro_schema_decref(p);
+    return NULL;
+}
+
+/* A reader enum renumbered with the writer's symbols, so that avro-c's
+ * index-copying resolver stays correct; extractors map by symbol name. */
+static avro_schema_t project_enum(avro_schema_t w, avro_schema_t r, char *err, size_t errlen) {
+    avro_schema_t p = avro_schema_enum_ns(avro_schema_name(r), avro_schema_namespace(r));
+    int n = avro_schema_enum_number_of_symbols(w);
+    for (int i = 0; p && i < n; i++) {
+        if (avro_schema_enum_symbol_append(p, avro_schema_enum_get(w, i))) {
+            avro_schema_decref(p);
+            p = NULL;
+        }
+    }
+    if (!p)
+        fail(err, errlen, ASW_CODEC_E_SCHEMA, "avro-c: %s", avro_strerror());
+    return p;
+}
+
+/*
+ * The reader schema r reshaped for the writer schema w (see the file comment).
+ * Where the two do not correspond, r is returned as is and avro-c's resolver
+ * has the last word. Returns a new reference, or NULL with err set.
+ */
+static avro_schema_t project(const reader *rd, avro_schema_t w, avro_schema_t r, int depth,
+                             char *err, size_t errlen) {
+    w = deref(w);
+    r = deref(r);
+    if (!w || !r || depth > MAX_DEPTH) {
+        fail(err, errlen, ASW_CODEC_E_SCHEMA, "schema nests deeper than %d", MAX_DEPTH);
+        return NULL;
+    }
+    if (is_avro_union(w) && !is_avro_union(r)) {
+        avro_schema_t wb = union_match(w, r);
+        if (wb)
+            w = wb;
+    }
+    switch (avro_typeof(r)) {
+    case AVRO_RECORD:
+        if (is_avro_record(w) && same_shape(w, r))
+            return project_record(rd, w, r, depth, err, errlen);
+        break;
+    case AVRO_ENUM:
+        if (is_avro_enum(w) && same_shape(w, r))
+            return project_enum(w, r, err, errlen);
+        break;
+    case AVRO_ARRAY:
+    case AVRO_MAP:
+        if (avro_typeof(w) == avro_typeof(r)) {
+            bool arr = is_avro_array(r);
+            avro_schema_t items =
+                project(rd, arr ? avro_schema_array_items(w) : avro_schema_map_values(w),
+                        arr ? avro_schema_array_items(r) : avro_schema_map_values(r), depth + 1,
+                        err, errlen);
+            if (!items)
+                return NULL;
+            avro_schema_t p = arr ? avro_schema_array(items) : avro_schema_map(items);
+            avro_schema_decref(items);
+            return p;
+        }
+        break;
+    case AVRO_UNION: {
+        avro_schema_t u = avro_schema_union();
+        for (size_t i = 0; i < avro_schema_union_size(r); i++) {
+            avro_schema_t rb = deref(avro_schema_union_branch(r, (int)i));
+            avro_schema_t wb = is_avro_union(w) ? union_match(w, rb) : same_shape(w, rb) ? w : NULL;
+            avro_schema_t pb =
+                wb ? project(rd, wb, rb, depth + 1, err, errlen) : avro_schema_incref(rb);
+            if (!pb) {
+                avro_schema_decref(u);
+                return NULL;
+            }
+            avro_schema_union_append(u, pb);
+            avro_schema_decref(pb);
+        }
+        return u;
+    }
+    default:
+        break;
+    }
+    return avro_schema_incref(r);
+}
+
+/*
+ * Register a writer schema under a schema id, so that frames carrying that id
+ * are read with it and resolved into the current reader schema of the same
+ * record (Avro schema resolution: fields matched by name, writer-only fields
+ * skipped, reader-only fields take their .avsc default, enums matched by
+ * symbol, int/long/float promotions).
+ *
+ * @param c            the codec.
+ * @param schema_id    the id frames will carry (e.g. from a Schema Registry).
+ * @param schema_json  the writer schema, JSON text; copied.
+ * @param err, errlen  receives a one-line message on failure.
+ * @return ASW_CODEC_OK when registered, or when the same id is registered
+ *         again with byte-identical text (a no-op). ASW_CODEC_E_SCHEMA when
+ *         the text does not parse, is not a record of this project (same full
+ *         name), lacks a reader field that has no default, cannot be
+ *         resolved by avro-c, or the id is already bound to other text
+ *         (built-in ids count as bound to the compiled-in schemas). On
+ *         failure nothing is registered.
+ */
+asw_codec_err asw_codec_register_writer(asw_codec *c, int32_t schema_id, const char *schema_json,
+                                        char *err, size_t errlen) {
+    avro_schema_t w = NULL, projected = NULL;
+    binding nb;
+    memset(&nb, 0, sizeof nb);
+    asw_codec_err rc = ASW_CODEC_E_SCHEMA;
+
+    if (!schema_json)
+        return fail(err, errlen, rc, "schema id %d: no schema text", (int)schema_id);
+    const binding *old = binding_find(c, schema_id);
+    if (old) {
+        if (strcmp(old->text, schema_json) == 0)
+            return ASW_CODEC_OK;
+        return fail(err, errlen, rc, "schema id %d is already bound to another %s schema",
+                    (int)schema_id, kinds[old->kind].name);
+    }
+    if (avro_schema_from_json_length(schema_json, strlen(schema_json), &w)) {
+        w = NULL;
+        rc = fail(err, errlen, rc, "schema id %d does not parse: %s", (int)schema_id,
+                  avro_strerror());
+        goto fail;
+    }
+    avro_schema_t wr = deref(w);
+    int k = -1;
+    if (is_avro_record(wr)) {
+        const char *ns = avro_schema_namespace(wr);
+        for (int i = 0; i < RK__COUNT; i++) {
+            avro_schema_t r = c->readers[i].schema;
+            const char *rns = avro_schema_namespace(r);
+            if (strcmp(avro_schema_name(wr), avro_schema_name(r)) == 0 &&
+                strcmp(ns ? ns : "", rns ? rns : "") == 0)
+                k = i;
+        }
+    }
+    if (k < 0) {
+        rc = fail(err, errlen, rc, "schema id %d is not a record of this project", (int)schema_id);
+        goto fail;
+    }
+    const reader *rd = &c->readers[k];
+    projected = project(rd, wr, rd->schema, 0, err, errlen);
+    if (!projected)
+        goto fail;
+    nb.proj_iface = avro_generic_class_from_schema(projected);
+    if (!nb.proj_iface || avro_generic_value_new(nb.proj_iface, &nb.proj_value)) {
+        nb.proj_value.self = NULL;
+        rc = fail(err, errlen, rc, "schema id %d: %s", (int)schema_id, avro_strerror());
+        goto fail;
+    }
+    nb.resolver = avro_resolved_writer_new(w, projected);
+    if (!nb.resolver || avro_resolved_writer_new_value(nb.resolver, &nb.resolved)) {
+        nb.resolved.self = NULL;
+        rc = fail(err, errlen, rc, "schema id %d cannot be resolved into %s: %s", (int)schema_id,
+                  kinds[k].name, avro_strerror());
+        goto fail;
+    }
+    avro_resolved_writer_set_dest(&nb.resolved, &nb.proj_value);
+
+    binding *b = binding_add(c);
+    *b = nb;
+    b->id = schema_id;
+    b->kind = (rec_kind)k;
+    b->text = asw_strdup(schema_json);
+    b->writer = w;
+    b->projected = projected;
+    return ASW_CODEC_OK;
+fail:
+    binding_done(&nb);
+    if (projected)
+        avro_schema_decref(projected);
+    if (w)
+        avro_schema_decref(w);
+    return rc;
+}
+
+/* ---- decoding: frame, validate, read ---- */
+
+/*
+ * Read the body of a frame whose record is one of `kinds_allowed`. On success
+ * *kind is its record and *value the decoded value (reader-shaped, owned by
+ * the codec, valid until the next decode).
+ */
+static asw_codec_err decode_value(asw_codec *c, const void *buf, size_t len, unsigned kinds_allowed,
+                                  rec_kind *kind, avro_value_t **value, char *err, size_t errlen) {
+    int32_t id;
+    const uint8_t *body;
+    size_t body_len;
+    asw_codec_err rc = frame_read(buf, len, &id, &body, &body_len);
+    if (rc == ASW_CODEC_E_SHORT)
+        return fail(err, errlen, rc, "frame of %zu bytes is shorter than the 5-byte header", len);
+    if (rc == ASW_CODEC_E_MAGIC)
+        return fail(err, errlen, rc, "frame starts with byte 0x%02x, not the magic byte 0",
+                    ((const uint8_t *)buf)[0]);
+
+    binding *b = binding_find(c, id);
+    if (!b)
+        return fail(err, errlen, ASW_CODEC_E_UNKNOWN_SCHEMA, "schema id %d is not registered",
+                    (int)id);
+    if (!(kinds_allowed & KIND_BIT(b->kind)))
+        return fail(err, errlen, ASW_CODEC_E_WRONG_RECORD,
+                    "schema id %d is a %s, not a record this call decodes", (int)id,
+                    kinds[b->kind].name);
+
+    reader *rd = &c->readers[b->kind];
+    vcur cur = {body, body_len, 0, err, errlen};
+    rc = validate_datum(&cur, b->writer, b->projected ? b->projected : rd->schema, "(record)", 0);
+    if (rc)
+        return rc;
+    if (cur.pos != body_len)
+        return fail(err, errlen, ASW_CODEC_E_BODY,
+                    "corrupt body: %zu trailing bytes after the %s record", body_len - cur.pos,
+                    kinds[b->kind].name);
+
+    avro_value_t *target = b->resolver ? &b->resolved : &rd->dec;
+    avro_reader_memory_set_source(c->in, (const char *)body, (int64_t)body_len);
+    if (avro_value_read(c->in, target))
+        return fail(err, errlen, ASW_CODEC_E_BODY, "corrupt body: %s", avro_strerror());
+    *kind = b->kind;
+    *value = b->resolver ? &b->proj_value : &rd->dec;
+    return ASW_CODEC_OK;
+}
+
+/* ---- extraction: reader-shaped values to C ---- */
+
+/* An extraction in progress: the reader whose defaults fill absent fields,
+ * and the first error. */
+typedef struct xc {
+    const reader *rd;
+    asw_codec_err rc;
+    char *err;
+    size_t errlen;
+} xc;
+
+__attribute__((format(printf, 3, 4))) static int xfail(xc *x, asw_codec_err rc, const char *fmt,
+                                                       ...) {
+    if (x->rc == ASW_CODEC_OK) {
+        x->rc = rc;
+        if (x->err && x->errlen > 0) {
+            va_list ap;
+            va_start(ap, fmt);
+            vsnprintf(x->err, x->errlen, fmt, ap);
+            va_end(ap);
+            for (char *p = x->err; *p; p++)
+                if (*p == '\n')
+                    *p = ' ';
+        }
+    }
+    return -1;
+}
+
+/*
+ * Field `name` of record value rec. Returns 1 with *v set when the value has
+ * the field (a nullable field's union resolved: *v is the non-null branch, or
+ * returns 2 when it is null), 0 with *def set when it lacks it and the reader
+ * has a default, -1 on error.
+ */
+static int x_get(xc *x, avro_value_t *rec, const char *name, avro_value_t *v, json_t **def) {
+    avro_schema_t s = avro_value_get_schema(rec);
+    int i = avro_schema_record_field_get_index(s, name);
+    if (i < 0) {
+        *def = find_default(x->rd, avro_schema_name(s), name);
+        if (!*def)
+            return xfail(x, ASW_CODEC_E_MISSING_FIELD, "field %s.%s is absent and has no default",
+                         avro_schema_name(s), name);
+        return 0;
+    }
+    if (avro_value_get_by_index(rec, (size_t)i, v, NULL))
+        return xfail(x, ASW_CODEC_E_BODY, "field %s: %s", name, avro_strerror());
+    if (avro_value_get_type(v) == AVRO_UNION) {
+        avro_value_t branch;
+        if (avro_value_get_current_branch(v, &branch))
+            return xfail(x, ASW_CODEC_E_MISSING_FIELD, "field %s has no value", name);
+        *v = branch;
+        if (avro_value_get_type(v) == AVRO_NULL)
+            return 2;
+    }
+    return 1;
+}
+
+static int bad_default(xc *x, const char *name) {
+    return xfail(x, ASW_CODEC_E_SCHEMA, "the default of field %s does not fit its type", name);
+}
+
+static int null_in_required(xc *x, const char *name) {
+    return xfail(x, ASW_CODEC_E_MISSING_FIELD, "field %s is null but required", name);
+}
+
+static int x_long(xc *x, avro_value_t *rec, const char *name, int64_t *out) {
+    avro_value_t v;
+    json_t *def;
+    int32_t i32;
+    switch (x_get(x, rec, name, &v, &def)) {
+    case 0:
+        if (!json_is_integer(def))
+            return bad_default(x, name);
+        *out = json_integer_value(def);
+        return 0;
+    case 1:
+        if (avro_value_get_type(&v) == AVRO_INT32 && !avro_value_get_int(&v, &i32)) {
+            *out = i32;
+            return 0;
+        }
+        if (avro_value_get_long(&v, out))
+            return xfail(x, ASW_CODEC_E_BODY, "field %s is not a long", name);
+        return 0;
+    case 2:
+        return null_in_required(x, name);
+    default:
+        return -1;
+    }
+}
+
+static int x_int(xc *x, avro_value_t *rec, const char *name, int32_t *out) {
+    avro_value_t v;
+    json_t *def;
+    switch (x_get(x, rec, name, &v, &def)) {
+    case 0:
+        if (!json_is_integer(def) || json_integer_value(def) < INT32_MIN ||
+            json_integer_value(def) > INT32_MAX)
+            return bad_default(x, name);
+        *out = (int32_t)json_integer_value(def);
+        return 0;
+    case 1:
+        if (avro_value_get_int(&v, out))
+            return xfail(x, ASW_CODEC_E_BODY, "field %s is not an int", name);
+        return 0;
+    case 2:
+        return null_in_required(x, name);
+    default:
+        return -1;
+    }
+}
+
+static int x_bool(xc *x, avro_value_t *rec, const char *name, bool *out) {
+    avro_value_t v;
+    json_t *def;
+    int b;
+    switch (x_get(x, rec, name, &v, &def)) {
+    case 0:
+        if (!json_is_boolean(def))
+            return bad_default(x, name);
+        *out = json_is_true(def);
+        return 0;
+    case 1:
+        if (avro_value_get_boolean(&v, &b))
+            return xfail(x, ASW_CODEC_E_BODY, "field %s is not a boolean", name);
+        *out = b != 0;
+        return 0;
+    case 2:
+        return null_in_required(x, name);
+    default:
+        return -1;
+    }
+}
+
+/* A string borrowed from the value (or the default); with nullable, a null
+ * gives *out = NULL, else a null is an error. */
+static int x_string(xc *x, avro_value_t *rec, const char *name, bool nullable, const char **out) {
+    avro_value_t v;
+    json_t *def;
+    size_t size;
+    switch (x_get(x, rec, name, &v, &def)) {
+    case 0:
+        if (nullable && json_is_null(def)) {
+            *out = NULL;
+            return 0;
+        }
+        if (!json_is_string(def))
+            return bad_default(x, name);
+        *out = json_string_value(def);
+        return 0;
+    case 1:
+        if (avro_value_get_string(&v, out, &size))
+            return xfail(x, ASW_CODEC_E_BODY, "field %s is not a string", name);
+        return 0;
+    case 2:
+        if (!nullable)
+            return null_in_required(x, name);
+        *out = NULL;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+static int x_str(xc *x, avro_value_t *rec, const char *name, const char **out) {
+    return x_string(x, rec, name, false, out);
+}
+
+static int x_opt_str(xc *x, avro_value_t *rec, const char *name, const char **out) {
+    return x_string(x, rec, name, true, out);
+}
+
+/* A nullable timestamp: *has says whether it is set. */
+static int x_opt_long(xc *x, avro_value_t *rec, const char *name, bool *has, int64_t *out) {
+    avro_value_t v;
+    json_t *def;
+    switch (x_get(x, rec, name, &v, &def)) {
+    case 0:
+        if (!json_is_null(def))
+            return bad_default(x, name);
+        *has = false, *out = 0;
+        return 0;
+    case 1:
+        if (avro_value_get_long(&v, out))
+            return xfail(x, ASW_CODEC_E_BODY, "field %s is not a long", name);
+        *has = true;
+        return 0;
+    case 2:
+        *has = false, *out = 0;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+/* The C value of a symbol of enum e; -1 when C has no such symbol. */
+static int enum_value(const enum_def *e, const char *symbol) {
+    for (int i = 0; symbol && i < e->count; i++)
+        if (strcmp(e->symbol(i), symbol) == 0)
+            return i;
+    return -1;
+}
+
+/* An enum value v (not a record field) mapped to C by symbol name. */
+static int x_enum_value(xc *x, avro_value_t *v, const char *name, const enum_def *e, int *out) {
+    int idx;
+    if (avro_value_get_enum(v, &idx))
+        return xfail(x, ASW_CODEC_E_BODY, "field %s is not an enum", name);
+    avro_schema_t s = avro_value_get_schema(v);
+    int n = avro_schema_enum_number_of_symbols(s);
+    int c = idx >= 0 && idx < n ? enum_value(e, avro_schema_enum_get(s, idx)) : -1;
+    if (c < 0)
+        return xfail(x, ASW_CODEC_E_ENUM, "field %s holds %s, not a %s this worker knows", name,
+                     idx >= 0 && idx < n ? avro_schema_enum_get(s, idx) : "an invalid index",
+                     e->name);
+    *out = c;
+    return 0;
+}
+
+/* An enum field; with has != NULL it is nullable. */
+static int x_enum_field(xc *x, avro_value_t *rec, const char *name, const enum_def *e, bool *has,
+                        int *out) {
+    avro_value_t v;
+    json_t *def;
+    int c;
+    switch (x_get(x, rec, name, &v, &def)) {
+    case 0:
+        if (has && json_is_null(def)) {
+            *has = false, *out = 0;
+            return 0;
+        }
+        if ((c = enum_value(e, json_string_value(def))) < 0)
+            return bad_default(x, name);
+        *out = c;
+        break;
+    case 1:
+        if (x_enum_value(x, &v, name, e, out))
+            return -1;
+        break;
+    case 2:
+        if (!has)
+            return null_in_required(x, name);
+        *has = false, *out = 0;
+        return 0;
+    default:
+        return -1;
+    }
+    if (has)
+        *has = true;
+    return 0;
+}
+
+static int x_enum(xc *x, avro_value_t *rec, const char *name, int e, int *out) {
+    return x_enum_field(x, rec, name, &enums[e], NULL, out);
+}
+
+static int x_opt_enum(xc *x, avro_value_t *rec, const char *name, int e, bool *has, int *out) {
+    return x_enum_field(x, rec, name, &enums[e], has, out);
+}
+
+/* An array field: *n items in *arr (n = 0 for an absent field defaulting to []). */
+static int x_array(xc *x, avro_value_t *rec, const char *name, avro_value_t *arr, size_t *n) {
+    json_t *def;
+    switch (x_get(x, rec, name, arr, &def)) {
+    case 0:
+        if (!json_is_array(def) || json_array_size(def) != 0)
+            return bad_default(x, name);
+        *n = 0;
+        return 0;
+    case 1:
+        if (avro_value_get_size(arr, n))
+            return xfail(x, ASW_CODEC_E_BODY, "field %s is not an array", name);
+        return 0;
+    case 2:
+        return null_in_required(x, name);
+    default:
+        return -1;
+    }
+}
+
+static int x_item(xc *x, avro_value_t *arr, size_t i, const char *name, avro_value_t *item) {
+    if (avro_value_get_by_index(arr, i, item, NULL))
+        return xfail(x, ASW_CODEC_E_BODY, "item %zu of field %s: %s", i, name, avro_strerror());
+    return 0;
+}
+
+/* An array of Reason symbols as a set. */
+static int x_reasons(xc *x, avro_value_t *rec, const char *name, asw_reason_set *out) {
+    avro_value_t arr, item;
+    size_t n;
+    int r;
+    *out = 0;
+    if (x_array(x, rec, name, &arr, &n))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (x_item(x, &arr, i, name, &item) || x_enum_value(x, &item, name, &enums[E_REASON], &r))
+            return -1;
+        *out |= (asw_reason_set)(1u << r);
+    }
+    return 0;
+}
+
+/* ---- events ---- */
+
+static int extract_event(xc *x, rec_kind k, avro_value_t *v, asw_event *ev) {
+    const char *event_id = "", *order_id = "", *aftersale_id = "", *refund_id = "",
+               *sku_order_id = "", *shop_id = "";
+    int e;
+    avro_value_t order;
+    json_t *def;
+
+    ev->type = (asw_event_type)k;
+    if (x_str(x, v, "event_id", &event_id) || x_str(x, v, "order_id", &order_id) ||
+        x_long(x, v, "event_time", &ev->event_time) || x_str(x, v, "sku_order_id", &sku_order_id))
+        return -1;
+    switch (k) {
+    case RK_APPLIED:
+        if (x_str(x, v, "aftersale_id", &aftersale_id) || x_str(x, v, "shop_id", &shop_id) ||
+            x_enum(x, v, "initiator", E_INITIATOR, &e))
+            return -1;
+        ev->initiator = (asw_initiator)e;
+        if (x_enum(x, v, "aftersale_type", E_AFTERSALE_TYPE, &e))
+            return -1;
+        ev->aftersale_type = (asw_aftersale_type)e;
+        if (x_long(x, v, "apply_amount", &ev->amount))
+            return -1;
+        switch (x_get(x, v, "order", &order, &def)) {
+        case 1:
+            break;
+        case 0: /* a record default is not supported: the reader gives `order` none */
+            return bad_default(x, "order");
+        case 2:
+            return null_in_required(x, "order");
+        default:
+            return -1;
+        }
+        asw_order_snapshot *o = &ev->order;
+        if (x_enum(x, &order, "order_status", E_ORDER_STATUS, &e))
+            return -1;
+        o->order_status = (asw_order_status)e;
+        if (x_enum(x, &order, "goods_type", E_GOODS_TYPE, &e))
+            return -1;
+        o->goods_type = (asw_goods_type)e;
+        if (x_bool(x, &order, "cross_border", &o->cross_border) ||
+            x_long(x, &order, "order_paid_amount", &o->order_paid_amount) ||
+            x_long(x, &order, "sku_paid_amount", &o->sku_paid_amount) ||
+            x_opt_long(x, &order, "aftersale_deadline", &o->has_deadline, &o->aftersale_deadline))
+            return -1;
+        /* model.h: every event carrying paid amounts exposes them up here */
+        ev->order_paid_amount = o->order_paid_amount;
+        ev->sku_paid_amount = o->sku_paid_amount;
+        break;
+    case RK_WITHDRAWN:
+        if (x_str(x, v, "aftersale_id", &aftersale_id))
+            return -1;
+        break;
+    case RK_CLOSED:
+        if (x_str(x, v, "aftersale_id", &aftersale_id) ||
+            x_enum(x, v, "close_reason", E_CLOSE_REASON, &e))
+            return -1;
+        ev->close_reason = (asw_close_reason)e;
+        break;
+    case RK_SUCCEEDED:
+        if (x_str(x, v, "aftersale_id", &aftersale_id) ||
+            x_long(x, v, "refund_amount", &ev->amount) ||
+            x_long(x, v, "order_paid_amount", &ev->order_paid_amount) ||
+            x_long(x, v, "sku_paid_amount", &ev->sku_paid_amount))
+            return -1;
+        break;
+    case RK_CLAWED_BACK:
+        if (x_str(x, v, "refund_id", &refund_id) || x_long(x, v, "amount", &ev->amount))
+            return -1;
+        break;
+    case RK_EXTERNAL:
+        if (x_str(x, v, "refund_id", &refund_id) || x_str(x, v, "shop_id", &shop_id) ||
+            x_enum(x, v, "kind", E_EXTERNAL_KIND, &e))
+            return -1;
+        ev->kind = (asw_external_kind)e;
+        if (x_long(x, v, "amount", &ev->amount) ||
+            x_long(x, v, "order_paid_amount", &ev->order_paid_amount) ||
+            x_long(x, v, "sku_paid_amount", &ev->sku_paid_amount))
+            return -1;
+        break;
+    default:
+        return xfail(x, ASW_CODEC_E_WRONG_RECORD, "%s is not an event", kinds[k].name);
+    }
+    ev->event_id = asw_strdup(event_id);
+    ev->order_id = asw_strdup(order_id);
+    ev->aftersale_id = asw_strdup(aftersale_id);
+    ev->refund_id = asw_strdup(refund_id);
+    ev->sku_order_id = asw_strdup(sku_order_id);
+    ev->shop_id = asw_strdup(shop_id);
+    return 0;
+}
+
+/*
+ * Decode one input event (any of the six event records).
+ *
+ * @param c            the codec.
+ * @param buf, len     a Confluent-framed Avro record (the Kafka value).
+ * @param ev           overwritten without being freed: pass a cleared event.
+ *                     On success the caller owns its strings
+ *                     (asw_event_clear); every string is non-NULL, "" for
+ *                     those the event type does not carry. On failure *ev is
+ *                     left cleared.
+ * @param err, errlen  receives a one-line message on failure.
+ * @return ASW_CODEC_OK, or: E_SHORT, E_MAGIC (framing); E_UNKNOWN_SCHEMA (id
+ *         not registered); E_WRONG_RECORD (id names a Decision, RefundRecord or
+ *         OrderState); E_BODY (truncated, corrupt, invalid UTF-8 or trailing
+ *         bytes); E_ENUM (enum index out of range, or a writer symbol this
+ *         reader lacks); E_MISSING_FIELD (null where the reader requires a
+ *         value, or a field absent without default).
+ */
+asw_codec_err asw_codec_decode_event(asw_codec *c, const void *buf, size_t len, asw_event *ev,
+                                     char *err, size_t errlen) {
+    rec_kind k;
+    avro_value_t *v;
+    asw_event_init(ev);
+    asw_codec_err rc = decode_value(c, buf, len, EVENT_KINDS, &k, &v, err, errlen);
+    if (rc)
+        return rc;
+    xc x = {&c->readers[k], ASW_CODEC_OK, err, errlen};
+    if (extract_event(&x, k, v, ev)) {
+        asw_event_clear(ev);
+        return x.rc;
+    }
+    return ASW_CODEC_OK;
+}
+
+/* ---- encoding ---- */
+
+static const char *or_empty(const char *s) {
+    return s ? s : "";
+}
+
+/* Each e_* sets one field of a reader-shaped record value; 0 on success. */
+static int e_field(avro_value_t *rec, const char *name, avro_value_t *f) {
+    return avro_value_get_by_name(rec, name, f, NULL);
+}
+
+static int e_long(avro_value_t *rec, const char *name, int64_t v) {
+    avro_value_t f;
+    return e_field(rec, name, &f) || avro_value_set_long(&f, v);
+}
+
+static int e_int(avro_value_t *rec, const char *name, int32_t v) {
+    avro_value_t f;
+    return e_field(rec, name, &f) || avro_value_set_int(&f, v);
+}
+
+static int e_bool(avro_value_t *rec, const char *name, bool v) {
+    avro_value_t f;
+    return e_field(rec, name, &f) || avro_value_set_boolean(&f, v);
+}
+
+/* A non-nullable string; NULL is written as "". */
+static int e_str(avro_value_t *rec, const char *name, const char *s) {
+    avro_value_t f;
+    return e_field(rec, name, &f) || avro_value_set_string(&f, or_empty(s));
+}
+
+/* Select the null (want_null) or the other branch of a ["null", T] field. */
+static int e_branch(avro_value_t *rec, const char *name, bool want_null, avro_value_t *branch) {
+    avro_value_t f;
+    if (e_field(rec, name, &f))
+        return -1;
+    avro_schema_t u = avro_value_get_schema(&f);
+    for (size_t i = 0; i < avro_schema_union_size(u); i++)
+        if (is_avro_null(deref(avro_schema_union_branch(u, (int)i))) == want_null)
+            return avro_value_set_branch(&f, (int)i, branch);
+    return -1;
+}
+
+static int e_opt_str(avro_value_t *rec, const char *name, const char *s) {
+    avro_value_t b;
+    if (!s)
+        return e_branch(rec, name, true, &b) || avro_value_set_null(&b);
+    return e_branch(rec, name, false, &b) || avro_value_set_string(&b, s);
+}
+
+static int e_opt_long(avro_value_t *rec, const char *name, bool has, int64_t v) {
+    avro_value_t b;
+    if (!has)
+        return e_branch(rec, name, true, &b) || avro_value_set_null(&b);
+    return e_branch(rec, name, false, &b) || avro_value_set_long(&b, v);
+}
+
+/* Enums are range-checked: avro-c would write any index. */
+static int e_enum(avro_value_t *rec, const char *name, int e, int v) {
+    avro_value_t f;
+    if (v < 0 || v >= enums[e].count)
+        return -1;
+    return e_field(rec, name, &f) || avro_value_set_enum(&f, v);
+}
+
+static int e_opt_enum(avro_value_t *rec, const char *name, int e, bool has, int v) {
+    avro_value_t b;
+    if (!has)
+        return e_branch(rec, name, true, &b) || avro_value_set_null(&b);
+    if (v < 0 || v >= enums[e].count)
+        return -1;
+    return e_branch(rec, name, false, &b) || avro_value_set_enum(&b, v);
+}
+
+static int e_reasons(avro_value_t *rec, const char *name, asw_reason_set set) {
+    avro_value_t arr, item;
+    if (e_field(rec, name, &arr))
+        return -1;
+    if (set >> ASW_R__COUNT)
+        return -1;
+    for (int r = 0; r < ASW_R__COUNT; r++)
+        if ((set & (1u << r)) &&
+            (avro_value_append(&arr, &item, NULL) || avro_value_set_enum(&item, r)))
+            return -1;
+    return 0;
+}
+
+/* Frame and serialise the encode value of record k into out. */
+static asw_codec_err encode_finish(asw_codec *c, rec_kind k, asw_buf *out) {
+    avro_value_t *v = &c->readers[k].enc;
+    size_t size;
+    asw_buf_reset(out);
+    if (avro_value_sizeof(v, &size))
+        return ASW_CODEC_E_SCHEMA;
+    asw_buf_reserve(out, FRAME_LEN + size);
+    frame_write(out->data, kinds[k].id);
+    avro_writer_memory_set_dest(c->out, (const char *)out->data + FRAME_LEN, (int64_t)size);
+    if (avro_value_write(c->out, v))
+        return ASW_CODEC_E_SCHEMA;
+    out->len = FRAME_LEN + size;
+    return ASW_CODEC_OK;
+}
+
+/* Start encoding record k: its reusable value, reset. */
+static avro_value_t *encode_start(asw_codec *c, rec_kind k) {
+    avro_value_t *v = &c->readers[k].enc;
+    avro_value_reset(v);
+    return v;
+}
+
+/*
+ * Encode an input event in the framing of its built-in schema id (the
+ * produce tool and tests use this).
+ *
+ * @param c    the codec.
+ * @param ev   the event; NULL strings are written as "".
+ * @param out  reset, then holds the frame.
+ * @return ASW_CODEC_OK; ASW_CODEC_E_WRONG_RECORD for an unknown ev->type;
+ *         ASW_CODEC_E_SCHEMA when an enum is out of range or avro-c refuses
+ *         (out then holds nothing useful).
+ */
+asw_codec_err asw_codec_encode_event(asw_codec *c, const asw_event *ev, asw_buf *out) {
+    if ((int)ev->type < 0 || ev->type >= ASW_EV__COUNT)
+        return ASW_CODEC_E_WRONG_RECORD;
+    rec_kind k = (rec_kind)ev->type;
+    avro_value_t *v = encode_start(c, k);
+    avro_value_t order;
+    int bad = e_str(v, "event_id", ev->event_id) || e_str(v, "order_id", ev->order_id) ||
+              e_long(v, "event_time", ev->event_time) || e_str(v, "sku_order_id", ev->sku_order_id);
+    switch (k) {
+    case RK_APPLIED: {
+        const asw_order_snapshot *o = &ev->order;
+        bad = bad || e_str(v, "aftersale_id", ev->aftersale_id) ||
+              e_str(v, "shop_id", ev->shop_id) ||
+              e_enum(v, "initiator", E_INITIATOR, (int)ev->initiator) ||
+              e_enum(v, "aftersale_type", E_AFTERSALE_TYPE, (int)ev->aftersale_type) ||
+              e_long(v, "apply_amount", ev->amount) || e_field(v, "order", &order) ||
+              e_enum(&order, "order_status", E_ORDER_STATUS, (int)o->order_status) ||
+              e_enum(&order, "goods_type", E_GOODS_TYPE, (int)o->goods_type) ||
+              e_bool(&order, "cross_border", o->cross_border) ||
+              e_long(&order, "order_paid_amount", o->order_paid_amount) ||
+              e_long(&order, "sku_paid_amount", o->sku_paid_amount) ||
+              e_opt_long(&order, "aftersale_deadline", o->has_deadline, o->aftersale_deadline);
+        break;
+    }
+    case RK_WITHDRAWN:
+        bad = bad || e_str(v, "aftersale_id", ev->aftersale_id);
+        break;
+    case RK_CLOSED:
+        bad = bad || e_str(v, "aftersale_id", ev->aftersale_id) ||
+              e_enum(v, "close_reason", E_CLOSE_REASON, (int)ev->close_reason);
+        break;
+    case RK_SUCCEEDED:
+        bad = bad || e_str(v, "aftersale_id", ev->aftersale_id) ||
+              e_long(v, "refund_amount", ev->amount) ||
+              e_long(v, "order_paid_amount", ev->order_paid_amount) ||
+              e_long(v, "sku_paid_amount", ev->sku_paid_amount);
+        break;
+    case RK_CLAWED_BACK:
+        bad = bad || e_str(v, "refund_id", ev->refund_id) || e_long(v, "amount", ev->amount);
+        break;
+    default: /* RK_EXTERNAL */
+        bad = bad || e_str(v, "refund_id", ev->refund_id) || e_str(v, "shop_id", ev->shop_id) ||
+              e_enum(v, "kind", E_EXTERNAL_KIND, (int)ev->kind) ||
+              e_long(v, "amount", ev->amount) ||
+              e_long(v, "order_paid_amount", ev->order_paid_amount) ||
+              e_long(v, "sku_paid_amount", ev->sku_paid_amount);
+        break;
+    }
+    asw_buf_reset(out);
+    return bad ? ASW_CODEC_E_SCHEMA : encode_finish(c, k, out);
+}
+
+/*
+ * Encode a Decision under ASW_SCHEMA_ID_DECISION.
+ *
+ * @param d    the decision; NULL strings are written as "".
+ * @param out  reset, then holds the frame.
+ * @return ASW_CODEC_OK, or ASW_CODEC_E_SCHEMA when an enum or reason bit is
+ *         out of range or avro-c refuses.
+ */
+asw_codec_err asw_codec_encode_decision(asw_codec *c, const asw_decision *d, asw_buf *out) {
+    avro_value_t *v = encode_start(c, RK_DECISION);
+    int bad = e_str(v, "aftersale_id", d->aftersale_id) || e_str(v, "order_id", d->order_id) ||
+              e_str(v, "sku_order_id", d->sku_order_id) || e_str(v, "shop_id", d->shop_id) ||
+              e_enum(v, "initiator", E_INITIATOR, (int)d->initiator) ||
+              e_enum(v, "outcome", E_OUTCOME, (int)d->outcome) ||
+              e_reasons(v, "reasons", d->reasons) ||
+              e_int(v, "applications_used", d->applications_used) ||
+              e_int(v, "applications_limit", d->applications_limit) ||
+              e_long(v, "order_remaining", d->order_remaining) ||
+              e_long(v, "sku_remaining", d->sku_remaining) ||
+              e_bool(v, "multi_refund", d->multi_refund) ||
+              e_int(v, "sku_prior_refunds", d->sku_prior_refunds) ||
+              e_bool(v, "duplicate", d->duplicate) || e_long(v, "event_time", d->event_time) ||
+              e_str(v, "ruleset_version", d->ruleset_version) ||
+              e_str(v, "source_topic", d->source_topic) ||
+              e_int(v, "source_partition", d->source_partition) ||
+              e_long(v, "source_offset", d->source_offset);
+    asw_buf_reset(out);
+    return bad ? ASW_CODEC_E_SCHEMA : encode_finish(c, RK_DECISION, out);
+}
+
+/*
+ * Encode a RefundRecord under ASW_SCHEMA_ID_REFUND_RECORD. A NULL shop_id,
+ * and aftersale_type / kind whose has_ flag is false, are written as null.
+ *
+ * @return ASW_CODEC_OK, or ASW_CODEC_E_SCHEMA when an enum is out of range or
+ *         avro-c refuses.
+ */
+asw_codec_err asw_codec_encode_record(asw_codec *c, const asw_refund_record *r, asw_buf *out) {
+    avro_value_t *v = encode_start(c, RK_RECORD);
+    int bad =
+        e_str(v, "record_id", r->record_id) || e_str(v, "order_id", r->order_id) ||
+        e_str(v, "sku_order_id", r->sku_order_id) || e_opt_str(v, "shop_id", r->shop_id) ||
+        e_enum(v, "origin", E_ORIGIN, (int)r->origin) ||
+        e_opt_enum(v, "aftersale_type", E_AFTERSALE_TYPE, r->has_aftersale_type,
+                   (int)r->aftersale_type) ||
+        e_opt_enum(v, "kind", E_EXTERNAL_KIND, r->has_kind, (int)r->kind) ||
+        e_enum(v, "status", E_RECORD_STATUS, (int)r->status) || e_long(v, "amount", r->amount) ||
+        e_long(v, "order_paid", r->order_paid) || e_long(v, "order_refunded", r->order_refunded) ||
+        e_long(v, "order_reserved", r->order_reserved) ||
+        e_long(v, "order_remaining", r->order_remaining) || e_long(v, "sku_paid", r->sku_paid) ||
+        e_long(v, "sku_refunded", r->sku_refunded) || e_long(v, "sku_reserved", r->sku_reserved) ||
+        e_long(v, "sku_remaining", r->sku_remaining) || e_int(v, "sku_refunds", r->sku_refunds) ||
+        e_bool(v, "over_refund", r->over_refund) || e_bool(v, "unmatched", r->unmatched) ||
+        e_long(v, "event_time", r->event_time);
+    asw_buf_reset(out);
+    return bad ? ASW_CODEC_E_SCHEMA : encode_finish(c, RK_RECORD, out);
+}
+
+/* ---- outputs: decode ---- */
+
+/*
+ * Decode a Decision.
+ *
+ * @param out  written on success only. Its strings point into memory owned by
+ *             the codec, valid until the next decode call on this codec (or
+ *             its destruction).
+ * @return ASW_CODEC_OK or an error as for asw_codec_decode_event
+ *         (E_WRONG_RECORD: the id names another record).
+ */
+asw_codec_err asw_codec_decode_decision(asw_codec *c, const void *buf, size_t len,
+                                        asw_decision *out, char *err, size_t errlen) {
+    rec_kind k;
+    avro_value_t *v;
+    asw_codec_err rc = decode_value(c, buf, len, KIND_BIT(RK_DECISION), &k, &v, err, errlen);
+    if (rc)
+        return rc;
+    xc x = {&c->readers[k], ASW_CODEC_OK, err, errlen};
+    asw_decision d;
+    int initiator, outcome;
+    memset(&d, 0, sizeof d);
+    if (x_str(&x, v, "aftersale_id", &d.aftersale_id) || x_str(&x, v, "order_id", &d.order_id) ||
+        x_str(&x, v, "sku_order_id", &d.sku_order_id) || x_str(&x, v, "shop_id", &d.shop_id) ||
+        x_enum(&x, v, "initiator", E_INITIATOR, &initiator) ||
+        x_enum(&x, v, "outcome", E_OUTCOME, &outcome) || x_reasons(&x, v, "reasons", &d.reasons) ||
+        x_int(&x, v, "applications_used", &d.applications_used) ||
+        x_int(&x, v, "applications_limit", &d.applications_limit) ||
+        x_long(&x, v, "order_remaining", &d.order_remaining) ||
+        x_long(&x, v, "sku_remaining", &d.sku_remaining) ||
+        x_bool(&x, v, "multi_refund", &d.multi_refund) ||
+        x_int(&x, v, "sku_prior_refunds", &d.sku_prior_refunds) ||
+        x_bool(&x, v, "duplicate", &d.duplicate) || x_long(&x, v, "event_time", &d.event_time) ||
+        x_str(&x, v, "ruleset_version", &d.ruleset_version) ||
+        x_str(&x, v, "source_topic", &d.source_topic) ||
+        x_int(&x, v, "source_partition", &d.source_partition) ||
+        x_long(&x, v, "source_offset", &d.source_offset))
+        return x.rc;
+    d.initiator = (asw_initiator)initiator;
+    d.outcome = (asw_outcome)outcome;
+    *out = d;
+    return ASW_CODEC_OK;
+}
+
+/*
+ * Decode a RefundRecord.
+ *
+ * @param out  written on success only; strings as for
+ *             asw_codec_decode_decision. shop_id is NULL when null;
+ *             has_aftersale_type / has_kind say whether those are set.
+ * @return as asw_codec_decode_decision.
+ */
+asw_codec_err asw_codec_decode_record(asw_codec *c, const void *buf, size_t len,
+                                      asw_refund_record *out, char *err, size_t errlen) {
+    rec_kind k;
+    avro_value_t *v;
+    asw_codec_err rc = decode_value(c, buf, len, KIND_BIT(RK_RECORD), &k, &v, err, errlen);
+    if (rc)
+        return rc;
+    xc x = {&c->readers[k], ASW_CODEC_OK, err, errlen};
+    asw_refund_record r;
+    int origin, type, kind, status;
+    memset(&r, 0, sizeof r);
+    if (x_str(&x, v, "record_id", &r.record_id) || x_str(&x, v, "order_id", &r.order_id) ||
+        x_str(&x, v, "sku_order_id", &r.sku_order_id) || x_opt_str(&x, v, "shop_id", &r.shop_id) ||
+        x_enum(&x, v, "origin", E_ORIGIN, &origin) ||
+        x_opt_enum(&x, v, "aftersale_type", E_AFTERSALE_TYPE, &r.has_aftersale_type, &type) ||
+        x_opt_enum(&x, v, "kind", E_EXTERNAL_KIND, &r.has_kind, &kind) ||
+        x_enum(&x, v, "status", E_RECORD_STATUS, &status) || x_long(&x, v, "amount", &r.amount) ||
+        x_long(&x, v, "order_paid", &r.order_paid) ||
+        x_long(&x, v, "order_refunded", &r.order_refunded) ||
+        x_long(&x, v, "order_reserved", &r.order_reserved) ||
+        x_long(&x, v, "order_remaining", &r.order_remaining) ||
+        x_long(&x, v, "sku_paid", &r.sku_paid) || x_long(&x, v, "sku_refunded", &r.sku_refunded) ||
+        x_long(&x, v, "sku_reserved", &r.sku_reserved) ||
+        x_long(&x, v, "sku_remaining", &r.sku_remaining) ||
+        x_int(&x, v, "sku_refunds", &r.sku_refunds) ||
+        x_bool(&x, v, "over_refund", &r.over_refund) || x_bool(&x, v, "unmatched", &r.unmatched) ||
+        x_long(&x, v, "event_time", &r.event_time))
+        return x.rc;
+    r.origin = (asw_origin)origin;
+    r.aftersale_type = (asw_aftersale_type)type;
+    r.kind = (asw_external_kind)kind;
+    r.status = (asw_record_status)status;
+    *out = r;
+    return ASW_CODEC_OK;
+}
+
+/* ---- order state ---- */
+
+/*
+ * Encode an order's state under ASW_SCHEMA_ID_ORDER_STATE (the changelog
+ * value). Arrays are written in the order's (sorted) order.
+ *
+ * @return ASW_CODEC_OK, or ASW_CODEC_E_SCHEMA when an enum is out of range or
+ *         avro-c refuses.
+ */
+asw_codec_err asw_codec_encode_state(asw_codec *c, const asw_order *o, asw_buf *out) {
+    avro_value_t *v = encode_start(c, RK_STATE);
+    avro_value_t arr, it;
+    int bad = e_int(v, "version", 1) || e_str(v, "order_id", o->order_id) ||
+              e_opt_str(v, "shop_id", o->shop_id) || e_long(v, "paid", o->paid) ||
+              e_long(v, "refunded", o->refunded) || e_long(v, "reserved", o->reserved) ||
+              e_bool(v, "prior_success", o->prior_success) ||
+              e_long(v, "max_event_time", o->max_event_time) ||
+              e_opt_long(v, "deadline", o->has_deadline, o->deadline);
+
+    bad = bad || e_field(v, "skus", &arr);
+    for (size_t i = 0; !bad && i < o->n_skus; i++) {
+        const asw_sku_state *s = &o->skus[i];
+        bad = avro_value_append(&arr, &it, NULL) || e_str(&it, "sku_order_id", s->sku_order_id) ||
+              e_long(&it, "paid", s->paid) || e_long(&it, "refunded", s->refunded) ||
+              e_long(&it, "reserved", s->reserved) ||
+              e_int(&it, "refund_successes", s->refund_successes);
+    }
+    bad = bad || e_field(v, "apps", &arr);
+    for (size_t i = 0; !bad && i < o->n_apps; i++) {
+        const asw_app *a = &o->apps[i];
+        bad = avro_value_append(&arr, &it, NULL) || e_str(&it, "aftersale_id", a->aftersale_id) ||
+              e_str(&it, "sku_order_id", a->sku_order_id) ||
+              e_opt_str(&it, "shop_id", a->shop_id) ||
+              e_opt_enum(&it, "type", E_AFTERSALE_TYPE, a->has_type, (int)a->type) ||
+              e_enum(&it, "state", E_APP_STATE, (int)a->state) ||
+              e_long(&it, "reserved", a->reserved);
+    }
+    bad = bad || e_field(v, "decided", &arr);
+    for (size_t i = 0; !bad && i < o->n_decided; i++) {
+        const asw_decided *d = &o->decided[i];
+        bad = avro_value_append(&arr, &it, NULL) || e_str(&it, "aftersale_id", d->aftersale_id) ||
+              e_str(&it, "sku_order_id", d->sku_order_id) ||
+              e_opt_str(&it, "shop_id", d->shop_id) ||
+              e_opt_str(&it, "ruleset_version", d->ruleset_version) ||
+              e_opt_str(&it, "source_topic", d->source_topic) ||
+              e_enum(&it, "initiator", E_INITIATOR, (int)d->initiator) ||
+              e_enum(&it, "outcome", E_OUTCOME, (int)d->outcome) ||
+              e_reasons(&it, "reasons", d->reasons) ||
+              e_int(&it, "applications_used", d->applications_used) ||
+              e_int(&it, "applications_limit", d->applications_limit) ||
+              e_long(&it, "order_remaining", d->order_remaining) ||
+              e_long(&it, "sku_remaining", d->sku_remaining) ||
+              e_bool(&it, "multi_refund", d->multi_refund) ||
+              e_int(&it, "sku_prior_refunds", d->sku_prior_refunds) ||
+              e_long(&it, "event_time", d->event_time) ||
+              e_int(&it, "source_partition", d->source_partition) ||
+              e_long(&it, "source_offset", d->source_offset);
+    }
+    bad = bad || e_field(v, "externals", &arr);
+    for (size_t i = 0; !bad && i < o->n_externals; i++) {
+        const asw_external *e = &o->externals[i];
+        bad = avro_value_append(&arr, &it, NULL) || e_str(&it, "refund_id", e->refund_id) ||
+              e_str(&it, "sku_order_id", e->sku_order_id) ||
+              e_enum(&it, "kind", E_EXTERNAL_KIND, (int)e->kind);
+    }
+    bad = bad || e_field(v, "event_ids", &arr);
+    for (size_t i = 0; !bad && i < o->n_event_ids; i++)
+        bad = avro_value_append(&arr, &it, NULL) || avro_value_set_string(&it, o->event_ids[i]);
+    asw_buf_reset(out);
+    return bad ? ASW_CODEC_E_SCHEMA : encode_finish(c, RK_STATE, out);
+}
+
+/* A duplicate id in a state array means the record is corrupt. */
+static int x_put(xc *x, int put_rc, const char *what) {
+    if (put_rc)
+        return xfail(x, ASW_CODEC_E_BODY, "corrupt state: duplicate or empty %s", what);
+    return 0;
+}
+
+static int extract_state(xc *x, avro_value_t *v, asw_order *o) {
+    avro_value_t arr, it;
+    size_t n;
+    int32_t version;
+    const char *shop_id;
+    int e1, e2;
+
+    if (x_int(x, v, "version", &version))
+        return -1;
+    if (version < 1)
+        return xfail(x, ASW_CODEC_E_BODY, "corrupt state: version %d", (int)version);
+    if (x_opt_str(x, v, "shop_id", &shop_id) || x_long(x, v, "paid", &o->paid) ||
+        x_long(x, v, "refunded", &o->refunded) || x_long(x, v, "reserved", &o->reserved) ||
+        x_bool(x, v, "prior_success", &o->prior_success) ||
+        x_long(x, v, "max_event_time", &o->max_event_time) ||
+        x_opt_long(x, v, "deadline", &o->has_deadline, &o->deadline))
+        return -1;
+    asw_order_set_shop(o, shop_id);
+
+    if (x_array(x, v, "skus", &arr, &n))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        asw_sku_state s = {0};
+        const char *id;
+        if (x_item(x, &arr, i, "skus", &it) || x_str(x, &it, "sku_order_id", &id) ||
+            x_long(x, &it, "paid", &s.paid) || x_long(x, &it, "refunded", &s.refunded) ||
+            x_long(x, &it, "reserved", &s.reserved) ||
+            x_int(x, &it, "refund_successes", &s.refund_successes))
+            return -1;
+        s.sku_order_id = (char *)id; /* put copies it */
+        if (x_put(x, asw_order_put_sku(o, &s), "sku_order_id"))
+            return -1;
+    }
+
+    if (x_array(x, v, "apps", &arr, &n))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        asw_app a = {0};
+        const char *id, *sku, *shop;
+        if (x_item(x, &arr, i, "apps", &it) || x_str(x, &it, "aftersale_id", &id) ||
+            x_str(x, &it, "sku_order_id", &sku) || x_opt_str(x, &it, "shop_id", &shop) ||
+            x_opt_enum(x, &it, "type", E_AFTERSALE_TYPE, &a.has_type, &e1) ||
+            x_enum(x, &it, "state", E_APP_STATE, &e2) || x_long(x, &it, "reserved", &a.reserved))
+            return -1;
+        a.aftersale_id = (char *)id, a.sku_order_id = (char *)sku, a.shop_id = (char *)shop;
+        a.type = (asw_aftersale_type)e1;
+        a.state = (asw_app_state)e2;
+        if (x_put(x, asw_order_put_app(o, &a), "aftersale_id"))
+            return -1;
+    }
+
+    if (x_array(x, v, "decided", &arr, &n))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        asw_decided d;
+        const char *id, *sku, *shop, *ver, *topic;
+        memset(&d, 0, sizeof d);
+        if (x_item(x, &arr, i, "decided", &it) || x_str(x, &it, "aftersale_id", &id) ||
+            x_str(x, &it, "sku_order_id", &sku) || x_opt_str(x, &it, "shop_id", &shop) ||
+            x_opt_str(x, &it, "ruleset_version", &ver) ||
+            x_opt_str(x, &it, "source_topic", &topic) ||
+            x_enum(x, &it, "initiator", E_INITIATOR, &e1) ||
+            x_enum(x, &it, "outcome", E_OUTCOME, &e2) || x_reasons(x, &it, "reasons", &d.reasons) ||
+            x_int(x, &it, "applications_used", &d.applications_used) ||
+            x_int(x, &it, "applications_limit", &d.applications_limit) ||
+            x_long(x, &it, "order_remaining", &d.order_remaining) ||
+            x_long(x, &it, "sku_remaining", &d.sku_remaining) ||
+            x_bool(x, &it, "multi_refund", &d.multi_refund) ||
+            x_int(x, &it, "sku_prior_refunds", &d.sku_prior_refunds) ||
+            x_long(x, &it, "event_time", &d.event_time) ||
+            x_int(x, &it, "source_partition", &d.source_partition) ||
+            x_long(x, &it, "source_offset", &d.source_offset))
+            return -1;
+        d.aftersale_id = (char *)id, d.sku_order_id = (char *)sku, d.shop_id = (char *)shop;
+        d.ruleset_version = (char *)ver, d.source_topic = (char *)topic;
+        d.initiator = (asw_initiator)e1;
+        d.outcome = (asw_outcome)e2;
+        if (x_put(x, asw_order_put_decided(o, &d), "decided aftersale_id"))
+            return -1;
+    }
+
+    if (x_array(x, v, "externals", &arr, &n))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        asw_external ex = {0};
+        const char *id, *sku;
+        if (x_item(x, &arr, i, "externals", &it) || x_str(x, &it, "refund_id", &id) ||
+            x_str(x, &it, "sku_order_id", &sku) || x_enum(x, &it, "kind", E_EXTERNAL_KIND, &e1))
+            return -1;
+        ex.refund_id = (char *)id, ex.sku_order_id = (char *)sku;
+        ex.kind = (asw_external_kind)e1;
+        if (x_put(x, asw_order_put_external(o, &ex), "refund_id"))
+            return -1;
+    }
+
+    if (x_array(x, v, "event_ids", &arr, &n))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *id;
+        size_t size;
+        if (x_item(x, &arr, i, "event_ids", &it))
+            return -1;
+        if (avro_value_get_string(&it, &id, &size))
+            return xfail(x, ASW_CODEC_E_BODY, "event_ids item %zu is not a string", i);
+        if (x_put(x, asw_order_put_event_id(o, id), "event_id"))
+            return -1;
+    }
+    return 0;
+}
+
+/*
+ * Decode an order's state (the changelog value).
+ *
+ * @param out  on success a new order the caller owns (asw_order_destroy);
+ *             written on success only.
+ * @return ASW_CODEC_OK or an error as for asw_codec_decode_event; also
+ *         ASW_CODEC_E_BODY for a state holding a duplicate or empty id.
+ */
+asw_codec_err asw_codec_decode_state(asw_codec *c, const void *buf, size_t len, asw_order **out,
+                                     char *err, size_t errlen) {
+    rec_kind k;
+    avro_value_t *v;
+    asw_order *o = NULL;
+    const char *order_id;
+    asw_codec_err rc = decode_value(c, buf, len, KIND_BIT(RK_STATE), &k, &v, err, errlen);
+    if (rc)
+        return rc;
+    xc x = {&c->readers[k], ASW_CODEC_OK, err, errlen};
+    if (x_str(&x, v, "order_id", &order_id))
+        goto fail;
+    o = asw_order_new(order_id);
+    if (extract_state(&x, v, o))
+        goto fail;
+    *out = o;
+    return ASW_CODEC_OK;
+fail:
+    asw_order_destroy(o);
+    return x.rc;
+}
