@@ -44,6 +44,7 @@ typedef enum {
     KIND_TOPIC,     /* a valid Kafka topic name */
     KIND_TOPIC_OPT, /* empty, or a valid Kafka topic name */
     KIND_APP_ID,    /* a topic-name-safe id, short enough to derive topics from */
+    KIND_ID_OPT,    /* empty, or a topic-name-safe id (worker.id) */
     KIND_URL_OPT,   /* empty, or an http:// or https:// URL */
     KIND_SHOPS,     /* "*" or a comma-separated shop list */
     KIND_LOG_LEVEL, /* debug | info | warn | error */
@@ -77,6 +78,9 @@ static const known_key known_keys[] = {
     {"application.id", "aftersale-worker", KIND_APP_ID, RULE_NONE, 0, 0},
     {"commit.interval.ms", "100", KIND_INT, RULE_NONE, 1, 600000},
     {"commit.max.records", "1000", KIND_INT, RULE_NONE, 1, 1000000},
+    {"worker.id", "", KIND_ID_OPT, RULE_NONE, 0, 0},
+    {"state.retention.ms", "2592000000", KIND_INT, RULE_NONE, 1, 4611686018427387904LL},
+    {"topic.replication.factor", "-1", KIND_INT, RULE_NONE, -1, 32767},
     {"schema.registry.url", "", KIND_URL_OPT, RULE_NONE, 0, 0},
     {"log.level", "info", KIND_LOG_LEVEL, RULE_NONE, 0, 0},
 };
@@ -205,6 +209,16 @@ static char *check_known(asw_config *cfg, const known_key *k, const char *value,
         }
         return asw_strdup(value);
 
+    case KIND_ID_OPT:
+        if (*value != '\0' && !valid_topic_chars(value, APP_ID_MAX_LEN)) {
+            set_err(err, errlen,
+                    "%s: invalid value '%s': expected empty or 1..%d characters of "
+                    "[A-Za-z0-9._-]",
+                    k->name, value, APP_ID_MAX_LEN);
+            return NULL;
+        }
+        return asw_strdup(value);
+
     case KIND_URL_OPT:
         /* The value is not echoed: a URL may carry credentials. */
         if (*value != '\0' && !(strncmp(value, "http://", 7) == 0 && value[7] != '\0') &&
@@ -304,6 +318,27 @@ void asw_config_destroy(asw_config *cfg) {
     free(cfg);
 }
 
+/* librdkafka properties the worker sets itself, because exactly-once
+ * depends on them; NULL when the key is free to pass through. */
+static const char *managed_reason(const char *key) {
+    static const struct {
+        const char *key, *why;
+    } managed[] = {
+        {"group.id", "set application.id, which names the consumer group"},
+        {"transactional.id", "derived from application.id and worker.id"},
+        {"enable.auto.commit", "offsets commit inside each transaction"},
+        {"enable.auto.offset.store", "offsets commit inside each transaction"},
+        {"isolation.level", "the worker reads read_committed"},
+        {"enable.idempotence", "transactions need the idempotent producer"},
+        {"partition.assignment.strategy", "the worker uses cooperative-sticky"},
+        {"enable.partition.eof", "set per consumer by the worker"},
+    };
+    for (size_t i = 0; i < sizeof managed / sizeof managed[0]; i++)
+        if (strcmp(managed[i].key, key) == 0)
+            return managed[i].why;
+    return NULL;
+}
+
 /*
  * Set key to value (both copied). A known key is validated and, for rules.*,
  * applied to the ruleset; any other key must be accepted by librdkafka's
@@ -330,6 +365,12 @@ int asw_config_set(asw_config *cfg, const char *key, const char *value, char *er
         free(cfg->values[idx]);
         cfg->values[idx] = stored;
         return 0;
+    }
+
+    const char *why = managed_reason(key);
+    if (why) {
+        set_err(err, errlen, "'%s' is managed by the worker: %s", key, why);
+        return -1;
     }
 
     char rderr[512];
@@ -580,4 +621,70 @@ fail:
     free(val.p);
     fclose(f);
     return rc;
+}
+
+/* Environment key: ASW_CFG_ + upper case, '_' for '.', "__" for '_'. */
+static char *env_to_key(const char *name, size_t n) {
+    char *key = asw_malloc(n + 1);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (c == '_' && i + 1 < n && name[i + 1] == '_') {
+            key[k++] = '_';
+            i++;
+        } else if (c == '_') {
+            key[k++] = '.';
+        } else {
+            key[k++] = (char)((c >= 'A' && c <= 'Z') ? c - 'A' + 'a' : c);
+        }
+    }
+    key[k] = '\0';
+    return key;
+}
+
+int asw_config_apply_env(asw_config *cfg, char *const *envp, char *err, size_t errlen) {
+    static const char prefix[] = "ASW_CFG_";
+    for (char *const *e = envp; e && *e; e++) {
+        if (strncmp(*e, prefix, sizeof prefix - 1) != 0)
+            continue;
+        const char *name = *e + sizeof prefix - 1;
+        const char *eq = strchr(name, '=');
+        if (!eq || eq == name)
+            continue;
+        char *key = env_to_key(name, (size_t)(eq - name));
+        char msg[512];
+        int rc = asw_config_set(cfg, key, eq + 1, msg, sizeof msg);
+        if (rc != 0)
+            set_err(err, errlen, "environment %.*s: %s", (int)(eq - *e), *e, msg);
+        free(key);
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+bool asw_config_is_secret(const char *key) {
+    static const char *const marks[] = {"password",
+                                        "secret",
+                                        "jaas",
+                                        "key.pem",
+                                        "token",
+                                        "credential",
+                                        "oauthbearer.config",
+                                        "schema.registry.url"};
+    for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++)
+        if (strstr(key, marks[i]))
+            return true;
+    return false;
+}
+
+void asw_config_print(const asw_config *cfg, FILE *out) {
+    for (size_t i = 0; i < N_KNOWN; i++) {
+        const char *v = cfg->values[i];
+        bool mask = asw_config_is_secret(known_keys[i].name) && v[0];
+        fprintf(out, "%s=%s\n", known_keys[i].name, mask ? "********" : v);
+    }
+    for (size_t i = 0; i < cfg->nkafka; i++)
+        fprintf(out, "%s=%s\n", cfg->kafka[i].key,
+                asw_config_is_secret(cfg->kafka[i].key) ? "********" : cfg->kafka[i].value);
 }

@@ -9,7 +9,9 @@
 #ifndef ASW_CONFIG_H
 #define ASW_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "asw/ruleset.h"
 
@@ -51,6 +53,24 @@ size_t asw_config_kafka_count(const asw_config *cfg);
  * (owned by the config, valid until that key is set again or the config is
  * destroyed), or -1 when i >= asw_config_kafka_count() (outputs untouched). */
 int asw_config_kafka_at(const asw_config *cfg, size_t i, const char **key, const char **value);
+
+/*
+ * Apply overrides from the environment (envp as main's third argument or
+ * `environ`): every ASW_CFG_<NAME>=value sets the key made of NAME in lower
+ * case with '_' read as '.' and "__" as '_' (ASW_CFG_BOOTSTRAP_SERVERS ->
+ * bootstrap.servers, ASW_CFG_TOPIC_REFUND__RECORDS -> topic.refund_records).
+ * Returns 0, or -1 with "environment ASW_CFG_X: message" in err.
+ */
+int asw_config_apply_env(asw_config *cfg, char *const *envp, char *err, size_t errlen);
+
+/* Does the key hold a secret (password, secret, JAAS, key PEM, token,
+ * credentials, registry URL)? Such values never reach a log or a print. */
+bool asw_config_is_secret(const char *key);
+
+/* Print the effective configuration, one key=value a line: every worker key
+ * (defaults included) then the librdkafka properties in the order set.
+ * Secret values print as ********. */
+void asw_config_print(const asw_config *cfg, FILE *out);
 
 #ifdef __cplusplus
 }

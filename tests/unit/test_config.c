@@ -626,3 +626,70 @@ Test(config, empty_file_changes_nothing) {
     cr_assert_str_eq(asw_config_get(cfg, "log.level"), "info");
     asw_config_destroy(cfg);
 }
+
+Test(config, settings_exactly_once_depends_on_are_refused) {
+    const char *keys[] = {"group.id",        "transactional.id",   "enable.auto.commit",
+                          "isolation.level", "enable.idempotence", "partition.assignment.strategy"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        char want[128];
+        snprintf(want, sizeof want, "'%s' is managed by the worker", keys[i]);
+        assert_set_refused(keys[i], "x", want);
+    }
+    assert_load_error("bootstrap.servers=a:1\nenable.auto.commit=true\n", 2,
+                      "'enable.auto.commit' is managed by the worker");
+}
+
+Test(config, worker_keys_have_defaults_and_checks) {
+    asw_config *cfg = asw_config_new();
+    cr_assert_str_eq(asw_config_get(cfg, "worker.id"), "");
+    cr_assert_str_eq(asw_config_get(cfg, "state.retention.ms"), "2592000000");
+    cr_assert_str_eq(asw_config_get(cfg, "topic.replication.factor"), "-1");
+    asw_config_destroy(cfg);
+    assert_set_ok("worker.id", "pod-3", "pod-3");
+    assert_set_refused("worker.id", "pod 3", "worker.id: invalid value 'pod 3'");
+    assert_set_refused("state.retention.ms", "0", "state.retention.ms: invalid value '0'");
+    assert_set_refused("topic.replication.factor", "-2", "topic.replication.factor: invalid value");
+}
+
+Test(config, environment_overrides_keys_with_asw_cfg_prefix) {
+    asw_config *cfg = asw_config_new();
+    char *env[] = {"PATH=/bin",
+                   "ASW_CFG_BOOTSTRAP_SERVERS=h1:9092,h2:9092",
+                   "ASW_CFG_TOPIC_REFUND__RECORDS=rr",
+                   "ASW_CFG_RULES_APPLICATION_LIMIT=7",
+                   "ASW_OTHER=ignored",
+                   NULL};
+    char err[512] = "";
+    cr_assert_eq(asw_config_apply_env(cfg, env, err, sizeof err), 0, "%s", err);
+    cr_assert_str_eq(asw_config_get(cfg, "bootstrap.servers"), "h1:9092,h2:9092");
+    cr_assert_str_eq(asw_config_get(cfg, "topic.refund_records"), "rr");
+    cr_assert_eq(asw_ruleset_limit(asw_config_ruleset(cfg)), 7);
+    asw_config_destroy(cfg);
+}
+
+Test(config, bad_environment_override_names_the_variable) {
+    asw_config *cfg = asw_config_new();
+    char *env[] = {"ASW_CFG_RULES_APPLICATION_LIMIT=zero", NULL};
+    char err[512] = "";
+    cr_assert_eq(asw_config_apply_env(cfg, env, err, sizeof err), -1);
+    cr_assert(strstr(err, "environment ASW_CFG_RULES_APPLICATION_LIMIT: ") == err, "%s", err);
+    asw_config_destroy(cfg);
+}
+
+Test(config, print_masks_secrets_and_shows_defaults) {
+    asw_config *cfg = asw_config_new();
+    char err[512];
+    cr_assert_eq(asw_config_set(cfg, "sasl.password", "hunter2", err, sizeof err), 0, "%s", err);
+    cr_assert_eq(asw_config_set(cfg, "sasl.username", "alice", err, sizeof err), 0, "%s", err);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    asw_config_print(cfg, out);
+    fclose(out);
+    cr_assert(strstr(text, "sasl.password=********\n") != NULL, "%s", text);
+    cr_assert(strstr(text, "hunter2") == NULL);
+    cr_assert(strstr(text, "sasl.username=alice\n") != NULL);
+    cr_assert(strstr(text, "commit.interval.ms=100\n") != NULL);
+    free(text);
+    asw_config_destroy(cfg);
+}
