@@ -1,0 +1,378 @@
+#!/usr/bin/env bash
+# Single-node Apache Kafka broker (KRaft, broker+controller in one JVM) on
+# 127.0.0.1 for development and CI.
+#
+#   deploy/local/kafka.sh start    fetch jars if needed, format a fresh data
+#                                  dir, start, wait until clients get metadata;
+#                                  prints the bootstrap address as the last
+#                                  line of stdout
+#   deploy/local/kafka.sh stop     SIGTERM, up to 30 s, then SIGKILL
+#   deploy/local/kafka.sh status   "running <bootstrap>" (exit 0) or
+#                                  "stopped" (exit 1)
+#   deploy/local/kafka.sh restart  stop, then start
+#
+# The jars come from Maven Central through deploy/local/pom.xml.  Jars, data,
+# config and logs all live in deploy/local/.kafka/ (git-ignored).  See
+# deploy/local/README.md for the environment variables.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+state="$here/.kafka"
+libs="$state/libs"
+data="$state/data"
+logs="$state/logs"
+conf="$state/server.properties"
+pidfile="$state/kafka.pid"
+addrfile="$state/bootstrap"
+stamp="$libs/.fetched"
+
+host=127.0.0.1
+port="${ASW_KAFKA_PORT:-9092}"
+cport="${ASW_KAFKA_CONTROLLER_PORT:-9093}"
+version="${ASW_KAFKA_VERSION:-4.1.1}"
+start_timeout="${ASW_KAFKA_START_TIMEOUT:-90}"
+heap_opts="${ASW_KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
+stop_timeout=30
+bootstrap="$host:$port"
+
+log() { printf 'kafka.sh: %s\n' "$*" >&2; }
+die() {
+  log "error: $*"
+  exit 1
+}
+
+usage() {
+  echo "usage: $0 start|stop|status|restart" >&2
+  exit 2
+}
+
+check_number() { # name value max
+  if ! [[ "$2" =~ ^[0-9]+$ ]] || ((10#$2 < 1 || 10#$2 > $3)); then
+    die "$1 must be a number between 1 and $3, got '$2'"
+  fi
+}
+
+check_settings() {
+  check_number ASW_KAFKA_PORT "$port" 65535
+  check_number ASW_KAFKA_CONTROLLER_PORT "$cport" 65535
+  check_number ASW_KAFKA_START_TIMEOUT "$start_timeout" 3600
+  port=$((10#$port)) cport=$((10#$cport)) start_timeout=$((10#$start_timeout))
+  bootstrap="$host:$port"
+  [[ "$port" != "$cport" ]] ||
+    die "ASW_KAFKA_PORT and ASW_KAFKA_CONTROLLER_PORT are both $port"
+  [[ "$version" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] ||
+    die "ASW_KAFKA_VERSION must look like 4.1.1, got '$version'"
+}
+
+# --- tools -------------------------------------------------------------------
+
+java_bin=""
+need_java() {
+  if [[ -n "${JAVA_HOME:-}" && -x "$JAVA_HOME/bin/java" ]]; then
+    java_bin="$JAVA_HOME/bin/java"
+  elif command -v java >/dev/null 2>&1; then
+    java_bin="$(command -v java)"
+  else
+    die "java not found: Kafka needs Java 17 or newer (Debian: apt-get install default-jre-headless)"
+  fi
+  local line major
+  line="$("$java_bin" -version 2>&1 | head -n 1)"
+  major="$(sed -E -n 's/.*version "([0-9]+).*/\1/p' <<<"$line")"
+  if [[ -z "$major" || "$major" -lt 17 ]]; then
+    die "Kafka needs Java 17 or newer, $java_bin is: $line"
+  fi
+}
+
+need_mvn() {
+  command -v mvn >/dev/null 2>&1 ||
+    die "mvn not found: it fetches the Kafka jars from Maven Central (Debian: apt-get install maven)"
+}
+
+have_kcat() { command -v kcat >/dev/null 2>&1; }
+
+# Serialises start/stop/restart of concurrent callers.  The lock's descriptor
+# is closed for the broker (9>&-) so that it does not outlive this script.
+take_lock() {
+  mkdir -p "$state"
+  exec 9>"$state/lock"
+  if ! flock -w 300 9; then
+    die "another kafka.sh start/stop holds $state/lock"
+  fi
+}
+
+# --- fetch -------------------------------------------------------------------
+
+fetch() {
+  local want
+  want="kafka=$version pom=$(sha256sum "$here/pom.xml" | cut -d' ' -f1)"
+  if [[ -f "$stamp" && "$(<"$stamp")" == "$want" ]]; then
+    return 0
+  fi
+  need_mvn
+  mkdir -p "$logs"
+  rm -rf "$libs.tmp"
+  log "fetching Apache Kafka $version jars from Maven Central (once; cached in $libs) ..."
+  if ! mvn -B -q -f "$here/pom.xml" -Dkafka.version="$version" \
+    dependency:copy-dependencies -DincludeScope=runtime \
+    -DoutputDirectory="$libs.tmp" >"$logs/fetch.log" 2>&1 9>&-; then
+    tail -n 30 "$logs/fetch.log" >&2 || true
+    die "maven could not fetch Kafka $version (full output: $logs/fetch.log)"
+  fi
+  [[ -f "$libs.tmp/kafka_2.13-$version.jar" ]] ||
+    die "fetch finished but $libs.tmp/kafka_2.13-$version.jar is missing"
+  rm -rf "$libs"
+  mv "$libs.tmp" "$libs"
+  printf '%s\n' "$want" >"$stamp"
+  log "fetched $(find "$libs" -name '*.jar' | wc -l) jars ($(du -sh "$libs" | cut -f1))"
+}
+
+# --- process and readiness ---------------------------------------------------
+
+# Prints the broker's pid if the pid file names a live Kafka process.
+running_pid() {
+  local pid
+  [[ -f "$pidfile" ]] || return 1
+  pid="$(<"$pidfile")"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'kafka\.Kafka ' || return 1
+  printf '%s\n' "$pid"
+}
+
+port_open() {
+  # shellcheck disable=SC2016 # $1 and $2 expand in the inner bash
+  timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null
+}
+
+# True when the broker at $1 answers clients.  With kcat: a metadata request
+# lists broker 1 (the broker opens its client listener only after it has caught
+# up with the metadata log).  Without kcat: the port accepts connections and
+# the server log says the server started.
+ready() {
+  local addr="$1" out
+  port_open "${addr%:*}" "${addr##*:}" || return 1
+  if have_kcat; then
+    out="$(timeout 15 kcat -b "$addr" -L -m 3 2>/dev/null 9>&-)" || return 1
+    grep -q 'broker 1 at' <<<"$out"
+  else
+    grep -q 'Kafka Server started' "$logs/server.log" 2>/dev/null
+  fi
+}
+
+show_log_tail() {
+  local f
+  for f in "$logs/server.log" "$logs/kafka.out"; do
+    if [[ -s "$f" ]]; then
+      printf -- '--- last 30 lines of %s ---\n' "$f" >&2
+      tail -n 30 "$f" >&2
+    fi
+  done
+}
+
+# Sends SIGTERM, waits up to $stop_timeout s, then SIGKILL.
+terminate() {
+  local pid="$1" waited=0
+  kill -TERM "$pid" 2>/dev/null || return 0
+  while kill -0 "$pid" 2>/dev/null; do
+    if ((waited >= stop_timeout * 10)); then
+      log "broker (pid $pid) still running after ${stop_timeout}s, sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      sleep 0.5
+      break
+    fi
+    sleep 0.1
+    waited=$((waited + 1))
+  done
+}
+
+# --- start -------------------------------------------------------------------
+
+write_config() {
+  cat >"$conf" <<EOF
+# Generated by deploy/local/kafka.sh on every start; edits are overwritten.
+process.roles=broker,controller
+node.id=1
+controller.quorum.bootstrap.servers=$host:$cport
+listeners=PLAINTEXT://$host:$port,CONTROLLER://$host:$cport
+advertised.listeners=PLAINTEXT://$host:$port,CONTROLLER://$host:$cport
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$data
+
+# small machine (2 cores): few threads, small buffers
+num.network.threads=2
+num.io.threads=4
+log.cleaner.dedupe.buffer.size=16777216
+
+# single node: every replication factor is 1
+num.partitions=1
+default.replication.factor=1
+min.insync.replicas=1
+auto.create.topics.enable=true
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+share.coordinator.state.topic.num.partitions=1
+group.initial.rebalance.delay.ms=0
+
+# throwaway data: small segments, short retention
+log.segment.bytes=16777216
+log.retention.hours=24
+log.retention.check.interval.ms=60000
+EOF
+}
+
+# A Kafka cluster id: 16 random bytes, URL-safe base64 without padding.  One
+# starting with '-' would be read as an option, so draw again.
+new_cluster_id() {
+  local id
+  while :; do
+    id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | cut -c1-22)"
+    [[ "$id" == -* ]] || break
+  done
+  printf '%s\n' "$id"
+}
+
+cmd_start() {
+  local pid addr cluster_id t0 deadline heap
+  check_settings
+  need_java
+  take_lock
+  fetch
+
+  if pid="$(running_pid)"; then
+    addr="$(cat "$addrfile" 2>/dev/null || echo "$bootstrap")"
+    [[ "$addr" == "$bootstrap" ]] ||
+      log "warning: the running broker listens on $addr, not $bootstrap (stop it to change ports)"
+    if ! ready "$addr"; then
+      log "broker (pid $pid) is running but not answering yet; waiting ..."
+      deadline=$((SECONDS + start_timeout))
+      until ready "$addr"; do
+        ((SECONDS < deadline)) || {
+          show_log_tail
+          die "broker (pid $pid) runs but does not answer on $addr"
+        }
+        sleep 0.5
+      done
+    fi
+    log "already running (pid $pid)"
+    printf '%s\n' "$addr"
+    return 0
+  fi
+  rm -f "$pidfile"
+
+  for p in "$port" "$cport"; do
+    if port_open "$host" "$p"; then
+      die "$host:$p is already in use by another process (set ASW_KAFKA_PORT / ASW_KAFKA_CONTROLLER_PORT)"
+    fi
+  done
+
+  t0=$SECONDS
+  mkdir -p "$logs"
+  # Keep the previous run's log for post-mortems, start this run's afresh.
+  if [[ -f "$logs/server.log" ]]; then
+    mv -f "$logs/server.log" "$logs/server.log.previous"
+  fi
+  rm -f "$logs"/server.log.[0-9]* "$logs"/format.* "$logs/kafka.out"
+
+  log "formatting a fresh data dir $data"
+  rm -rf "$data"
+  mkdir -p "$data"
+  write_config
+  cluster_id="$(new_cluster_id)"
+  if ! "$java_bin" -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
+    -Dlog4j2.configurationFile="$here/log4j2.properties" -Dkafka.logs.dir="$logs" \
+    -Dkafka.log.file=format.log \
+    -cp "$libs/*" kafka.tools.StorageTool format --standalone \
+    -t "$cluster_id" -c "$conf" >"$logs/format.out" 2>&1 9>&-; then
+    tail -n 30 "$logs/format.out" "$logs/format.log" >&2 2>/dev/null || true
+    die "formatting the storage failed"
+  fi
+
+  read -r -a heap <<<"$heap_opts"
+  log "starting Kafka $version on $bootstrap (controller $host:$cport)"
+  # The subshell execs nohup, nohup execs setsid, setsid execs java (this
+  # shell has no job control, so setsid needs no fork): $! is the JVM's pid.
+  # setsid puts the broker in its own session, away from the caller's signals.
+  (
+    cd "$state"
+    exec nohup setsid "$java_bin" "${heap[@]}" \
+      -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
+      -XX:+ExplicitGCInvokesConcurrent -XX:+ExitOnOutOfMemoryError \
+      -Djava.awt.headless=true \
+      -Dlog4j2.configurationFile="$here/log4j2.properties" \
+      -Dkafka.logs.dir="$logs" \
+      -cp "$libs/*" kafka.Kafka "$conf"
+  ) </dev/null >"$logs/kafka.out" 2>&1 9>&- &
+  pid=$!
+  printf '%s\n' "$pid" >"$pidfile"
+  printf '%s\n' "$bootstrap" >"$addrfile"
+
+  deadline=$((t0 + start_timeout))
+  until ready "$bootstrap"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      show_log_tail
+      rm -f "$pidfile"
+      die "the broker exited during startup (logs: $logs)"
+    fi
+    if ((SECONDS >= deadline)); then
+      show_log_tail
+      log "stopping the broker that did not come up"
+      terminate "$pid"
+      rm -f "$pidfile"
+      die "the broker did not answer on $bootstrap within ${start_timeout}s (logs: $logs)"
+    fi
+    sleep 0.5
+  done
+  log "ready after $((SECONDS - t0))s (pid $pid, cluster id $cluster_id, logs in $logs)"
+  printf '%s\n' "$bootstrap"
+}
+
+# --- stop / status -----------------------------------------------------------
+
+cmd_stop() {
+  local pid
+  take_lock
+  if ! pid="$(running_pid)"; then
+    rm -f "$pidfile"
+    log "not running"
+    return 0
+  fi
+  log "stopping broker (pid $pid) ..."
+  terminate "$pid"
+  if kill -0 "$pid" 2>/dev/null; then
+    die "could not stop the broker (pid $pid)"
+  fi
+  rm -f "$pidfile"
+  log "stopped"
+}
+
+cmd_status() {
+  local addr
+  if running_pid >/dev/null; then
+    addr="$(cat "$addrfile" 2>/dev/null || echo "$bootstrap")"
+    if ready "$addr"; then
+      echo "running $addr"
+      return 0
+    fi
+  fi
+  echo "stopped"
+  return 1
+}
+
+[[ $# -eq 1 ]] || usage
+case "$1" in
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  restart)
+    cmd_stop
+    cmd_start
+    ;;
+  *) usage ;;
+esac
