@@ -352,3 +352,156 @@ void asw_jsonl_format_dead_letter(int64_t line, const char *error, const char *r
     }
     dump(o, out);
 }
+
+/* ---- records read back from Kafka ---- */
+
+/* Bytes as lower-case hex in a new string (caller frees). */
+static char *hex_of(const void *p, size_t n) {
+    static const char digits[] = "0123456789abcdef";
+    const unsigned char *b = p;
+    char *hex = asw_malloc(n * 2 + 1);
+    for (size_t i = 0; i < n; i++) {
+        hex[2 * i] = digits[b[i] >> 4];
+        hex[2 * i + 1] = digits[b[i] & 15];
+    }
+    hex[n * 2] = '\0';
+    return hex;
+}
+
+/* Bytes as a JSON string when they are UTF-8, else NULL. */
+static json_t *utf8_string(const void *p, size_t n) {
+    return json_stringn(n ? p : "", n);
+}
+
+/* Put bytes under `key` when they are UTF-8, else as hex under `hexkey`;
+ * NULL bytes put null under `key`. */
+static void put_bytes(json_t *o, const char *key, const char *hexkey, const void *p, size_t n) {
+    if (!p) {
+        json_object_set_new(o, key, json_null());
+        return;
+    }
+    json_t *v = utf8_string(p, n);
+    if (v) {
+        json_object_set_new(o, key, v);
+        return;
+    }
+    char *hex = hex_of(p, n);
+    put_str(o, hexkey, hex);
+    free(hex);
+}
+
+static json_t *headers_object(const asw_jsonl_header *h, size_t n) {
+    json_t *o = json_object();
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = h[i].value ? utf8_string(h[i].value, h[i].len) : json_null();
+        if (!v) {
+            char *hex = hex_of(h[i].value, h[i].len);
+            v = json_object();
+            put_str(v, "hex", hex);
+            free(hex);
+        }
+        json_object_set_new(o, h[i].name ? h[i].name : "", v);
+    }
+    return o;
+}
+
+void asw_jsonl_format_kafka_dead_letter(const char *error, const asw_jsonl_header *headers,
+                                        size_t nheaders, const void *value, size_t len,
+                                        asw_buf *out) {
+    json_t *o = object_of_type("DeadLetter");
+    put_str(o, "error", error);
+    json_object_set_new(o, "headers", headers_object(headers, nheaders));
+    put_bytes(o, "value", "value_hex", value ? value : "", len);
+    dump(o, out);
+}
+
+void asw_jsonl_format_tombstone(const void *key, size_t keylen, asw_buf *out) {
+    json_t *o = object_of_type("Tombstone");
+    put_bytes(o, "key", "key_hex", key, keylen);
+    dump(o, out);
+}
+
+void asw_jsonl_format_state(const asw_order *o, asw_buf *out) {
+    json_t *j = object_of_type("OrderState");
+    put_str(j, "order_id", o->order_id);
+    put_str(j, "shop_id", o->shop_id);
+    put_int(j, "paid", o->paid);
+    put_int(j, "refunded", o->refunded);
+    put_int(j, "reserved", o->reserved);
+    put_int(j, "remaining", asw_order_remaining(o));
+    put_bool(j, "prior_success", o->prior_success);
+    put_int(j, "applications_used", asw_order_applications_used(o));
+    put_int(j, "max_event_time", o->max_event_time);
+    if (o->has_deadline)
+        put_int(j, "aftersale_deadline", o->deadline);
+    else
+        json_object_set_new(j, "aftersale_deadline", json_null());
+
+    json_t *skus = json_array();
+    for (size_t i = 0; i < o->n_skus; i++) {
+        const asw_sku_state *s = &o->skus[i];
+        json_t *e = json_object();
+        put_str(e, "sku_order_id", s->sku_order_id);
+        put_int(e, "paid", s->paid);
+        put_int(e, "refunded", s->refunded);
+        put_int(e, "reserved", s->reserved);
+        put_int(e, "remaining", asw_sku_remaining(s));
+        put_int(e, "refund_successes", s->refund_successes);
+        json_array_append_new(skus, e);
+    }
+    json_object_set_new(j, "skus", skus);
+
+    json_t *apps = json_array();
+    for (size_t i = 0; i < o->n_apps; i++) {
+        const asw_app *a = &o->apps[i];
+        json_t *e = json_object();
+        put_str(e, "aftersale_id", a->aftersale_id);
+        put_str(e, "sku_order_id", a->sku_order_id);
+        put_str(e, "shop_id", a->shop_id);
+        put_str(e, "aftersale_type", a->has_type ? asw_aftersale_type_name(a->type) : NULL);
+        put_str(e, "state", asw_app_state_name(a->state));
+        put_int(e, "reserved", a->reserved);
+        json_array_append_new(apps, e);
+    }
+    json_object_set_new(j, "applications", apps);
+
+    json_t *ext = json_array();
+    for (size_t i = 0; i < o->n_externals; i++) {
+        const asw_external *x = &o->externals[i];
+        json_t *e = json_object();
+        put_str(e, "refund_id", x->refund_id);
+        put_str(e, "sku_order_id", x->sku_order_id);
+        put_str(e, "kind", asw_external_kind_name(x->kind));
+        json_array_append_new(ext, e);
+    }
+    json_object_set_new(j, "external_refunds", ext);
+    put_int(j, "decisions", (int64_t)o->n_decided);
+    put_int(j, "event_ids", (int64_t)o->n_event_ids);
+    dump(j, out);
+}
+
+void asw_jsonl_add_kafka_fields(asw_buf *out, size_t start, const asw_jsonl_header *headers,
+                                size_t nheaders, int32_t partition, int64_t offset) {
+    /* The line is compact JSON ending in "}\n": splice the new keys in
+     * before the brace instead of re-parsing what was just printed. */
+    if (start >= out->len || out->len - start < 3 || out->data[out->len - 1] != '\n' ||
+        out->data[out->len - 2] != '}')
+        return;
+    bool empty = out->data[out->len - 3] == '{';
+    json_t *o = json_object();
+    if (headers)
+        json_object_set_new(o, "headers", headers_object(headers, nheaders));
+    put_int(o, "partition", partition);
+    put_int(o, "offset", offset);
+    size_t n = json_dumpb(o, NULL, 0, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *extra = asw_malloc(n);
+    json_dumpb(o, extra, n, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    /* extra is {"k":v,...}: keep what is between its braces. */
+    out->len -= 2;
+    if (!empty)
+        asw_buf_append(out, ",", 1);
+    asw_buf_append(out, extra + 1, n - 2);
+    asw_buf_append(out, "}\n", 2);
+    free(extra);
+}

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "asw/buf.h"
+#include "asw/ledger.h"
 #include "asw/model.h"
 
 #ifdef __cplusplus
@@ -34,6 +35,47 @@ void asw_jsonl_format_record(const asw_refund_record *r, asw_buf *out);
 /* {"type":"DeadLetter","line":N,"error":"...","value":"<raw line>"} */
 void asw_jsonl_format_dead_letter(int64_t line, const char *error, const char *raw, size_t rawlen,
                                   asw_buf *out);
+
+/* ---- records read back from Kafka (the consume tool) ---- */
+
+/* A Kafka record header: `value` is NULL for a null value (then len is 0). */
+typedef struct asw_jsonl_header {
+    const char *name;
+    const void *value;
+    size_t len;
+} asw_jsonl_header;
+
+/*
+ * {"type":"DeadLetter","error":"...","headers":{name:value,...},"value":"..."}
+ * for a Kafka record that does not decode. A value that is not UTF-8 prints
+ * as "value_hex" instead of "value"; a header value that is not UTF-8 prints
+ * as {"hex":"..."}, a null one as null. Of headers sharing a name the last
+ * wins (a JSON object cannot hold both).
+ */
+void asw_jsonl_format_kafka_dead_letter(const char *error, const asw_jsonl_header *headers,
+                                        size_t nheaders, const void *value, size_t len,
+                                        asw_buf *out);
+
+/* {"type":"Tombstone","key":...} for a record with a null value; the key is
+ * null when absent and prints as "key_hex" when it is not UTF-8. */
+void asw_jsonl_format_tombstone(const void *key, size_t keylen, asw_buf *out);
+
+/*
+ * {"type":"OrderState",...}: an order's state (the changelog value) with its
+ * ledger, sub-orders, counted applications and external refunds in full, and
+ * the decisions and event ids it remembers as counts.
+ */
+void asw_jsonl_format_state(const asw_order *o, asw_buf *out);
+
+/*
+ * Add keys at the end of the JSON object line that a format function above
+ * just appended at out->data[start] (it must be the last thing in out):
+ * "headers" when `headers` is not NULL (then nheaders may be 0: {}), then
+ * "partition" and "offset". Header values print as for the dead letter.
+ * Does nothing when out does not end with such a line.
+ */
+void asw_jsonl_add_kafka_fields(asw_buf *out, size_t start, const asw_jsonl_header *headers,
+                                size_t nheaders, int32_t partition, int64_t offset);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,794 @@
+/*
+ * tools.c -- the user tools: `produce` writes JSON Lines events to a topic as
+ * framed Avro (or lines as they are, with --raw), `consume` prints any of the
+ * project's topics as JSON Lines. Both use the project's own codec, so what
+ * they write is exactly what the worker reads and what they print is exactly
+ * what the worker wrote. See docs/tools.md.
+ *
+ * Neither tool joins a consumer group or commits anything: they are safe to
+ * point at a running pipeline.
+ */
+#include "asw/tools.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "asw/alloc.h"
+#include "asw/cli.h"
+#include "asw/config.h"
+#include "asw/jsonl.h"
+#include "asw/kafka.h"
+#include "asw/log.h"
+
+#define METADATA_TIMEOUT_MS 10000
+#define CREATE_TIMEOUT_MS   30000
+/* How long a created topic may take to show in metadata. */
+#define PROPAGATION_TIMEOUT_MS 10000
+#define POLL_MS                100
+
+/* Set by SIGINT / SIGTERM; the only mutable global (STYLE.md rule 5). */
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* The handlers a tool replaced, put back when it returns. */
+typedef struct saved_signals {
+    struct sigaction old_int;
+    struct sigaction old_term;
+} saved_signals;
+
+static void signals_install(saved_signals *saved) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    /* The first signal asks for an orderly stop; a second one takes the
+     * default action, so a tool stuck waiting on a broker can still be
+     * killed from the terminal. */
+    sa.sa_flags = SA_RESETHAND;
+    stop_requested = 0;
+    sigaction(SIGINT, &sa, &saved->old_int);
+    sigaction(SIGTERM, &sa, &saved->old_term);
+}
+
+static void signals_restore(const saved_signals *saved) {
+    sigaction(SIGINT, &saved->old_int, NULL);
+    sigaction(SIGTERM, &saved->old_term, NULL);
+}
+
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Parse a whole decimal integer in [min, max]. Returns 0 or -1. */
+static int parse_int(const char *s, long long min, long long max, long long *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* ---- produce ---- */
+
+static void produce_usage(FILE *out) {
+    fprintf(out,
+            "usage: aftersale-worker produce --topic T [-c CONFIG | -b BROKERS] [--partitions N]\n"
+            "                                [--raw [--key K]] EVENTS.jsonl|-\n"
+            "\n"
+            "Produce each event of a JSON Lines file ('-' = stdin) to topic T, Avro-encoded\n"
+            "and keyed by order_id. Blank lines are skipped; the first line that is not a\n"
+            "valid event stops the run after flushing what was produced before it.\n"
+            "\n"
+            "  -t, --topic T         topic to produce to (required)\n"
+            "  -c, --config FILE     configuration file (librdkafka properties pass through)\n"
+            "  -b, --brokers LIST    bootstrap.servers (overrides the file)\n"
+            "  -p, --partitions N    create T with N partitions if it does not exist\n"
+            "                        (replication factor: topic.replication.factor)\n"
+            "      --raw             produce each line's bytes unchanged (no parsing)\n"
+            "  -k, --key K           with --raw: the key of every record (default: null)\n"
+            "  -h, --help            this text\n"
+            "\n"
+            "exit status: 0 all delivered, 1 bad line or failed delivery, 2 usage/config\n");
+}
+
+typedef struct produce_opts {
+    const char *topic;
+    const char *config_path;
+    const char *brokers;
+    const char *key;
+    const char *in_path;
+    int32_t partitions; /* 0: never create the topic */
+    bool raw;
+} produce_opts;
+
+/* Returns -1 to go on, or the exit code (0 after -h). */
+static int produce_parse_args(int argc, char **argv, produce_opts *o) {
+    enum { OPT_RAW = 256 };
+    static const struct option longopts[] = {
+        {"topic", required_argument, NULL, 't'},   {"config", required_argument, NULL, 'c'},
+        {"brokers", required_argument, NULL, 'b'}, {"partitions", required_argument, NULL, 'p'},
+        {"raw", no_argument, NULL, OPT_RAW},       {"key", required_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
+    memset(o, 0, sizeof *o);
+    long long n;
+    int opt;
+    optind = 0; /* full re-initialisation: a caller may have run getopt before */
+    while ((opt = getopt_long(argc, argv, "t:c:b:p:k:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 't':
+            o->topic = optarg;
+            break;
+        case 'c':
+            o->config_path = optarg;
+            break;
+        case 'b':
+            o->brokers = optarg;
+            break;
+        case 'p':
+            if (parse_int(optarg, 1, INT32_MAX, &n) != 0) {
+                fprintf(stderr,
+                        "aftersale-worker produce: --partitions needs a number >= 1, "
+                        "not '%s'\n",
+                        optarg);
+                return 2;
+            }
+            o->partitions = (int32_t)n;
+            break;
+        case OPT_RAW:
+            o->raw = true;
+            break;
+        case 'k':
+            o->key = optarg;
+            break;
+        case 'h':
+            produce_usage(stdout);
+            return 0;
+        default:
+            produce_usage(stderr);
+            return 2;
+        }
+    }
+    if (!o->topic || !o->topic[0]) {
+        fprintf(stderr, "aftersale-worker produce: --topic is required\n");
+        return 2;
+    }
+    if (o->key && !o->raw) {
+        fprintf(stderr, "aftersale-worker produce: --key goes with --raw (events are keyed "
+                        "by order_id)\n");
+        return 2;
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "aftersale-worker produce: exactly one EVENTS file (or -) is needed\n");
+        return 2;
+    }
+    o->in_path = argv[optind];
+    return -1;
+}
+
+/* Delivery reports, counted by the producer's dr_msg_cb (the ctx owner). */
+typedef struct delivery {
+    int64_t delivered;
+    int64_t failed;
+    char first_error[256];
+} delivery;
+
+/* @locality the thread that calls rd_kafka_poll/flush (this one). */
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    asw_kafka_ctx *ctx = opaque;
+    delivery *d = ctx->owner;
+    if (!m->err) {
+        d->delivered++;
+        return;
+    }
+    if (d->failed++ == 0)
+        snprintf(d->first_error, sizeof d->first_error, "%s", rd_kafka_err2str(m->err));
+}
+
+static void producer_setup(rd_kafka_conf_t *conf) {
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+}
+
+/*
+ * Partition count of a topic, as asw_kafka_partition_count() reports it
+ * (0 found, 1 missing, -1 error), but from metadata of all topics: a
+ * producer's metadata request for one topic lets a broker with
+ * auto.create.topics.enable create it, with the broker's default partition
+ * count, before we could create it as asked or refuse.
+ */
+static int topic_partitions(rd_kafka_t *rk, const char *topic, int32_t *count, char *err,
+                            size_t errlen) {
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, &md, METADATA_TIMEOUT_MS);
+    if (e) {
+        snprintf(err, errlen, "metadata for topic %s: %s", topic, rd_kafka_err2str(e));
+        return -1;
+    }
+    int rc = 1;
+    for (int i = 0; i < md->topic_cnt; i++) {
+        const struct rd_kafka_metadata_topic *t = &md->topics[i];
+        if (strcmp(t->topic, topic) != 0)
+            continue;
+        if (t->err == RD_KAFKA_RESP_ERR_NO_ERROR && t->partition_cnt > 0) {
+            *count = t->partition_cnt;
+            rc = 0;
+        } else if (t->err && t->err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+            snprintf(err, errlen, "metadata for topic %s: %s", topic, rd_kafka_err2str(t->err));
+            rc = -1;
+        }
+        break;
+    }
+    rd_kafka_metadata_destroy(md);
+    return rc;
+}
+
+static void warn_partitions(asw_log *log, const char *topic, int32_t have, int32_t want) {
+    if (want > 0 && have != want)
+        asw_log_write(log, ASW_LOG_WARN, "topic_partitions",
+                      "topic=%s partitions=%" PRId32 " requested=%" PRId32
+                      " msg=\"topic exists; its partitions are left as they are\"",
+                      topic, have, want);
+}
+
+/*
+ * Make sure the topic exists: create it with `partitions` when it does not
+ * and partitions > 0; warn when it exists with another count. Returns 0, or
+ * -1 with a message in err.
+ */
+static int ensure_topic(rd_kafka_t *rk, const asw_config *cfg, asw_log *log, const char *topic,
+                        int32_t partitions, char *err, size_t errlen) {
+    int32_t have = 0;
+    int r = topic_partitions(rk, topic, &have, err, errlen);
+    if (r < 0)
+        return -1;
+    if (r == 0) {
+        warn_partitions(log, topic, have, partitions);
+        return 0;
+    }
+    if (partitions <= 0) {
+        snprintf(err, errlen, "topic %s does not exist; create it or pass --partitions N", topic);
+        return -1;
+    }
+    long long rf = -1;
+    parse_int(asw_config_get(cfg, "topic.replication.factor"), -1, INT16_MAX, &rf);
+    if (asw_kafka_create_topic(rk, topic, partitions, (int32_t)rf, false, CREATE_TIMEOUT_MS, err,
+                               errlen) != 0)
+        return -1;
+    asw_log_write(log, ASW_LOG_INFO, "topic_created",
+                  "topic=%s partitions=%" PRId32 " replication_factor=%lld", topic, partitions, rf);
+    /* The broker answers CreateTopics before every broker's metadata cache
+     * knows the topic; producing earlier would fail as unknown topic. */
+    for (int64_t deadline = now_ms() + PROPAGATION_TIMEOUT_MS; now_ms() < deadline;
+         sleep_ms(POLL_MS)) {
+        r = topic_partitions(rk, topic, &have, err, errlen);
+        if (r < 0)
+            return -1;
+        if (r == 0) {
+            /* Someone else may have created it first ("already exists"). */
+            warn_partitions(log, topic, have, partitions);
+            return 0;
+        }
+    }
+    snprintf(err, errlen, "topic %s was created but does not show in metadata", topic);
+    return -1;
+}
+
+/* Produce one record (copied: RD_KAFKA_MSG_F_COPY; `value` is not const only
+ * because librdkafka's type check wants void *), waiting for room in a full
+ * queue. */
+static rd_kafka_resp_err_t produce_one(rd_kafka_t *rk, const char *topic, const void *key,
+                                       size_t keylen, void *value, size_t len) {
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, keylen), RD_KAFKA_V_VALUE(value, len),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || stop_requested)
+            return e;
+        rd_kafka_poll(rk, POLL_MS); /* delivery reports make room */
+    }
+}
+
+/* Long enough for every queued record to get its delivery report:
+ * message.timeout.ms bounds each record's life. -1 = wait forever. */
+static int flush_timeout_ms(rd_kafka_t *rk) {
+    char v[32];
+    size_t n = sizeof v;
+    long long t = 300000;
+    if (rd_kafka_conf_get(rd_kafka_conf(rk), "message.timeout.ms", v, &n) == RD_KAFKA_CONF_OK)
+        parse_int(v, 0, INT_MAX, &t);
+    if (t == 0)
+        return -1;
+    return t > INT_MAX - 30000 ? INT_MAX : (int)t + 30000;
+}
+
+static bool is_blank(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+            return false;
+    return true;
+}
+
+int asw_cmd_produce(int argc, char **argv) {
+    produce_opts o;
+    int rc = produce_parse_args(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+
+    char err[512], stop_reason[1024] = "";
+    asw_config *cfg = NULL;
+    asw_log *log = NULL;
+    asw_codec *codec = NULL;
+    rd_kafka_t *rk = NULL;
+    FILE *in = NULL;
+    char *line = NULL;
+    size_t cap = 0;
+    asw_buf value = ASW_BUF_INIT;
+    delivery dr = {0, 0, ""};
+    asw_kafka_ctx ctx = {NULL, &dr};
+    saved_signals saved;
+    bool handlers = false;
+    int64_t sent = 0;
+    const char *name = strcmp(o.in_path, "-") == 0 ? "<stdin>" : o.in_path;
+
+    rc = 2;
+    cfg = asw_cli_config(o.config_path, o.brokers, err, sizeof err);
+    if (!cfg) {
+        fprintf(stderr, "aftersale-worker produce: %s\n", err);
+        goto done;
+    }
+    log = asw_cli_log(cfg);
+    ctx.log = log;
+    rk = asw_kafka_new(cfg, ASW_KAFKA_TOOL_PRODUCER, &ctx, NULL, producer_setup, err, sizeof err);
+    if (!rk) {
+        fprintf(stderr, "aftersale-worker produce: %s\n", err);
+        goto done;
+    }
+
+    rc = 1;
+    if (!o.raw && !(codec = asw_codec_new(err, sizeof err))) {
+        fprintf(stderr, "aftersale-worker produce: %s\n", err);
+        goto done;
+    }
+    in = strcmp(o.in_path, "-") == 0 ? stdin : fopen(o.in_path, "r");
+    if (!in) {
+        fprintf(stderr, "aftersale-worker produce: %s: %s\n", o.in_path, strerror(errno));
+        goto done;
+    }
+    if (ensure_topic(rk, cfg, log, o.topic, o.partitions, err, sizeof err) != 0) {
+        fprintf(stderr, "aftersale-worker produce: %s\n", err);
+        goto done;
+    }
+
+    signals_install(&saved);
+    handlers = true;
+    ssize_t n;
+    int64_t lineno = 0;
+    while (!stop_requested && dr.failed == 0 && (n = getline(&line, &cap, in)) != -1) {
+        lineno++;
+        size_t len = (size_t)n;
+        if (len > 0 && line[len - 1] == '\n')
+            len--;
+        if (is_blank(line, len))
+            continue;
+        const void *key;
+        void *val;
+        size_t keylen, vallen;
+        asw_event ev;
+        asw_event_init(&ev);
+        if (o.raw) {
+            key = o.key;
+            keylen = o.key ? strlen(o.key) : 0;
+            val = line;
+            vallen = len;
+        } else {
+            if (asw_jsonl_parse_event(line, len, &ev, err, sizeof err) != 0) {
+                snprintf(stop_reason, sizeof stop_reason, "%s:%" PRId64 ": %s", name, lineno, err);
+                break;
+            }
+            if (asw_codec_encode_event(codec, &ev, &value) != ASW_CODEC_OK) {
+                snprintf(stop_reason, sizeof stop_reason, "%s:%" PRId64 ": cannot encode the event",
+                         name, lineno);
+                asw_event_clear(&ev);
+                break;
+            }
+            key = ev.order_id;
+            keylen = strlen(ev.order_id);
+            val = value.data;
+            vallen = value.len;
+        }
+        rd_kafka_resp_err_t e = produce_one(rk, o.topic, key, keylen, val, vallen);
+        asw_event_clear(&ev);
+        if (e) {
+            snprintf(stop_reason, sizeof stop_reason,
+                     "aftersale-worker produce: %s:%" PRId64 ": %s", name, lineno,
+                     rd_kafka_err2str(e));
+            break;
+        }
+        sent++;
+        rd_kafka_poll(rk, 0); /* serve delivery reports as we go */
+    }
+    if (!stop_reason[0] && ferror(in))
+        snprintf(stop_reason, sizeof stop_reason, "aftersale-worker produce: %s: %s", name,
+                 strerror(errno));
+    else if (!stop_reason[0] && stop_requested)
+        snprintf(stop_reason, sizeof stop_reason,
+                 "aftersale-worker produce: interrupted after line %" PRId64, lineno);
+
+    /* Everything handed to librdkafka gets a report before we judge. */
+    rd_kafka_flush(rk, flush_timeout_ms(rk));
+    int64_t unreported = sent - dr.delivered - dr.failed;
+    if (stop_reason[0])
+        fprintf(stderr, "%s\n", stop_reason);
+    if (dr.failed)
+        fprintf(stderr,
+                "aftersale-worker produce: %" PRId64 " of %" PRId64
+                " records failed delivery; first error: %s\n",
+                dr.failed, sent, dr.first_error);
+    else if (unreported > 0)
+        fprintf(stderr,
+                "aftersale-worker produce: %" PRId64
+                " records got no delivery report in time (broker unreachable?)\n",
+                unreported);
+    fprintf(stderr, "produced %" PRId64 " records to %s\n", dr.delivered, o.topic);
+    rc = stop_reason[0] || dr.failed || unreported > 0 ? 1 : 0;
+done:
+    if (handlers)
+        signals_restore(&saved);
+    free(line);
+    if (in && in != stdin)
+        fclose(in);
+    asw_buf_free(&value);
+    if (rk)
+        rd_kafka_destroy(rk);
+    asw_codec_destroy(codec);
+    asw_log_destroy(log);
+    asw_config_destroy(cfg);
+    return rc;
+}
+
+/* ---- consume ---- */
+
+static void consume_usage(FILE *out) {
+    fprintf(
+        out,
+        "usage: aftersale-worker consume --topic T [-c CONFIG | -b BROKERS] [--from-beginning]\n"
+        "                                [--idle-exit SECONDS] [--max N]\n"
+        "\n"
+        "Print every record of every partition of T (read_committed) as one JSON object\n"
+        "a line, decoded by its schema id, with \"partition\" and \"offset\" added.\n"
+        "Records that do not decode print as DeadLetter, null values as Tombstone.\n"
+        "\n"
+        "  -t, --topic T           topic to read (required)\n"
+        "  -c, --config FILE       configuration file (librdkafka properties pass through)\n"
+        "  -b, --brokers LIST      bootstrap.servers (overrides the file)\n"
+        "      --from-beginning    start at the beginning (default: at the end)\n"
+        "      --idle-exit SECONDS exit once every partition is at its end and nothing\n"
+        "                          arrived for SECONDS (default: run until SIGINT/SIGTERM)\n"
+        "      --max N             exit after N records\n"
+        "  -h, --help              this text\n"
+        "\n"
+        "exit status: 0 stopped normally, 1 Kafka or output failure, 2 usage/config\n");
+}
+
+typedef struct consume_opts {
+    const char *topic;
+    const char *config_path;
+    const char *brokers;
+    bool from_beginning;
+    int64_t idle_exit_ms; /* -1: never */
+    int64_t max;          /* 0: no limit */
+} consume_opts;
+
+/* Returns -1 to go on, or the exit code (0 after -h). */
+static int consume_parse_args(int argc, char **argv, consume_opts *o) {
+    enum { OPT_FROM_BEGINNING = 256, OPT_IDLE_EXIT, OPT_MAX };
+    static const struct option longopts[] = {
+        {"topic", required_argument, NULL, 't'},
+        {"config", required_argument, NULL, 'c'},
+        {"brokers", required_argument, NULL, 'b'},
+        {"from-beginning", no_argument, NULL, OPT_FROM_BEGINNING},
+        {"idle-exit", required_argument, NULL, OPT_IDLE_EXIT},
+        {"max", required_argument, NULL, OPT_MAX},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    memset(o, 0, sizeof *o);
+    o->idle_exit_ms = -1;
+    long long n;
+    char *end;
+    double secs;
+    int opt;
+    optind = 0; /* full re-initialisation: a caller may have run getopt before */
+    while ((opt = getopt_long(argc, argv, "t:c:b:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 't':
+            o->topic = optarg;
+            break;
+        case 'c':
+            o->config_path = optarg;
+            break;
+        case 'b':
+            o->brokers = optarg;
+            break;
+        case OPT_FROM_BEGINNING:
+            o->from_beginning = true;
+            break;
+        case OPT_IDLE_EXIT:
+            errno = 0;
+            secs = strtod(optarg, &end);
+            if (errno || end == optarg || *end || !isfinite(secs) || secs < 0 || secs > 86400.0) {
+                fprintf(stderr,
+                        "aftersale-worker consume: --idle-exit needs seconds between 0 and "
+                        "86400, not '%s'\n",
+                        optarg);
+                return 2;
+            }
+            o->idle_exit_ms = (int64_t)(secs * 1000.0);
+            break;
+        case OPT_MAX:
+            if (parse_int(optarg, 1, INT64_MAX, &n) != 0) {
+                fprintf(stderr, "aftersale-worker consume: --max needs a number >= 1, not '%s'\n",
+                        optarg);
+                return 2;
+            }
+            o->max = n;
+            break;
+        case 'h':
+            consume_usage(stdout);
+            return 0;
+        default:
+            consume_usage(stderr);
+            return 2;
+        }
+    }
+    if (!o->topic || !o->topic[0]) {
+        fprintf(stderr, "aftersale-worker consume: --topic is required\n");
+        return 2;
+    }
+    if (optind != argc) {
+        fprintf(stderr, "aftersale-worker consume: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    return -1;
+}
+
+/* The error text of a value that does not decode: "NAME: message". */
+static void describe_error(asw_codec_err e, const char *msg, const void *value, size_t len,
+                           char *out, size_t outlen) {
+    const char *name = asw_codec_err_name(e);
+    if (e == ASW_CODEC_E_SHORT)
+        snprintf(out, outlen, "%s: %zu bytes, no room for the 5-byte framing", name, len);
+    else if (e == ASW_CODEC_E_MAGIC)
+        snprintf(out, outlen, "%s: byte 0 is 0x%02x, not 0", name, *(const unsigned char *)value);
+    else if (msg[0])
+        snprintf(out, outlen, "%s: %s", name, msg);
+    else
+        snprintf(out, outlen, "%s", name);
+}
+
+void asw_tools_format_message(asw_codec *c, const void *key, size_t keylen, const void *value,
+                              size_t len, const rd_kafka_headers_t *headers, int32_t partition,
+                              int64_t offset, asw_buf *out) {
+    size_t start = out->len;
+    size_t nh = headers ? rd_kafka_header_cnt(headers) : 0;
+    asw_jsonl_header *h = nh ? asw_calloc(nh, sizeof *h) : NULL;
+    for (size_t i = 0; i < nh; i++)
+        rd_kafka_header_get_all(headers, i, &h[i].name, &h[i].value, &h[i].len);
+
+    if (!value) {
+        asw_jsonl_format_tombstone(key, keylen, out);
+        asw_jsonl_add_kafka_fields(out, start, h, nh, partition, offset);
+        free(h);
+        return;
+    }
+    char msg[512] = "";
+    int32_t id = 0;
+    asw_codec_err e = asw_codec_peek_id(value, len, &id);
+    if (e == ASW_CODEC_OK) {
+        switch (id) {
+        case ASW_SCHEMA_ID_DECISION: {
+            asw_decision d;
+            e = asw_codec_decode_decision(c, value, len, &d, msg, sizeof msg);
+            if (e == ASW_CODEC_OK)
+                asw_jsonl_format_decision(&d, out);
+            break;
+        }
+        case ASW_SCHEMA_ID_REFUND_RECORD: {
+            asw_refund_record r;
+            e = asw_codec_decode_record(c, value, len, &r, msg, sizeof msg);
+            if (e == ASW_CODEC_OK)
+                asw_jsonl_format_record(&r, out);
+            break;
+        }
+        case ASW_SCHEMA_ID_ORDER_STATE: {
+            asw_order *o = NULL;
+            e = asw_codec_decode_state(c, value, len, &o, msg, sizeof msg);
+            if (e == ASW_CODEC_OK)
+                asw_jsonl_format_state(o, out);
+            asw_order_destroy(o);
+            break;
+        }
+        default: {
+            /* Events, and every id the codec does not know: it names the
+             * error (UNKNOWN_SCHEMA_ID, WRONG_RECORD). */
+            asw_event ev;
+            e = asw_codec_decode_event(c, value, len, &ev, msg, sizeof msg);
+            if (e == ASW_CODEC_OK)
+                asw_jsonl_format_event(&ev, out);
+            asw_event_clear(&ev);
+            break;
+        }
+        }
+    }
+    if (e == ASW_CODEC_OK) {
+        asw_jsonl_add_kafka_fields(out, start, h, nh, partition, offset);
+    } else {
+        char why[640];
+        describe_error(e, msg, value, len, why, sizeof why);
+        asw_jsonl_format_kafka_dead_letter(why, h, nh, value, len, out);
+        asw_jsonl_add_kafka_fields(out, start, NULL, 0, partition, offset);
+    }
+    free(h);
+}
+
+int asw_cmd_consume(int argc, char **argv) {
+    consume_opts o;
+    int rc = consume_parse_args(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+
+    char err[512];
+    asw_config *cfg = NULL;
+    asw_log *log = NULL;
+    asw_codec *codec = NULL;
+    rd_kafka_t *rk = NULL;
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    bool *at_eof = NULL;
+    asw_buf line = ASW_BUF_INIT;
+    asw_kafka_ctx ctx = {NULL, NULL};
+    saved_signals saved;
+    bool handlers = false;
+    int64_t consumed = 0;
+    int32_t nparts = 0, neof = 0;
+
+    rc = 2;
+    cfg = asw_cli_config(o.config_path, o.brokers, err, sizeof err);
+    if (!cfg) {
+        fprintf(stderr, "aftersale-worker consume: %s\n", err);
+        goto done;
+    }
+    log = asw_cli_log(cfg);
+    ctx.log = log;
+    rk = asw_kafka_new(cfg, ASW_KAFKA_TOOL_CONSUMER, &ctx, NULL, NULL, err, sizeof err);
+    if (!rk) {
+        fprintf(stderr, "aftersale-worker consume: %s\n", err);
+        goto done;
+    }
+
+    rc = 1;
+    if (!(codec = asw_codec_new(err, sizeof err))) {
+        fprintf(stderr, "aftersale-worker consume: %s\n", err);
+        goto done;
+    }
+    int r = asw_kafka_partition_count(rk, o.topic, METADATA_TIMEOUT_MS, &nparts, err, sizeof err);
+    if (r != 0) {
+        if (r > 0)
+            snprintf(err, sizeof err, "topic %s does not exist", o.topic);
+        fprintf(stderr, "aftersale-worker consume: %s\n", err);
+        goto done;
+    }
+    parts = rd_kafka_topic_partition_list_new(nparts);
+    for (int32_t p = 0; p < nparts; p++)
+        rd_kafka_topic_partition_list_add(parts, o.topic, p)->offset =
+            o.from_beginning ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
+    rd_kafka_poll_set_consumer(rk);
+    rd_kafka_resp_err_t e = rd_kafka_assign(rk, parts);
+    if (e) {
+        fprintf(stderr, "aftersale-worker consume: assigning %s: %s\n", o.topic,
+                rd_kafka_err2str(e));
+        goto done;
+    }
+    at_eof = asw_calloc((size_t)nparts, sizeof *at_eof);
+
+    signals_install(&saved);
+    handlers = true;
+    int64_t last_activity = now_ms();
+    rc = 0;
+    while (!stop_requested) {
+        if (o.idle_exit_ms >= 0 && neof == nparts && now_ms() - last_activity >= o.idle_exit_ms)
+            break;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, POLL_MS);
+        if (!m) {
+            fflush(stdout); /* idle: let a reader see what arrived */
+            continue;
+        }
+        int32_t p = m->partition;
+        bool known = p >= 0 && p < nparts;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            if (known && !at_eof[p]) {
+                at_eof[p] = true;
+                neof++;
+            }
+            last_activity = now_ms();
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        if (m->err) {
+            char fatal[256];
+            bool is_fatal = m->err == RD_KAFKA_RESP_ERR__FATAL &&
+                            rd_kafka_fatal_error(rk, fatal, sizeof fatal) != 0;
+            if (is_fatal) {
+                fprintf(stderr, "aftersale-worker consume: fatal Kafka error: %s\n", fatal);
+                rc = 1;
+                rd_kafka_message_destroy(m);
+                break;
+            }
+            asw_log_write(log, ASW_LOG_WARN, "consume_error",
+                          "topic=%s partition=%" PRId32 " error=\"%s\"", o.topic, p,
+                          rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        if (known && at_eof[p]) {
+            at_eof[p] = false;
+            neof--;
+        }
+        last_activity = now_ms();
+        rd_kafka_headers_t *hdrs = NULL;
+        if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            hdrs = NULL;
+        asw_buf_reset(&line);
+        asw_tools_format_message(codec, m->key, m->key_len, m->payload, m->len, hdrs, p, m->offset,
+                                 &line);
+        rd_kafka_message_destroy(m);
+        if (fwrite(line.data, 1, line.len, stdout) != line.len) {
+            fprintf(stderr, "aftersale-worker consume: writing stdout: %s\n", strerror(errno));
+            rc = 1;
+            break;
+        }
+        consumed++;
+        if (o.max && consumed >= o.max)
+            break;
+    }
+    if (fflush(stdout) != 0 && rc == 0) {
+        fprintf(stderr, "aftersale-worker consume: writing stdout: %s\n", strerror(errno));
+        rc = 1;
+    }
+    fprintf(stderr, "consumed %" PRId64 " records from %s\n", consumed, o.topic);
+done:
+    if (handlers)
+        signals_restore(&saved);
+    if (rk) {
+        rd_kafka_consumer_close(rk);
+        rd_kafka_destroy(rk);
+    }
+    if (parts)
+        rd_kafka_topic_partition_list_destroy(parts);
+    free(at_eof);
+    asw_buf_free(&line);
+    asw_codec_destroy(codec);
+    asw_log_destroy(log);
+    asw_config_destroy(cfg);
+    return rc;
+}
