@@ -13,8 +13,7 @@
 
 #include "asw/buf.h"
 #include "asw/jsonl.h"
-#include "asw/ledger.h"
-#include "asw/store.h"
+#include "asw/processor.h"
 
 static void count_outputs(asw_replay_stats *st, const asw_result *res) {
     if (res->status == ASW_APPLY_IGNORED)
@@ -56,8 +55,8 @@ static bool blank(const char *s, size_t n) {
 int asw_replay_run(const asw_config *cfg, FILE *in, FILE *out, asw_log *log,
                    asw_replay_stats *stats, char *err, size_t errlen) {
     int rc = -1;
-    asw_store *store = asw_store_new();
-    const asw_ruleset *rules = asw_config_ruleset(cfg);
+    long long retention = strtoll(asw_config_get(cfg, "state.retention.ms"), NULL, 10);
+    asw_processor *proc = asw_processor_new(asw_config_ruleset(cfg), retention, false);
     asw_source src = {.topic = asw_config_get(cfg, "topic.input"), .partition = 0, .offset = 0};
     asw_buf buf = ASW_BUF_INIT;
     char *line = NULL;
@@ -82,8 +81,7 @@ int asw_replay_run(const asw_config *cfg, FILE *in, FILE *out, asw_log *log,
                           (long long)stats->lines, perr);
         } else {
             asw_result res;
-            asw_order *order = asw_store_get_or_create(store, ev.order_id);
-            asw_order_apply(order, rules, &ev, &src, &res);
+            asw_processor_apply(proc, &ev, &src, &res);
             if (res.status == ASW_APPLY_INVALID) {
                 snprintf(perr, sizeof perr, "invalid event: %s", res.error);
                 asw_jsonl_format_dead_letter(stats->lines, perr, line, n, &buf);
@@ -114,7 +112,7 @@ int asw_replay_run(const asw_config *cfg, FILE *in, FILE *out, asw_log *log,
 fail:
     free(line);
     asw_buf_free(&buf);
-    asw_store_destroy(store);
+    asw_processor_destroy(proc);
     return rc;
 }
 

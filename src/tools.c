@@ -32,51 +32,12 @@
 #define METADATA_TIMEOUT_MS 10000
 #define CREATE_TIMEOUT_MS   30000
 /* How long a created topic may take to show in metadata. */
-#define PROPAGATION_TIMEOUT_MS 10000
-#define POLL_MS                100
-
-/* Set by SIGINT / SIGTERM; the only mutable global (STYLE.md rule 5). */
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig) {
-    (void)sig;
-    stop_requested = 1;
-}
-
-/* The handlers a tool replaced, put back when it returns. */
-typedef struct saved_signals {
-    struct sigaction old_int;
-    struct sigaction old_term;
-} saved_signals;
-
-static void signals_install(saved_signals *saved) {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    /* The first signal asks for an orderly stop; a second one takes the
-     * default action, so a tool stuck waiting on a broker can still be
-     * killed from the terminal. */
-    sa.sa_flags = SA_RESETHAND;
-    stop_requested = 0;
-    sigaction(SIGINT, &sa, &saved->old_int);
-    sigaction(SIGTERM, &sa, &saved->old_term);
-}
-
-static void signals_restore(const saved_signals *saved) {
-    sigaction(SIGINT, &saved->old_int, NULL);
-    sigaction(SIGTERM, &saved->old_term, NULL);
-}
+#define POLL_MS 100
 
 static int64_t now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(int ms) {
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 /* Parse a whole decimal integer in [min, max]. Returns 0 or -1. */
@@ -211,39 +172,6 @@ static void producer_setup(rd_kafka_conf_t *conf) {
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
 }
 
-/*
- * Partition count of a topic, as asw_kafka_partition_count() reports it
- * (0 found, 1 missing, -1 error), but from metadata of all topics: a
- * producer's metadata request for one topic lets a broker with
- * auto.create.topics.enable create it, with the broker's default partition
- * count, before we could create it as asked or refuse.
- */
-static int topic_partitions(rd_kafka_t *rk, const char *topic, int32_t *count, char *err,
-                            size_t errlen) {
-    const struct rd_kafka_metadata *md = NULL;
-    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, &md, METADATA_TIMEOUT_MS);
-    if (e) {
-        snprintf(err, errlen, "metadata for topic %s: %s", topic, rd_kafka_err2str(e));
-        return -1;
-    }
-    int rc = 1;
-    for (int i = 0; i < md->topic_cnt; i++) {
-        const struct rd_kafka_metadata_topic *t = &md->topics[i];
-        if (strcmp(t->topic, topic) != 0)
-            continue;
-        if (t->err == RD_KAFKA_RESP_ERR_NO_ERROR && t->partition_cnt > 0) {
-            *count = t->partition_cnt;
-            rc = 0;
-        } else if (t->err && t->err != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
-            snprintf(err, errlen, "metadata for topic %s: %s", topic, rd_kafka_err2str(t->err));
-            rc = -1;
-        }
-        break;
-    }
-    rd_kafka_metadata_destroy(md);
-    return rc;
-}
-
 static void warn_partitions(asw_log *log, const char *topic, int32_t have, int32_t want) {
     if (want > 0 && have != want)
         asw_log_write(log, ASW_LOG_WARN, "topic_partitions",
@@ -260,7 +188,7 @@ static void warn_partitions(asw_log *log, const char *topic, int32_t have, int32
 static int ensure_topic(rd_kafka_t *rk, const asw_config *cfg, asw_log *log, const char *topic,
                         int32_t partitions, char *err, size_t errlen) {
     int32_t have = 0;
-    int r = topic_partitions(rk, topic, &have, err, errlen);
+    int r = asw_kafka_partition_count(rk, topic, METADATA_TIMEOUT_MS, &have, err, errlen);
     if (r < 0)
         return -1;
     if (r == 0) {
@@ -278,33 +206,20 @@ static int ensure_topic(rd_kafka_t *rk, const asw_config *cfg, asw_log *log, con
         return -1;
     asw_log_write(log, ASW_LOG_INFO, "topic_created",
                   "topic=%s partitions=%" PRId32 " replication_factor=%lld", topic, partitions, rf);
-    /* The broker answers CreateTopics before every broker's metadata cache
-     * knows the topic; producing earlier would fail as unknown topic. */
-    for (int64_t deadline = now_ms() + PROPAGATION_TIMEOUT_MS; now_ms() < deadline;
-         sleep_ms(POLL_MS)) {
-        r = topic_partitions(rk, topic, &have, err, errlen);
-        if (r < 0)
-            return -1;
-        if (r == 0) {
-            /* Someone else may have created it first ("already exists"). */
-            warn_partitions(log, topic, have, partitions);
-            return 0;
-        }
-    }
-    snprintf(err, errlen, "topic %s was created but does not show in metadata", topic);
-    return -1;
+    return 0;
 }
 
 /* Produce one record (copied: RD_KAFKA_MSG_F_COPY; `value` is not const only
  * because librdkafka's type check wants void *), waiting for room in a full
  * queue. */
 static rd_kafka_resp_err_t produce_one(rd_kafka_t *rk, const char *topic, const void *key,
-                                       size_t keylen, void *value, size_t len) {
+                                       size_t keylen, void *value, size_t len,
+                                       const volatile sig_atomic_t *stop) {
     for (;;) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
             rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, keylen), RD_KAFKA_V_VALUE(value, len),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || stop_requested)
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || *stop)
             return e;
         rd_kafka_poll(rk, POLL_MS); /* delivery reports make room */
     }
@@ -347,8 +262,6 @@ int asw_cmd_produce(int argc, char **argv) {
     asw_buf value = ASW_BUF_INIT;
     delivery dr = {0, 0, ""};
     asw_kafka_ctx ctx = {NULL, &dr};
-    saved_signals saved;
-    bool handlers = false;
     int64_t sent = 0;
     const char *name = strcmp(o.in_path, "-") == 0 ? "<stdin>" : o.in_path;
 
@@ -381,11 +294,10 @@ int asw_cmd_produce(int argc, char **argv) {
         goto done;
     }
 
-    signals_install(&saved);
-    handlers = true;
+    const volatile sig_atomic_t *stop = asw_cli_stop_on_signals();
     ssize_t n;
     int64_t lineno = 0;
-    while (!stop_requested && dr.failed == 0 && (n = getline(&line, &cap, in)) != -1) {
+    while (!*stop && dr.failed == 0 && (n = getline(&line, &cap, in)) != -1) {
         lineno++;
         size_t len = (size_t)n;
         if (len > 0 && line[len - 1] == '\n')
@@ -418,7 +330,7 @@ int asw_cmd_produce(int argc, char **argv) {
             val = value.data;
             vallen = value.len;
         }
-        rd_kafka_resp_err_t e = produce_one(rk, o.topic, key, keylen, val, vallen);
+        rd_kafka_resp_err_t e = produce_one(rk, o.topic, key, keylen, val, vallen, stop);
         asw_event_clear(&ev);
         if (e) {
             snprintf(stop_reason, sizeof stop_reason,
@@ -432,7 +344,7 @@ int asw_cmd_produce(int argc, char **argv) {
     if (!stop_reason[0] && ferror(in))
         snprintf(stop_reason, sizeof stop_reason, "aftersale-worker produce: %s: %s", name,
                  strerror(errno));
-    else if (!stop_reason[0] && stop_requested)
+    else if (!stop_reason[0] && *stop)
         snprintf(stop_reason, sizeof stop_reason,
                  "aftersale-worker produce: interrupted after line %" PRId64, lineno);
 
@@ -454,8 +366,6 @@ int asw_cmd_produce(int argc, char **argv) {
     fprintf(stderr, "produced %" PRId64 " records to %s\n", dr.delivered, o.topic);
     rc = stop_reason[0] || dr.failed || unreported > 0 ? 1 : 0;
 done:
-    if (handlers)
-        signals_restore(&saved);
     free(line);
     if (in && in != stdin)
         fclose(in);
@@ -667,8 +577,6 @@ int asw_cmd_consume(int argc, char **argv) {
     bool *at_eof = NULL;
     asw_buf line = ASW_BUF_INIT;
     asw_kafka_ctx ctx = {NULL, NULL};
-    saved_signals saved;
-    bool handlers = false;
     int64_t consumed = 0;
     int32_t nparts = 0, neof = 0;
 
@@ -711,11 +619,10 @@ int asw_cmd_consume(int argc, char **argv) {
     }
     at_eof = asw_calloc((size_t)nparts, sizeof *at_eof);
 
-    signals_install(&saved);
-    handlers = true;
+    const volatile sig_atomic_t *stop = asw_cli_stop_on_signals();
     int64_t last_activity = now_ms();
     rc = 0;
-    while (!stop_requested) {
+    while (!*stop) {
         if (o.idle_exit_ms >= 0 && neof == nparts && now_ms() - last_activity >= o.idle_exit_ms)
             break;
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, POLL_MS);
@@ -777,8 +684,6 @@ int asw_cmd_consume(int argc, char **argv) {
     }
     fprintf(stderr, "consumed %" PRId64 " records from %s\n", consumed, o.topic);
 done:
-    if (handlers)
-        signals_restore(&saved);
     if (rk) {
         rd_kafka_consumer_close(rk);
         rd_kafka_destroy(rk);

@@ -81,6 +81,11 @@ typedef struct asw_order {
     bool has_deadline;      /* latest aftersale_deadline seen, for retention */
     int64_t deadline;
 
+    /* Transient bookkeeping of the processor (which transaction last saved
+     * this order for rollback). Not state: never serialized, cloned or
+     * compared. */
+    uint64_t txn_mark;
+
     asw_sku_state *skus;
     size_t n_skus, cap_skus;
     asw_app *apps;

@@ -1,0 +1,242 @@
+/*
+ * kafka.c -- librdkafka handles from the configuration, log routing, and
+ * topic metadata / creation; see kafka.h.
+ */
+#include "asw/kafka.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* librdkafka's syslog levels into ours. */
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
+    asw_kafka_ctx *ctx = rd_kafka_opaque(rk);
+    if (!ctx)
+        return;
+    asw_log_level l = level <= 3   ? ASW_LOG_ERROR
+                      : level == 4 ? ASW_LOG_WARN
+                      : level <= 6 ? ASW_LOG_INFO
+                                   : ASW_LOG_DEBUG;
+    asw_log_write(ctx->log, l, "librdkafka", "client=%s facility=%s msg=\"%s\"", rd_kafka_name(rk),
+                  fac, buf);
+}
+
+static int set(rd_kafka_conf_t *conf, const char *key, const char *value, char *err,
+               size_t errlen) {
+    char rderr[256];
+    if (rd_kafka_conf_set(conf, key, value, rderr, sizeof rderr) != RD_KAFKA_CONF_OK) {
+        snprintf(err, errlen, "%s: %s", key, rderr);
+        return -1;
+    }
+    return 0;
+}
+
+/* Set a default the user may override in the config file. */
+static int set_default(rd_kafka_conf_t *conf, const asw_config *cfg, const char *key,
+                       const char *value, char *err, size_t errlen) {
+    if (asw_config_get(cfg, key))
+        return 0;
+    return set(conf, key, value, err, errlen);
+}
+
+static int apply_role(rd_kafka_conf_t *conf, const asw_config *cfg, asw_kafka_role role,
+                      const char *txn_id, char *err, size_t errlen) {
+    const char *app = asw_config_get(cfg, "application.id");
+    char group[256];
+    switch (role) {
+    case ASW_KAFKA_WORKER_CONSUMER:
+        return set(conf, "group.id", app, err, errlen) ||
+                       set(conf, "enable.auto.commit", "false", err, errlen) ||
+                       set(conf, "enable.auto.offset.store", "false", err, errlen) ||
+                       set(conf, "isolation.level", "read_committed", err, errlen) ||
+                       set(conf, "partition.assignment.strategy", "cooperative-sticky", err,
+                           errlen) ||
+                       set(conf, "enable.partition.eof", "false", err, errlen) ||
+                       set_default(conf, cfg, "auto.offset.reset", "earliest", err, errlen)
+                   ? -1
+                   : 0;
+    case ASW_KAFKA_WORKER_PRODUCER:
+        return set(conf, "transactional.id", txn_id, err, errlen) ||
+                       set(conf, "enable.idempotence", "true", err, errlen) ||
+                       /* A worker killed mid-transaction blocks read_committed readers
+                        * of its partitions until this expires, unless a successor with
+                        * the same worker.id fences it first. */
+                       set_default(conf, cfg, "transaction.timeout.ms", "10000", err, errlen) ||
+                       set_default(conf, cfg, "partitioner", "murmur2_random", err, errlen)
+                   ? -1
+                   : 0;
+    case ASW_KAFKA_RESTORE_CONSUMER:
+        snprintf(group, sizeof group, "%s-restore", app);
+        return set(conf, "group.id", group, err, errlen) ||
+                       set(conf, "enable.auto.commit", "false", err, errlen) ||
+                       set(conf, "isolation.level", "read_committed", err, errlen) ||
+                       set(conf, "enable.partition.eof", "true", err, errlen) ||
+                       set(conf, "auto.offset.reset", "earliest", err, errlen)
+                   ? -1
+                   : 0;
+    case ASW_KAFKA_TOOL_PRODUCER:
+        return set(conf, "enable.idempotence", "true", err, errlen) ||
+                       set_default(conf, cfg, "partitioner", "murmur2_random", err, errlen)
+                   ? -1
+                   : 0;
+    case ASW_KAFKA_TOOL_CONSUMER:
+        snprintf(group, sizeof group, "%s-tool", app);
+        return set(conf, "group.id", group, err, errlen) ||
+                       set(conf, "enable.auto.commit", "false", err, errlen) ||
+                       set(conf, "isolation.level", "read_committed", err, errlen) ||
+                       set(conf, "enable.partition.eof", "true", err, errlen)
+                   ? -1
+                   : 0;
+    }
+    snprintf(err, errlen, "unknown client role %d", (int)role);
+    return -1;
+}
+
+rd_kafka_t *asw_kafka_new(const asw_config *cfg, asw_kafka_role role, asw_kafka_ctx *ctx,
+                          const char *transactional_id, void (*setup)(rd_kafka_conf_t *conf),
+                          char *err, size_t errlen) {
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    for (size_t i = 0; i < asw_config_kafka_count(cfg); i++) {
+        const char *k, *v;
+        asw_config_kafka_at(cfg, i, &k, &v);
+        if (set(conf, k, v, err, errlen) != 0)
+            goto fail;
+    }
+    if (apply_role(conf, cfg, role, transactional_id, err, errlen) != 0)
+        goto fail;
+    rd_kafka_conf_set_opaque(conf, ctx);
+    rd_kafka_conf_set_log_cb(conf, log_cb);
+    if (setup)
+        setup(conf);
+
+    rd_kafka_type_t type = role == ASW_KAFKA_WORKER_PRODUCER || role == ASW_KAFKA_TOOL_PRODUCER
+                               ? RD_KAFKA_PRODUCER
+                               : RD_KAFKA_CONSUMER;
+    char rderr[512];
+    rd_kafka_t *rk = rd_kafka_new(type, conf, rderr, sizeof rderr);
+    if (!rk) {
+        snprintf(err, errlen, "cannot create Kafka client: %s", rderr);
+        goto fail;
+    }
+    return rk; /* the conf now belongs to rk */
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+int asw_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms, int32_t *count,
+                              char *err, size_t errlen) {
+    /* All topics, not just this one: a metadata request naming a missing
+     * topic makes a broker with auto.create.topics.enable create it, with
+     * the default partition count, behind our back. */
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms);
+    if (e) {
+        snprintf(err, errlen, "metadata for topic %s: %s", topic, rd_kafka_err2str(e));
+        return -1;
+    }
+    int rc = 1;
+    for (int i = 0; i < md->topic_cnt; i++) {
+        const struct rd_kafka_metadata_topic *t = &md->topics[i];
+        if (strcmp(t->topic, topic) != 0)
+            continue;
+        if (t->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+            rc = 1;
+        } else if (t->err) {
+            snprintf(err, errlen, "metadata for topic %s: %s", topic, rd_kafka_err2str(t->err));
+            rc = -1;
+        } else {
+            *count = t->partition_cnt;
+            rc = 0;
+        }
+        break;
+    }
+    rd_kafka_metadata_destroy(md);
+    return rc;
+}
+
+int asw_kafka_create_topic(rd_kafka_t *rk, const char *topic, int32_t partitions,
+                           int32_t replication_factor, bool compact, int timeout_ms, char *err,
+                           size_t errlen) {
+    int rc = -1;
+    char rderr[256];
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_NewTopic_t *nt =
+        rd_kafka_NewTopic_new(topic, partitions, replication_factor, rderr, sizeof rderr);
+    rd_kafka_AdminOptions_t *opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_event_t *ev = NULL;
+    if (!nt) {
+        snprintf(err, errlen, "topic %s: %s", topic, rderr);
+        goto done;
+    }
+    if (compact && rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact")) {
+        snprintf(err, errlen, "topic %s: cannot set cleanup.policy", topic);
+        goto done;
+    }
+    rd_kafka_AdminOptions_set_operation_timeout(opts, timeout_ms, rderr, sizeof rderr);
+    rd_kafka_CreateTopics(rk, &nt, 1, opts, q);
+    ev = rd_kafka_queue_poll(q, timeout_ms + 2000);
+    if (!ev) {
+        snprintf(err, errlen, "creating topic %s: timed out", topic);
+        goto done;
+    }
+    if (rd_kafka_event_error(ev)) {
+        snprintf(err, errlen, "creating topic %s: %s", topic, rd_kafka_event_error_string(ev));
+        goto done;
+    }
+    const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+    size_t n;
+    const rd_kafka_topic_result_t **tr = rd_kafka_CreateTopics_result_topics(res, &n);
+    if (n == 1 && rd_kafka_topic_result_error(tr[0]) &&
+        rd_kafka_topic_result_error(tr[0]) != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+        snprintf(err, errlen, "creating topic %s: %s", topic,
+                 rd_kafka_topic_result_error_string(tr[0]));
+        goto done;
+    }
+    /* The controller answers before every broker's metadata cache knows the
+     * topic; using it earlier fails as an unknown topic. */
+    for (int i = 0; i < timeout_ms / 100; i++) {
+        int32_t parts;
+        int r = asw_kafka_partition_count(rk, topic, timeout_ms, &parts, err, errlen);
+        if (r < 0)
+            goto done;
+        if (r == 0) {
+            rc = 0;
+            goto done;
+        }
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    snprintf(err, errlen, "topic %s was created but does not show in metadata", topic);
+done:
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(opts);
+    if (nt)
+        rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_queue_destroy(q);
+    return rc;
+}
+
+void asw_kafka_transactional_id(const asw_config *cfg, char *buf, size_t len) {
+    const char *app = asw_config_get(cfg, "application.id");
+    const char *wid = asw_config_get(cfg, "worker.id");
+    if (wid && wid[0]) {
+        snprintf(buf, len, "%s-%s", app, wid);
+        return;
+    }
+    char host[128] = "host";
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = '\0';
+    snprintf(buf, len, "%s-%s-%ld", app, host, (long)getpid());
+}
+
+void asw_kafka_changelog_topic(const asw_config *cfg, char *buf, size_t len) {
+    const char *t = asw_config_get(cfg, "topic.changelog");
+    if (t && t[0])
+        snprintf(buf, len, "%s", t);
+    else
+        snprintf(buf, len, "%s-changelog", asw_config_get(cfg, "application.id"));
+}

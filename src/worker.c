@@ -1,0 +1,868 @@
+/*
+ * worker.c -- the consume-transform-produce loop on Kafka transactions.
+ *
+ * Shaped after librdkafka's examples/transactions.c: the worker is the
+ * consumer's rebalance opaque; on revoke it commits the open transaction (or
+ * aborts it when the assignment was lost); on an abortable error it aborts,
+ * rolls every partition's in-memory state back to the last commit, rewinds
+ * the consumer to the last committed offsets and goes on; a fatal error
+ * (fenced, authentication, authorization) ends the loop with a reason.
+ *
+ * Per input partition the worker keeps a processor (order states, stream
+ * time, changes since the last commit) and two offsets: `committed`, where
+ * the last committed transaction left the partition (or, before any commit
+ * since assignment, the first offset consumed), and `next`, the offset after
+ * the last record processed. A transaction carries, for each partition, the
+ * outputs of records committed..next-1, the changelog records of the orders
+ * they changed, and the offset `next`.
+ *
+ * @locality every function runs on the thread that calls asw_worker_step();
+ *           librdkafka callbacks are served from inside it.
+ */
+#include "asw/worker.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "asw/alloc.h"
+#include "asw/buf.h"
+#include "asw/codec.h"
+#include "asw/kafka.h"
+
+#define TOPIC_MAX           256
+#define META_TIMEOUT_MS     10000
+#define TXN_TIMEOUT_MS      60000
+#define RESTORE_TIMEOUT_MS  300000
+#define COMMIT_RETRIES      10
+#define EVICT_EVERY_COMMITS 100
+#define STATS_EVERY_MS      10000
+
+typedef struct wpart {
+    asw_processor *proc; /* NULL: not assigned */
+    int64_t committed;   /* < 0: nothing consumed since assignment */
+    int64_t next;
+} wpart;
+
+struct asw_worker {
+    const asw_config *cfg;
+    asw_log *log;
+    asw_codec *codec;
+    asw_kafka_ctx ctx;
+    rd_kafka_t *consumer, *producer, *restorer;
+    char topic_in[TOPIC_MAX], topic_dec[TOPIC_MAX], topic_rec[TOPIC_MAX], topic_dlq[TOPIC_MAX],
+        topic_cl[TOPIC_MAX];
+    char txn_id[512];
+    int32_t n_parts;
+    int32_t dlq_parts;
+    wpart *parts;
+
+    const volatile sig_atomic_t *stop; /* set by asw_worker_run(); may be NULL */
+    bool started, closed;
+    bool txn_open;
+    bool txn_failed; /* a produce failed: the open transaction must abort */
+    int64_t txn_begin_ms;
+    int64_t txn_records;
+    int64_t commit_interval_ms, commit_max_records, retention_ms;
+    int64_t commits_since_evict;
+    int64_t last_stats_ms;
+
+    asw_buf buf;
+    bool fatal;
+    char error[512];
+    asw_worker_stats stats;
+};
+
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+__attribute__((format(printf, 2, 3))) static void set_fatal(asw_worker *w, const char *fmt, ...) {
+    if (w->fatal)
+        return;
+    w->fatal = true;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(w->error, sizeof w->error, fmt, ap);
+    va_end(ap);
+    asw_log_write(w->log, ASW_LOG_FATAL, "worker_fatal", "reason=\"%s\"", w->error);
+}
+
+/* Classify a transactional API error: fatal ends the worker. */
+static void fatal_from_error(asw_worker *w, const char *what, rd_kafka_error_t *error) {
+    set_fatal(w, "%s: %s: %s", what, rd_kafka_err2name(rd_kafka_error_code(error)),
+              rd_kafka_error_string(error));
+}
+
+/* ---- librdkafka callbacks ---- */
+
+static bool is_fatal_code(rd_kafka_resp_err_t e) {
+    switch (e) {
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_TRANSACTIONAL_ID_AUTHORIZATION_FAILED:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+    asw_kafka_ctx *ctx = opaque;
+    asw_worker *w = ctx->owner;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char buf[512];
+        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, buf, sizeof buf);
+        set_fatal(w, "fatal Kafka error in %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(orig),
+                  buf);
+        return;
+    }
+    if (is_fatal_code((rd_kafka_resp_err_t)err)) {
+        set_fatal(w, "%s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(err), reason);
+        return;
+    }
+    asw_log_write(w->log, ASW_LOG_WARN, "kafka_error", "client=%s error=%s reason=\"%s\"",
+                  rd_kafka_name(rk), rd_kafka_err2name(err), reason);
+}
+
+static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    asw_kafka_ctx *ctx = opaque;
+    asw_worker *w = ctx->owner;
+    if (!m->err)
+        return;
+    /* A failed delivery fails the transaction: commit will report it as an
+     * abortable (or fatal) error; note it so commit aborts right away. */
+    w->txn_failed = true;
+    asw_log_write(w->log, ASW_LOG_WARN, "delivery_failed", "topic=%s error=%s",
+                  rd_kafka_topic_name(m->rkt), rd_kafka_err2name(m->err));
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque);
+
+static void setup_consumer(rd_kafka_conf_t *conf) {
+    rd_kafka_conf_set_error_cb(conf, error_cb);
+    rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+}
+
+static void setup_producer(rd_kafka_conf_t *conf) {
+    rd_kafka_conf_set_error_cb(conf, error_cb);
+    rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
+}
+
+static void setup_restorer(rd_kafka_conf_t *conf) {
+    rd_kafka_conf_set_error_cb(conf, error_cb);
+}
+
+/* ---- life cycle ---- */
+
+asw_worker *asw_worker_new(const asw_config *cfg, asw_log *log, char *err, size_t errlen) {
+    asw_worker *w = asw_calloc(1, sizeof *w);
+    w->cfg = cfg;
+    w->log = log;
+    w->ctx.log = log;
+    w->ctx.owner = w;
+    snprintf(w->topic_in, TOPIC_MAX, "%s", asw_config_get(cfg, "topic.input"));
+    snprintf(w->topic_dec, TOPIC_MAX, "%s", asw_config_get(cfg, "topic.decisions"));
+    snprintf(w->topic_rec, TOPIC_MAX, "%s", asw_config_get(cfg, "topic.refund_records"));
+    snprintf(w->topic_dlq, TOPIC_MAX, "%s", asw_config_get(cfg, "topic.dlq"));
+    asw_kafka_changelog_topic(cfg, w->topic_cl, TOPIC_MAX);
+    asw_kafka_transactional_id(cfg, w->txn_id, sizeof w->txn_id);
+    w->commit_interval_ms = strtoll(asw_config_get(cfg, "commit.interval.ms"), NULL, 10);
+    w->commit_max_records = strtoll(asw_config_get(cfg, "commit.max.records"), NULL, 10);
+    w->retention_ms = strtoll(asw_config_get(cfg, "state.retention.ms"), NULL, 10);
+
+    w->codec = asw_codec_new(err, errlen);
+    if (!w->codec)
+        goto fail;
+    w->producer = asw_kafka_new(cfg, ASW_KAFKA_WORKER_PRODUCER, &w->ctx, w->txn_id, setup_producer,
+                                err, errlen);
+    if (!w->producer)
+        goto fail;
+    w->consumer =
+        asw_kafka_new(cfg, ASW_KAFKA_WORKER_CONSUMER, &w->ctx, NULL, setup_consumer, err, errlen);
+    if (!w->consumer)
+        goto fail;
+    w->restorer =
+        asw_kafka_new(cfg, ASW_KAFKA_RESTORE_CONSUMER, &w->ctx, NULL, setup_restorer, err, errlen);
+    if (!w->restorer)
+        goto fail;
+    return w;
+fail:
+    w->closed = true;
+    asw_worker_destroy(w);
+    return NULL;
+}
+
+/* Make sure a topic exists with `want` partitions (0: any count, created
+ * with n_parts). Returns the partition count, or -1 with err. */
+static int32_t ensure_topic(asw_worker *w, const char *topic, bool compact, bool must_match,
+                            char *err, size_t errlen) {
+    int32_t n = 0;
+    int rc = asw_kafka_partition_count(w->producer, topic, META_TIMEOUT_MS, &n, err, errlen);
+    if (rc < 0)
+        return -1;
+    if (rc == 1) {
+        int32_t rf = (int32_t)strtol(asw_config_get(w->cfg, "topic.replication.factor"), NULL, 10);
+        if (asw_kafka_create_topic(w->producer, topic, w->n_parts, rf, compact, META_TIMEOUT_MS,
+                                   err, errlen) != 0)
+            return -1;
+        asw_log_write(w->log, ASW_LOG_INFO, "topic_created",
+                      "topic=%s partitions=%" PRId32 " compact=%s", topic, w->n_parts,
+                      compact ? "true" : "false");
+        return w->n_parts;
+    }
+    if (must_match && n != w->n_parts) {
+        snprintf(err, errlen,
+                 "changelog topic %s has %" PRId32 " partitions but input topic %s has %" PRId32
+                 ": they must match (one changelog partition per input partition)",
+                 topic, n, w->topic_in, w->n_parts);
+        return -1;
+    }
+    return n;
+}
+
+int asw_worker_start(asw_worker *w, char *err, size_t errlen) {
+    int rc = asw_kafka_partition_count(w->producer, w->topic_in, META_TIMEOUT_MS, &w->n_parts, err,
+                                       errlen);
+    if (rc == 1) {
+        snprintf(err, errlen, "input topic %s does not exist", w->topic_in);
+        return -1;
+    }
+    if (rc < 0)
+        return -1;
+    w->parts = asw_calloc((size_t)w->n_parts, sizeof *w->parts);
+    if (ensure_topic(w, w->topic_cl, true, true, err, errlen) < 0 ||
+        ensure_topic(w, w->topic_dec, false, false, err, errlen) < 0 ||
+        ensure_topic(w, w->topic_rec, false, false, err, errlen) < 0)
+        return -1;
+    w->dlq_parts = ensure_topic(w, w->topic_dlq, false, false, err, errlen);
+    if (w->dlq_parts < 0)
+        return -1;
+
+    rd_kafka_error_t *error = rd_kafka_init_transactions(w->producer, TXN_TIMEOUT_MS);
+    if (error) {
+        snprintf(err, errlen, "init_transactions (transactional.id %s): %s", w->txn_id,
+                 rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        return -1;
+    }
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, w->topic_in, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(w->consumer, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (e) {
+        snprintf(err, errlen, "subscribe to %s: %s", w->topic_in, rd_kafka_err2str(e));
+        return -1;
+    }
+    w->started = true;
+    w->last_stats_ms = now_ms();
+    asw_log_write(w->log, ASW_LOG_INFO, "worker_started",
+                  "input=%s partitions=%" PRId32 " changelog=%s transactional_id=%s", w->topic_in,
+                  w->n_parts, w->topic_cl, w->txn_id);
+    return 0;
+}
+
+/* ---- producing ---- */
+
+/* Produce one record in the open transaction. The value is copied; headers
+ * (may be NULL) are taken over. On failure the transaction is marked failed
+ * (or the worker fatal). Returns 0 or -1. */
+static int produce(asw_worker *w, const char *topic, int32_t partition, const void *key,
+                   size_t keylen, const void *value, size_t len, rd_kafka_headers_t *hdrs) {
+    for (;;) {
+        rd_kafka_resp_err_t e;
+        if (hdrs)
+            e = rd_kafka_producev(
+                w->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                RD_KAFKA_V_KEY(key, keylen), RD_KAFKA_V_VALUE((void *)value, len),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+        else
+            e = rd_kafka_producev(w->producer, RD_KAFKA_V_TOPIC(topic),
+                                  RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_KEY(key, keylen),
+                                  RD_KAFKA_V_VALUE((void *)value, len),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            rd_kafka_poll(w->producer, 50);
+            continue;
+        }
+        if (e) {
+            if (hdrs)
+                rd_kafka_headers_destroy(hdrs);
+            if (e == RD_KAFKA_RESP_ERR__FATAL) {
+                char buf[512];
+                rd_kafka_resp_err_t orig = rd_kafka_fatal_error(w->producer, buf, sizeof buf);
+                set_fatal(w, "fatal Kafka error in producer: %s: %s", rd_kafka_err2name(orig), buf);
+            } else {
+                w->txn_failed = true;
+                asw_log_write(w->log, ASW_LOG_WARN, "produce_failed", "topic=%s error=%s", topic,
+                              rd_kafka_err2name(e));
+            }
+            return -1;
+        }
+        return 0;
+    }
+}
+
+static void header_i64(rd_kafka_headers_t *h, const char *name, int64_t v) {
+    char num[32];
+    snprintf(num, sizeof num, "%" PRId64, v);
+    rd_kafka_header_add(h, name, -1, num, -1);
+}
+
+/* The input record, unchanged, to the dead-letter topic with headers that
+ * say what was wrong and where it came from. */
+static void dead_letter(asw_worker *w, const rd_kafka_message_t *m, const char *code,
+                        const char *message) {
+    rd_kafka_headers_t *h = rd_kafka_headers_new(5);
+    rd_kafka_header_add(h, "asw.error", -1, code, -1);
+    rd_kafka_header_add(h, "asw.error.message", -1, message, -1);
+    rd_kafka_header_add(h, "asw.source.topic", -1, w->topic_in, -1);
+    header_i64(h, "asw.source.partition", m->partition);
+    header_i64(h, "asw.source.offset", m->offset);
+    /* Deterministic placement: the source partition, folded onto the DLQ. */
+    int32_t part = w->dlq_parts > 0 ? m->partition % w->dlq_parts : RD_KAFKA_PARTITION_UA;
+    if (produce(w, w->topic_dlq, part, m->key, m->key_len, m->payload, m->len, h) == 0)
+        w->stats.dead_letters++;
+    asw_log_write(w->log, ASW_LOG_WARN, "dead_letter",
+                  "partition=%" PRId32 " offset=%" PRId64 " error=%s message=\"%s\"", m->partition,
+                  m->offset, code, message);
+}
+
+static void produce_outputs(asw_worker *w, const asw_result *res, const char *order_id) {
+    size_t klen = strlen(order_id);
+    if (res->has_decision) {
+        if (asw_codec_encode_decision(w->codec, &res->decision, &w->buf) != ASW_CODEC_OK) {
+            set_fatal(w, "cannot encode a decision for order %s", order_id);
+            return;
+        }
+        if (produce(w, w->topic_dec, RD_KAFKA_PARTITION_UA, order_id, klen, w->buf.data, w->buf.len,
+                    NULL) == 0)
+            w->stats.decisions++;
+    }
+    if (res->has_record) {
+        if (asw_codec_encode_record(w->codec, &res->record, &w->buf) != ASW_CODEC_OK) {
+            set_fatal(w, "cannot encode a refund record for order %s", order_id);
+            return;
+        }
+        if (produce(w, w->topic_rec, RD_KAFKA_PARTITION_UA, order_id, klen, w->buf.data, w->buf.len,
+                    NULL) == 0)
+            w->stats.records++;
+    }
+}
+
+/* ---- transactions ---- */
+
+static int begin_txn(asw_worker *w) {
+    if (w->txn_open)
+        return 0;
+    rd_kafka_error_t *error = rd_kafka_begin_transaction(w->producer);
+    if (error) {
+        fatal_from_error(w, "begin_transaction", error);
+        rd_kafka_error_destroy(error);
+        return -1;
+    }
+    w->txn_open = true;
+    w->txn_failed = false;
+    w->txn_begin_ms = now_ms();
+    w->txn_records = 0;
+    return 0;
+}
+
+/* Seek every assigned partition that processed records back to its last
+ * committed offset. */
+static void rewind_consumer(asw_worker *w) {
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(w->n_parts);
+    for (int32_t p = 0; p < w->n_parts; p++)
+        if (w->parts[p].proc && w->parts[p].committed >= 0)
+            rd_kafka_topic_partition_list_add(l, w->topic_in, p)->offset = w->parts[p].committed;
+    if (l->cnt > 0) {
+        rd_kafka_error_t *error = rd_kafka_seek_partitions(w->consumer, l, META_TIMEOUT_MS);
+        if (error) {
+            fatal_from_error(w, "seek after abort", error);
+            rd_kafka_error_destroy(error);
+        }
+        for (int i = 0; i < l->cnt && !w->fatal; i++)
+            if (l->elems[i].err)
+                set_fatal(w, "seek %s [%" PRId32 "] after abort: %s", w->topic_in,
+                          l->elems[i].partition, rd_kafka_err2str(l->elems[i].err));
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Abort the open transaction, roll back every partition's state to the last
+ * commit and rewind the consumer there. Returns 1, or -1 when fatal. */
+static int abort_and_rewind(asw_worker *w, const char *why) {
+    asw_log_write(w->log, ASW_LOG_WARN, "transaction_abort", "reason=\"%s\"", why);
+    for (int attempt = 0;; attempt++) {
+        rd_kafka_error_t *error = rd_kafka_abort_transaction(w->producer, TXN_TIMEOUT_MS);
+        if (!error)
+            break;
+        bool retry = rd_kafka_error_is_retriable(error) && attempt < COMMIT_RETRIES;
+        if (!retry) {
+            fatal_from_error(w, "abort_transaction", error);
+            rd_kafka_error_destroy(error);
+            return -1;
+        }
+        rd_kafka_error_destroy(error);
+    }
+    w->txn_open = false;
+    w->txn_failed = false;
+    for (int32_t p = 0; p < w->n_parts; p++) {
+        wpart *wp = &w->parts[p];
+        if (!wp->proc)
+            continue;
+        asw_processor_rollback(wp->proc);
+        wp->next = wp->committed;
+    }
+    w->stats.aborts++;
+    rewind_consumer(w);
+    return w->fatal ? -1 : 1;
+}
+
+/* The orders each partition changed in this transaction, to the changelog
+ * partition of the same number: the state, or a tombstone. */
+static void write_changelog(asw_worker *w) {
+    bool evict = ++w->commits_since_evict >= EVICT_EVERY_COMMITS;
+    if (evict)
+        w->commits_since_evict = 0;
+    for (int32_t p = 0; p < w->n_parts && !w->fatal; p++) {
+        asw_processor *proc = w->parts[p].proc;
+        if (!proc)
+            continue;
+        if (evict)
+            asw_processor_evict(proc);
+        size_t n = asw_processor_changed_count(proc);
+        for (size_t i = 0; i < n && !w->fatal; i++) {
+            const char *id;
+            const asw_order *o = asw_processor_changed_at(proc, i, &id);
+            const void *val = NULL;
+            size_t len = 0;
+            if (o) {
+                if (asw_codec_encode_state(w->codec, o, &w->buf) != ASW_CODEC_OK) {
+                    set_fatal(w, "cannot encode the state of order %s", id);
+                    return;
+                }
+                val = w->buf.data;
+                len = w->buf.len;
+            }
+            if (produce(w, w->topic_cl, p, id, strlen(id), val, len, NULL) == 0)
+                w->stats.changelog++;
+        }
+    }
+}
+
+/* The offsets to commit: `next` of every assigned partition that moved. */
+static rd_kafka_topic_partition_list_t *txn_offsets(asw_worker *w) {
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(w->n_parts);
+    for (int32_t p = 0; p < w->n_parts; p++) {
+        wpart *wp = &w->parts[p];
+        if (wp->proc && wp->next >= 0 && wp->next != wp->committed)
+            rd_kafka_topic_partition_list_add(l, w->topic_in, p)->offset = wp->next;
+    }
+    return l;
+}
+
+/* Send the offsets and commit, retrying what is retriable. Returns NULL on
+ * success, else the error (caller destroys). */
+static rd_kafka_error_t *send_and_commit(asw_worker *w) {
+    rd_kafka_error_t *error = NULL;
+    rd_kafka_topic_partition_list_t *offsets = txn_offsets(w);
+    if (offsets->cnt > 0) {
+        rd_kafka_consumer_group_metadata_t *cgmd = rd_kafka_consumer_group_metadata(w->consumer);
+        for (int attempt = 0;; attempt++) {
+            error =
+                rd_kafka_send_offsets_to_transaction(w->producer, offsets, cgmd, TXN_TIMEOUT_MS);
+            if (!error || !rd_kafka_error_is_retriable(error) || attempt >= COMMIT_RETRIES)
+                break;
+            rd_kafka_error_destroy(error);
+        }
+        rd_kafka_consumer_group_metadata_destroy(cgmd);
+    }
+    rd_kafka_topic_partition_list_destroy(offsets);
+    if (error)
+        return error;
+    for (int attempt = 0;; attempt++) {
+        error = rd_kafka_commit_transaction(w->producer, TXN_TIMEOUT_MS);
+        if (!error || !rd_kafka_error_is_retriable(error) || attempt >= COMMIT_RETRIES)
+            return error;
+        rd_kafka_error_destroy(error);
+    }
+}
+
+int asw_worker_commit(asw_worker *w) {
+    if (w->fatal)
+        return -1;
+    if (!w->txn_open)
+        return 0;
+    if (w->txn_failed)
+        return abort_and_rewind(w, "a record of the transaction could not be produced");
+    write_changelog(w);
+    if (w->fatal)
+        return -1;
+    rd_kafka_error_t *error = send_and_commit(w);
+    if (error) {
+        int rc;
+        if (rd_kafka_error_txn_requires_abort(error)) {
+            char why[512];
+            snprintf(why, sizeof why, "%s: %s", rd_kafka_err2name(rd_kafka_error_code(error)),
+                     rd_kafka_error_string(error));
+            rc = abort_and_rewind(w, why);
+        } else {
+            fatal_from_error(w, "commit_transaction", error);
+            rc = -1;
+        }
+        rd_kafka_error_destroy(error);
+        return rc;
+    }
+    w->txn_open = false;
+    for (int32_t p = 0; p < w->n_parts; p++) {
+        wpart *wp = &w->parts[p];
+        if (!wp->proc)
+            continue;
+        asw_processor_checkpoint(wp->proc);
+        wp->committed = wp->next;
+    }
+    w->stats.commits++;
+    asw_log_write(w->log, ASW_LOG_DEBUG, "transaction_commit", "records=%" PRId64, w->txn_records);
+    return 0;
+}
+
+/* ---- processing ---- */
+
+static void process(asw_worker *w, const rd_kafka_message_t *m) {
+    if (m->partition < 0 || m->partition >= w->n_parts || !w->parts[m->partition].proc)
+        return; /* a record of a partition no longer assigned */
+    wpart *wp = &w->parts[m->partition];
+    if (wp->committed < 0)
+        wp->committed = wp->next = m->offset; /* where this assignment started */
+    if (m->offset < wp->next)
+        return; /* already processed in this transaction */
+    if (begin_txn(w) != 0)
+        return;
+    wp->next = m->offset + 1;
+    w->txn_records++;
+    w->stats.consumed++;
+
+    char err[256];
+    if (!m->payload || m->len == 0) {
+        dead_letter(w, m, "EMPTY_VALUE", "record has no value");
+        return;
+    }
+    asw_event ev;
+    asw_event_init(&ev);
+    asw_codec_err ce = asw_codec_decode_event(w->codec, m->payload, m->len, &ev, err, sizeof err);
+    if (ce != ASW_CODEC_OK) {
+        dead_letter(w, m, asw_codec_err_name(ce), err);
+        return;
+    }
+    if (!m->key || m->key_len != strlen(ev.order_id) ||
+        memcmp(m->key, ev.order_id, m->key_len) != 0) {
+        /* State lives with the partition of the key: an event keyed by
+         * something else would be decided on the wrong order state. */
+        dead_letter(w, m, "KEY_MISMATCH", "record key is not the event's order_id");
+        asw_event_clear(&ev);
+        return;
+    }
+    asw_source src = {w->topic_in, m->partition, m->offset};
+    asw_result res;
+    asw_processor_apply(wp->proc, &ev, &src, &res);
+    if (res.status == ASW_APPLY_INVALID) {
+        snprintf(err, sizeof err, "invalid event: %s", res.error);
+        dead_letter(w, m, "INVALID_EVENT", err);
+    }
+    produce_outputs(w, &res, ev.order_id);
+    asw_event_clear(&ev);
+}
+
+/* ---- rebalancing ---- */
+
+/* Rebuild the order states of newly assigned partitions from their
+ * changelog partitions, read_committed, up to the end. Returns 0, 1 when a
+ * stop was requested first, -1 when fatal. */
+static int restore(asw_worker *w, const rd_kafka_topic_partition_list_t *parts) {
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts->cnt);
+    bool *done = asw_calloc((size_t)w->n_parts, sizeof *done);
+    int remaining = 0, rc = -1;
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t p = parts->elems[i].partition;
+        rd_kafka_topic_partition_list_add(l, w->topic_cl, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+        remaining++;
+    }
+    rd_kafka_resp_err_t e = rd_kafka_assign(w->restorer, l);
+    if (e) {
+        set_fatal(w, "restore: assign %s: %s", w->topic_cl, rd_kafka_err2str(e));
+        goto done;
+    }
+    int64_t deadline = now_ms() + RESTORE_TIMEOUT_MS;
+    char err[256];
+    while (remaining > 0 && !w->fatal) {
+        if (w->stop && *w->stop) {
+            rc = 1; /* interrupted: the caller leaves these partitions idle */
+            goto done;
+        }
+        if (now_ms() > deadline) {
+            set_fatal(w, "restore of %s timed out", w->topic_cl);
+            goto done;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(w->restorer, 200);
+        if (!m)
+            continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            if (m->partition >= 0 && m->partition < w->n_parts && !done[m->partition]) {
+                done[m->partition] = true;
+                remaining--;
+            }
+        } else if (m->err) {
+            asw_log_write(w->log, ASW_LOG_WARN, "restore_error", "topic=%s error=%s", w->topic_cl,
+                          rd_kafka_message_errstr(m));
+            if (is_fatal_code(m->err))
+                set_fatal(w, "restore %s: %s", w->topic_cl, rd_kafka_message_errstr(m));
+        } else if (m->partition >= 0 && m->partition < w->n_parts && w->parts[m->partition].proc &&
+                   !done[m->partition]) {
+            asw_processor *proc = w->parts[m->partition].proc;
+            if (!m->payload) {
+                char *id = asw_strndup(m->key ? m->key : "", m->key ? m->key_len : 0);
+                asw_processor_restore_tombstone(proc, id);
+                free(id);
+            } else {
+                asw_order *o = NULL;
+                asw_codec_err ce =
+                    asw_codec_decode_state(w->codec, m->payload, m->len, &o, err, sizeof err);
+                if (ce != ASW_CODEC_OK) {
+                    set_fatal(w, "changelog %s [%" PRId32 "] offset %" PRId64 ": %s: %s",
+                              w->topic_cl, m->partition, m->offset, asw_codec_err_name(ce), err);
+                } else {
+                    asw_processor_restore(proc, o);
+                    w->stats.restored++;
+                }
+            }
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rc = w->fatal ? -1 : 0;
+done:
+    rd_kafka_assign(w->restorer, NULL);
+    free(done);
+    rd_kafka_topic_partition_list_destroy(l);
+    return rc;
+}
+
+static void on_assign(asw_worker *w, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts) {
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t p = parts->elems[i].partition;
+        if (p < 0 || p >= w->n_parts) {
+            set_fatal(w,
+                      "assigned %s [%" PRId32 "] but the topic had %" PRId32
+                      " partitions at start: restart the worker after adding partitions",
+                      w->topic_in, p, w->n_parts);
+            return;
+        }
+        wpart *wp = &w->parts[p];
+        asw_processor_destroy(wp->proc);
+        wp->proc = asw_processor_new(asw_config_ruleset(w->cfg), w->retention_ms, true);
+        wp->committed = wp->next = -1;
+    }
+    int64_t t0 = now_ms();
+    int64_t before = w->stats.restored;
+    int rc = restore(w, parts);
+    if (rc != 0) {
+        /* Half-restored state must never decide anything: the partitions
+         * are assigned (librdkafka expects it) but have no processor, so
+         * their records are skipped until the worker stops. */
+        for (int i = 0; i < parts->cnt; i++) {
+            wpart *wp = &w->parts[parts->elems[i].partition];
+            asw_processor_destroy(wp->proc);
+            wp->proc = NULL;
+        }
+        if (rc < 0)
+            return;
+    }
+    asw_log_write(w->log, ASW_LOG_INFO, "partitions_assigned",
+                  "count=%d restored_orders=%" PRId64 " restore_ms=%" PRId64, parts->cnt,
+                  w->stats.restored - before, now_ms() - t0);
+    rd_kafka_error_t *error = rd_kafka_incremental_assign(rk, parts);
+    if (error) {
+        fatal_from_error(w, "incremental_assign", error);
+        rd_kafka_error_destroy(error);
+    }
+}
+
+static void on_revoke(asw_worker *w, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts) {
+    if (w->txn_open && !w->fatal) {
+        if (rd_kafka_assignment_lost(rk))
+            abort_and_rewind(w, "assignment lost");
+        else
+            asw_worker_commit(w);
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+        int32_t p = parts->elems[i].partition;
+        if (p < 0 || p >= w->n_parts)
+            continue;
+        asw_processor_destroy(w->parts[p].proc);
+        w->parts[p].proc = NULL;
+    }
+    asw_log_write(w->log, ASW_LOG_INFO, "partitions_revoked", "count=%d lost=%s", parts->cnt,
+                  rd_kafka_assignment_lost(rk) ? "true" : "false");
+    rd_kafka_error_t *error = rd_kafka_incremental_unassign(rk, parts);
+    if (error) {
+        fatal_from_error(w, "incremental_unassign", error);
+        rd_kafka_error_destroy(error);
+    }
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
+    asw_kafka_ctx *ctx = opaque;
+    asw_worker *w = ctx->owner;
+    switch (err) {
+    case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+        on_assign(w, rk, parts);
+        break;
+    case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+        on_revoke(w, rk, parts);
+        break;
+    default:
+        asw_log_write(w->log, ASW_LOG_ERROR, "rebalance_error", "error=%s", rd_kafka_err2name(err));
+        rd_kafka_assign(rk, NULL);
+        break;
+    }
+}
+
+/* ---- the loop ---- */
+
+static void log_stats(asw_worker *w) {
+    int64_t t = now_ms();
+    if (t - w->last_stats_ms < STATS_EVERY_MS)
+        return;
+    w->last_stats_ms = t;
+    asw_worker_stats *s = &w->stats;
+    asw_log_write(w->log, ASW_LOG_INFO, "worker_stats",
+                  "consumed=%" PRId64 " decisions=%" PRId64 " records=%" PRId64
+                  " dead_letters=%" PRId64 " commits=%" PRId64 " aborts=%" PRId64,
+                  s->consumed, s->decisions, s->records, s->dead_letters, s->commits, s->aborts);
+}
+
+int asw_worker_step(asw_worker *w, int timeout_ms) {
+    if (w->fatal)
+        return -1;
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, timeout_ms);
+    if (m) {
+        if (m->err) {
+            if (is_fatal_code(m->err))
+                set_fatal(w, "consume: %s", rd_kafka_message_errstr(m));
+            else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                asw_log_write(w->log, ASW_LOG_WARN, "consume_error", "error=%s",
+                              rd_kafka_message_errstr(m));
+        } else {
+            process(w, m);
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_poll(w->producer, 0);
+    if (w->txn_open && !w->fatal &&
+        (w->txn_records >= w->commit_max_records ||
+         now_ms() - w->txn_begin_ms >= w->commit_interval_ms))
+        asw_worker_commit(w);
+    log_stats(w);
+    return w->fatal ? -1 : 0;
+}
+
+int asw_worker_close(asw_worker *w) {
+    if (w->closed)
+        return w->fatal ? -1 : 0;
+    w->closed = true;
+    if (w->started) {
+        if (w->txn_open && !w->fatal)
+            asw_worker_commit(w);
+        /* Leaving the group revokes every partition (on_revoke commits
+         * whatever is still open) and lets the others take them over now. */
+        rd_kafka_consumer_close(w->consumer);
+        if (w->txn_open && !w->fatal)
+            abort_and_rewind(w, "shutting down");
+    }
+    asw_worker_stats *s = &w->stats;
+    asw_log_write(w->log, ASW_LOG_INFO, "worker_stopped",
+                  "consumed=%" PRId64 " decisions=%" PRId64 " records=%" PRId64
+                  " dead_letters=%" PRId64 " commits=%" PRId64 " aborts=%" PRId64 " fatal=%s",
+                  s->consumed, s->decisions, s->records, s->dead_letters, s->commits, s->aborts,
+                  w->fatal ? "true" : "false");
+    return w->fatal ? -1 : 0;
+}
+
+int asw_worker_run(asw_worker *w, const volatile sig_atomic_t *stop) {
+    w->stop = stop;
+    while (!*stop && !w->fatal)
+        asw_worker_step(w, 100);
+    return asw_worker_close(w);
+}
+
+const char *asw_worker_error(const asw_worker *w) {
+    return w->error;
+}
+
+void asw_worker_get_stats(const asw_worker *w, asw_worker_stats *out) {
+    *out = w->stats;
+}
+
+const asw_processor *asw_worker_partition(const asw_worker *w, int32_t partition) {
+    if (partition < 0 || partition >= w->n_parts)
+        return NULL;
+    return w->parts[partition].proc;
+}
+
+int32_t asw_worker_partition_count(const asw_worker *w) {
+    return w->n_parts;
+}
+
+int64_t asw_worker_lag(const asw_worker *w) {
+    if (w->txn_open)
+        return -1;
+    int64_t lag = 0;
+    int assigned = 0;
+    for (int32_t p = 0; p < w->n_parts; p++) {
+        const wpart *wp = &w->parts[p];
+        if (!wp->proc)
+            continue;
+        assigned++;
+        int64_t lo, hi;
+        if (rd_kafka_get_watermark_offsets(w->consumer, w->topic_in, p, &lo, &hi) || hi < 0)
+            return -1;
+        int64_t at = wp->committed >= 0 ? wp->committed : lo;
+        if (hi > at)
+            lag += hi - at;
+        if (hi > 0 && wp->committed < 0)
+            return -1; /* records exist but none consumed yet */
+    }
+    return assigned ? lag : -1;
+}
+
+void asw_worker_destroy(asw_worker *w) {
+    if (!w)
+        return;
+    if (!w->closed)
+        asw_worker_close(w);
+    if (w->restorer) {
+        rd_kafka_consumer_close(w->restorer);
+        rd_kafka_destroy(w->restorer);
+    }
+    if (w->consumer)
+        rd_kafka_destroy(w->consumer);
+    if (w->producer)
+        rd_kafka_destroy(w->producer);
+    for (int32_t p = 0; p < w->n_parts; p++)
+        asw_processor_destroy(w->parts[p].proc);
+    free(w->parts);
+    asw_buf_free(&w->buf);
+    asw_codec_destroy(w->codec);
+    free(w);
+}
