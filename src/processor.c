@@ -185,6 +185,17 @@ void asw_processor_rollback(asw_processor *p) {
     p->txn++;
 }
 
+asw_processor *asw_processor_clone(const asw_processor *p) {
+    asw_processor *c = asw_processor_new(p->rules, p->retention_ms, p->track);
+    size_t n;
+    const char **ids = asw_store_ids(p->store, &n);
+    for (size_t i = 0; i < n; i++)
+        asw_store_put(c->store, asw_order_clone(asw_store_get(p->store, ids[i])));
+    free(ids);
+    c->stream_time = c->committed_stream_time = p->stream_time;
+    return c;
+}
+
 bool asw_processor_equal(const asw_processor *a, const asw_processor *b) {
     if (a->stream_time != b->stream_time || asw_store_count(a->store) != asw_store_count(b->store))
         return false;

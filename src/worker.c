@@ -139,6 +139,10 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     asw_worker *w = ctx->owner;
     if (!m->err)
         return;
+    if (is_fatal_code(m->err)) {
+        set_fatal(w, "producing to %s: %s", rd_kafka_topic_name(m->rkt), rd_kafka_err2name(m->err));
+        return;
+    }
     /* A failed delivery fails the transaction: commit will report it as an
      * abortable (or fatal) error; note it so commit aborts right away. */
     w->txn_failed = true;

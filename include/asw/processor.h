@@ -70,6 +70,9 @@ void asw_processor_checkpoint(asw_processor *p);
  * to what they were at the last checkpoint. */
 void asw_processor_rollback(asw_processor *p);
 
+/* A deep copy of the states and stream time (no pending changes). */
+asw_processor *asw_processor_clone(const asw_processor *p);
+
 /* Same orders (asw_order_equal) and the same stream time? For tests. */
 bool asw_processor_equal(const asw_processor *a, const asw_processor *b);
 
