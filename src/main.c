@@ -8,6 +8,7 @@
  *   aftersale-worker produce --topic T ... EVENTS.jsonl   JSON Lines -> Kafka
  *   aftersale-worker consume --topic T ...                Kafka -> JSON Lines
  *   aftersale-worker generate [--seed N] [--orders N]     a sample stream
+ *   aftersale-worker demo [--orders N] [--seed S] ...     all of it on a mock cluster
  */
 #include <errno.h>
 #include <getopt.h>
@@ -17,6 +18,7 @@
 
 #include "asw/cli.h"
 #include "asw/config.h"
+#include "asw/demo.h"
 #include "asw/gen.h"
 #include "asw/jsonl.h"
 #include "asw/log.h"
@@ -40,6 +42,8 @@ static void usage(FILE *out) {
             "         publish decisions and refund records exactly once (SIGTERM stops it)\n"
             "  generate [--seed N] [--orders N] [--active N]   print a deterministic sample\n"
             "         stream of events (JSON Lines) covering every rule\n"
+            "  demo [--orders N] [--seed S] [--partitions P]    the whole pipeline on an\n"
+            "         in-process mock Kafka cluster (no broker needed), with a report\n"
             "  version                                         print the version\n"
             "  help                                            this text\n");
 }
@@ -258,6 +262,8 @@ int main(int argc, char **argv) {
         return cmd_run(argc - 1, argv + 1);
     if (strcmp(cmd, "generate") == 0)
         return cmd_generate(argc - 1, argv + 1);
+    if (strcmp(cmd, "demo") == 0)
+        return asw_cmd_demo(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("aftersale-worker %s\n", ASW_VERSION);
         return 0;

@@ -569,8 +569,8 @@ static void process(asw_worker *w, const rd_kafka_message_t *m) {
         dead_letter(w, m, asw_codec_err_name(ce), err);
         return;
     }
-    if (!m->key || m->key_len != strlen(ev.order_id) ||
-        memcmp(m->key, ev.order_id, m->key_len) != 0) {
+    if (m->key_len != strlen(ev.order_id) ||
+        (m->key_len > 0 && memcmp(m->key, ev.order_id, m->key_len) != 0)) {
         /* State lives with the partition of the key: an event keyed by
          * something else would be decided on the wrong order state. */
         dead_letter(w, m, "KEY_MISMATCH", "record key is not the event's order_id");
