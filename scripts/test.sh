@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's second command (and what CI runs): set up, then build and pass
 # every test -- formatting, the unit tests, the same tests under
-# AddressSanitizer + UndefinedBehaviorSanitizer, and the replay golden test.
+# AddressSanitizer + UndefinedBehaviorSanitizer, the replay golden test, and
+# the integration tests against a real Kafka broker (deploy/local/kafka.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
@@ -14,7 +15,7 @@ clang-format --dry-run --Werror "${sources[@]}"
 echo "== build + unit tests"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
-ctest --test-dir build --output-on-failure -j"$jobs"
+ctest --test-dir build --output-on-failure -j"$jobs" -LE integration
 
 echo "== sanitizer build (address, undefined) + unit tests"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DASW_SANITIZE=ON >/dev/null
@@ -24,10 +25,26 @@ cmake --build build-asan -j"$jobs"
 # for in the output.
 asan_log=build-asan/sanitizer-test.log
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build-asan --output-on-failure -V -j"$jobs" >"$asan_log" 2>&1 \
+  ctest --test-dir build-asan --output-on-failure -V -j"$jobs" -LE integration >"$asan_log" 2>&1 \
   || { tail -n 200 "$asan_log"; exit 1; }
 if grep -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$asan_log"; then
   echo "sanitizer reports in $asan_log" >&2
   exit 1
 fi
 grep -E "tests passed|tests failed" "$asan_log"
+
+echo "== integration tests (real Kafka broker)"
+scripts/bootstrap.sh --with-broker
+# Use a broker that is already running (and leave it running); otherwise
+# start a fresh one and stop it when this script exits. A broker that cannot
+# start fails the run: integration tests are never skipped.
+if deploy/local/kafka.sh status >/dev/null 2>&1; then
+  bootstrap="$(deploy/local/kafka.sh status | awk '{print $2}')"
+  echo "using the running broker at $bootstrap"
+else
+  trap 'deploy/local/kafka.sh stop || true' EXIT
+  bootstrap="$(deploy/local/kafka.sh start | tail -n 1)"
+fi
+[ -n "$bootstrap" ] || { echo "no Kafka broker address" >&2; exit 1; }
+export ASW_TEST_BOOTSTRAP="$bootstrap"
+ctest --test-dir build -L integration --output-on-failure -j1
