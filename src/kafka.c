@@ -15,6 +15,11 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char 
     asw_kafka_ctx *ctx = rd_kafka_opaque(rk);
     if (!ctx)
         return;
+    /* Every passthrough property goes to every client, so a consumer-only
+     * property makes the producer warn that it ignores it: expected, not
+     * worth a warning. */
+    if (strcmp(fac, "CONFWARN") == 0 && strstr(buf, "will be ignored by this"))
+        level = 7;
     asw_log_level l = level <= 3   ? ASW_LOG_ERROR
                       : level == 4 ? ASW_LOG_WARN
                       : level <= 6 ? ASW_LOG_INFO

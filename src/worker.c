@@ -794,6 +794,8 @@ int asw_worker_close(asw_worker *w) {
         if (w->txn_open && !w->fatal)
             abort_and_rewind(w, "shutting down");
     }
+    if (!w->started)
+        return w->fatal ? -1 : 0; /* nothing ran: the caller reports why */
     asw_worker_stats *s = &w->stats;
     asw_log_write(w->log, ASW_LOG_INFO, "worker_stopped",
                   "consumed=%" PRId64 " decisions=%" PRId64 " records=%" PRId64
