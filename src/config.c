@@ -77,7 +77,7 @@ static const known_key known_keys[] = {
     {"topic.changelog", "", KIND_TOPIC_OPT, RULE_NONE, 0, 0},
     {"application.id", "aftersale-worker", KIND_APP_ID, RULE_NONE, 0, 0},
     {"commit.interval.ms", "100", KIND_INT, RULE_NONE, 1, 600000},
-    {"commit.max.records", "1000", KIND_INT, RULE_NONE, 1, 1000000},
+    {"commit.max.records", "10000", KIND_INT, RULE_NONE, 1, 1000000},
     {"worker.id", "", KIND_ID_OPT, RULE_NONE, 0, 0},
     {"state.retention.ms", "2592000000", KIND_INT, RULE_NONE, 1, 4611686018427387904LL},
     {"topic.replication.factor", "-1", KIND_INT, RULE_NONE, -1, 32767},

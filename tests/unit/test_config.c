@@ -100,7 +100,7 @@ Test(config, defaults_hold_for_every_known_key) {
     cr_assert_str_eq(asw_config_get(cfg, "topic.changelog"), "");
     cr_assert_str_eq(asw_config_get(cfg, "application.id"), "aftersale-worker");
     cr_assert_str_eq(asw_config_get(cfg, "commit.interval.ms"), "100");
-    cr_assert_str_eq(asw_config_get(cfg, "commit.max.records"), "1000");
+    cr_assert_str_eq(asw_config_get(cfg, "commit.max.records"), "10000");
     cr_assert_str_eq(asw_config_get(cfg, "schema.registry.url"), "");
     cr_assert_str_eq(asw_config_get(cfg, "log.level"), "info");
     cr_assert_eq(asw_config_kafka_count(cfg), 0);
