@@ -93,6 +93,13 @@ __attribute__((format(printf, 2, 3))) static void set_fatal(asw_worker *w, const
     asw_log_write(w->log, ASW_LOG_FATAL, "worker_fatal", "reason=\"%s\"", w->error);
 }
 
+/* Wait before retrying a retriable error: 100 ms, 200 ms, ... up to 1 s. */
+static void backoff(int attempt) {
+    long ms = attempt < 9 ? 100L * (attempt + 1) : 1000L;
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
 /* Classify a transactional API error: fatal ends the worker. */
 static void fatal_from_error(asw_worker *w, const char *what, rd_kafka_error_t *error) {
     set_fatal(w, "%s: %s: %s", what, rd_kafka_err2name(rd_kafka_error_code(error)),
@@ -418,6 +425,7 @@ static int abort_and_rewind(asw_worker *w, const char *why) {
             return -1;
         }
         rd_kafka_error_destroy(error);
+        backoff(attempt);
     }
     w->txn_open = false;
     w->txn_failed = false;
@@ -489,6 +497,7 @@ static rd_kafka_error_t *send_and_commit(asw_worker *w) {
             if (!error || !rd_kafka_error_is_retriable(error) || attempt >= COMMIT_RETRIES)
                 break;
             rd_kafka_error_destroy(error);
+            backoff(attempt);
         }
         rd_kafka_consumer_group_metadata_destroy(cgmd);
     }
@@ -500,6 +509,7 @@ static rd_kafka_error_t *send_and_commit(asw_worker *w) {
         if (!error || !rd_kafka_error_is_retriable(error) || attempt >= COMMIT_RETRIES)
             return error;
         rd_kafka_error_destroy(error);
+        backoff(attempt);
     }
 }
 
