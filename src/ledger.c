@@ -603,12 +603,6 @@ static void apply_end(asw_order *o, const asw_event *ev, asw_app_state to, asw_r
         out->status = ASW_APPLY_IGNORED;
         return;
     }
-    if (!a && find_decided(o, ev->aftersale_id)) {
-        /* Decided but never counted (rejected, or a card check): it was
-         * never initiated, so it is not OPEN and nothing changes. */
-        out->status = ASW_APPLY_IGNORED;
-        return;
-    }
     int64_t released = 0;
     if (a) {
         released = a->reserved;

@@ -542,12 +542,19 @@ Test(ledger, lifecycle_of_an_unseen_application_is_booked_counted_and_unmatched)
     cr_assert_eq(asw_order_applications_used(order), 3);
 }
 
-Test(ledger, withdraw_of_a_rejected_application_changes_nothing) {
+Test(ledger, lifecycle_of_a_rejected_application_counts_it_as_unmatched) {
+    /* Only counted applications are matched: a rejected one was decided but
+     * never counted, so its lifecycle events are booked as unmatched. */
     asw_event ev = t_applied("e1", "A1", "S1", 100);
     ev.order.order_status = ASW_OS_CANCELLED;
     t_apply(order, rules, ev);
-    cr_assert_eq(t_apply(order, rules, t_withdrawn("e2", "A1", "S1")).status, ASW_APPLY_IGNORED);
-    cr_assert_eq(asw_order_applications_used(order), 0);
+    asw_result w = t_apply(order, rules, t_withdrawn("e2", "A1", "S1"));
+    cr_assert_eq(w.status, ASW_APPLY_OK);
+    cr_assert(w.record.unmatched);
+    cr_assert_eq(w.record.amount, 0);
+    cr_assert_eq(asw_order_applications_used(order), 1);
+    asw_result again = t_apply(order, rules, t_closed("e3", "A1", "S1"));
+    cr_assert_eq(again.status, ASW_APPLY_IGNORED, "no longer OPEN: nothing changes");
 }
 
 /* ---- duplicates ---- */
