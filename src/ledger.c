@@ -410,9 +410,10 @@ static asw_reason_set decide(const asw_order *o, const asw_sku_state *sku, const
     if (open_application_on_sku(o, ev->sku_order_id, ev->aftersale_id))
         r |= REASON(ASW_R_APPLICATION_IN_PROGRESS);
 
-    /* 6: the per-order quota, once goods shipped (§1.2 rule 1). */
-    if (is_shipped_status(s->order_status) &&
-        asw_order_applications_used(o) >= asw_ruleset_limit(rules))
+    /* 6: the per-order quota, once goods shipped (§1.2 rule 1). An
+     * application a lifecycle event already counted is not counted twice. */
+    int32_t others = asw_order_applications_used(o) - (find_app(o, ev->aftersale_id) ? 1 : 0);
+    if (is_shipped_status(s->order_status) && others >= asw_ruleset_limit(rules))
         r |= REASON(ASW_R_APPLICATION_LIMIT_REACHED);
 
     /* 7-9: the multi-refund conditions, once something succeeded. */
@@ -723,6 +724,16 @@ static const char *fact_invalid(const asw_event *ev) {
     return NULL;
 }
 
+/* Would booking `amount` more overflow the order's or the sub-order's
+ * refunded total? (Only absurd amounts can, but facts are not checked
+ * against paid, so the ledger must not wrap round.) */
+static bool refund_overflows(const asw_order *o, const char *sku_id, int64_t amount) {
+    int64_t sum;
+    const asw_sku_state *sku = find_sku(o, sku_id);
+    return __builtin_add_overflow(o->refunded, amount, &sum) ||
+           (sku && __builtin_add_overflow(sku->refunded, amount, &sum));
+}
+
 void asw_order_apply(asw_order *o, const asw_ruleset *rules, const asw_event *ev,
                      const asw_source *src, asw_result *out) {
     memset(out, 0, sizeof *out);
@@ -739,6 +750,12 @@ void asw_order_apply(asw_order *o, const asw_ruleset *rules, const asw_event *ev
     }
     if (event_seen(o, ev->event_id)) {
         out->status = ASW_APPLY_IGNORED;
+        return;
+    }
+    if ((ev->type == ASW_EV_SUCCEEDED || ev->type == ASW_EV_EXTERNAL) &&
+        refund_overflows(o, ev->sku_order_id, ev->amount)) {
+        out->status = ASW_APPLY_INVALID;
+        out->error = "amount overflows the refunded total";
         return;
     }
     switch (ev->type) {

@@ -38,6 +38,7 @@
 #define TXN_TIMEOUT_MS      60000
 #define RESTORE_TIMEOUT_MS  300000
 #define COMMIT_RETRIES      10
+#define MAX_ABORTS_IN_A_ROW 10
 #define EVICT_EVERY_COMMITS 100
 #define STATS_EVERY_MS      10000
 
@@ -63,7 +64,9 @@ struct asw_worker {
     const volatile sig_atomic_t *stop; /* set by asw_worker_run(); may be NULL */
     bool started, closed;
     bool txn_open;
-    bool txn_failed; /* a produce failed: the open transaction must abort */
+    bool txn_failed;                        /* a produce failed: the open transaction must abort */
+    rd_kafka_resp_err_t last_produce_error; /* of the last synchronous produce failure */
+    int aborts_in_a_row;                    /* since the last successful commit */
     int64_t txn_begin_ms;
     int64_t txn_records;
     int64_t commit_interval_ms, commit_max_records, retention_ms;
@@ -191,6 +194,16 @@ asw_worker *asw_worker_new(const asw_config *cfg, asw_log *log, char *err, size_
     w->commit_interval_ms = strtoll(asw_config_get(cfg, "commit.interval.ms"), NULL, 10);
     w->commit_max_records = strtoll(asw_config_get(cfg, "commit.max.records"), NULL, 10);
     w->retention_ms = strtoll(asw_config_get(cfg, "state.retention.ms"), NULL, 10);
+    /* The coordinator aborts a transaction open longer than this; a worker
+     * that only commits later would be fenced every time. */
+    const char *tto = asw_config_get(cfg, "transaction.timeout.ms");
+    long long txn_timeout = tto ? strtoll(tto, NULL, 10) : 10000;
+    if (w->commit_interval_ms >= txn_timeout) {
+        snprintf(err, errlen,
+                 "commit.interval.ms (%lld) must be below transaction.timeout.ms (%lld)",
+                 (long long)w->commit_interval_ms, txn_timeout);
+        goto fail;
+    }
 
     w->codec = asw_codec_new(err, errlen);
     if (!w->codec)
@@ -214,8 +227,9 @@ fail:
     return NULL;
 }
 
-/* Make sure a topic exists with `want` partitions (0: any count, created
- * with n_parts). Returns the partition count, or -1 with err. */
+/* Make sure a topic exists, creating it with the input's partition count
+ * when missing; with must_match, an existing topic must have that count.
+ * Returns the partition count, or -1 with err. */
 static int32_t ensure_topic(asw_worker *w, const char *topic, bool compact, bool must_match,
                             char *err, size_t errlen) {
     int32_t n = 0;
@@ -314,9 +328,13 @@ static int produce(asw_worker *w, const char *topic, int32_t partition, const vo
                 rd_kafka_resp_err_t orig = rd_kafka_fatal_error(w->producer, buf, sizeof buf);
                 set_fatal(w, "fatal Kafka error in producer: %s: %s", rd_kafka_err2name(orig), buf);
             } else {
-                w->txn_failed = true;
-                asw_log_write(w->log, ASW_LOG_WARN, "produce_failed", "topic=%s error=%s", topic,
-                              rd_kafka_err2name(e));
+                /* Refused locally (too large, unknown partition, ...): the
+                 * same record would be refused again after an abort, so
+                 * retrying would only loop. The caller may handle
+                 * MSG_SIZE_TOO_LARGE; anything else ends the worker. */
+                w->last_produce_error = e;
+                if (e != RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
+                    set_fatal(w, "producing %zu bytes to %s: %s", len, topic, rd_kafka_err2str(e));
             }
             return -1;
         }
@@ -342,8 +360,21 @@ static void dead_letter(asw_worker *w, const rd_kafka_message_t *m, const char *
     header_i64(h, "asw.source.offset", m->offset);
     /* Deterministic placement: the source partition, folded onto the DLQ. */
     int32_t part = w->dlq_parts > 0 ? m->partition % w->dlq_parts : RD_KAFKA_PARTITION_UA;
-    if (produce(w, w->topic_dlq, part, m->key, m->key_len, m->payload, m->len, h) == 0)
+    rd_kafka_headers_t *again = rd_kafka_headers_copy(h);
+    if (produce(w, w->topic_dlq, part, m->key, m->key_len, m->payload, m->len, h) == 0) {
         w->stats.dead_letters++;
+    } else if (!w->fatal && w->last_produce_error == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+        /* Too large to copy: the dead letter points at the original, which
+         * stays in the input topic at the source partition and offset. */
+        header_i64(again, "asw.value.dropped.bytes", (int64_t)m->len);
+        if (produce(w, w->topic_dlq, part, m->key, m->key_len, NULL, 0, again) == 0)
+            w->stats.dead_letters++;
+        else
+            set_fatal(w, "cannot produce a dead letter to %s", w->topic_dlq);
+        again = NULL;
+    }
+    if (again)
+        rd_kafka_headers_destroy(again);
     asw_log_write(w->log, ASW_LOG_WARN, "dead_letter",
                   "partition=%" PRId32 " offset=%" PRId64 " error=%s message=\"%s\"", m->partition,
                   m->offset, code, message);
@@ -359,6 +390,9 @@ static void produce_outputs(asw_worker *w, const asw_result *res, const char *or
         if (produce(w, w->topic_dec, RD_KAFKA_PARTITION_UA, order_id, klen, w->buf.data, w->buf.len,
                     NULL) == 0)
             w->stats.decisions++;
+        else
+            set_fatal(w, "cannot produce the decision for order %s (%zu bytes)", order_id,
+                      w->buf.len);
     }
     if (res->has_record) {
         if (asw_codec_encode_record(w->codec, &res->record, &w->buf) != ASW_CODEC_OK) {
@@ -368,6 +402,9 @@ static void produce_outputs(asw_worker *w, const asw_result *res, const char *or
         if (produce(w, w->topic_rec, RD_KAFKA_PARTITION_UA, order_id, klen, w->buf.data, w->buf.len,
                     NULL) == 0)
             w->stats.records++;
+        else
+            set_fatal(w, "cannot produce the refund record for order %s (%zu bytes)", order_id,
+                      w->buf.len);
     }
 }
 
@@ -438,6 +475,11 @@ static int abort_and_rewind(asw_worker *w, const char *why) {
     }
     w->stats.aborts++;
     rewind_consumer(w);
+    /* An error that comes back on every retry of the same records would
+     * abort forever: give up with the reason instead. */
+    if (++w->aborts_in_a_row >= MAX_ABORTS_IN_A_ROW)
+        set_fatal(w, "%d transactions aborted in a row, the last because: %s", w->aborts_in_a_row,
+                  why);
     return w->fatal ? -1 : 1;
 }
 
@@ -469,6 +511,11 @@ static void write_changelog(asw_worker *w) {
             }
             if (produce(w, w->topic_cl, p, id, strlen(id), val, len, NULL) == 0)
                 w->stats.changelog++;
+            else
+                set_fatal(w,
+                          "cannot write the state of order %s (%zu bytes) to %s: raise "
+                          "message.max.bytes (producer and topic) or lower state.retention.ms",
+                          id, len, w->topic_cl);
         }
     }
 }
@@ -523,6 +570,8 @@ int asw_worker_commit(asw_worker *w) {
     write_changelog(w);
     if (w->fatal)
         return -1;
+    if (w->txn_failed)
+        return abort_and_rewind(w, "a record of the transaction could not be produced");
     rd_kafka_error_t *error = send_and_commit(w);
     if (error) {
         int rc;
@@ -539,6 +588,7 @@ int asw_worker_commit(asw_worker *w) {
         return rc;
     }
     w->txn_open = false;
+    w->aborts_in_a_row = 0;
     for (int32_t p = 0; p < w->n_parts; p++) {
         wpart *wp = &w->parts[p];
         if (!wp->proc)
@@ -672,6 +722,20 @@ done:
 }
 
 static void on_assign(asw_worker *w, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts) {
+    /* A restore can take long; the open transaction of the partitions
+     * already owned must not run into transaction.timeout.ms meanwhile. */
+    if (w->txn_open && !w->fatal)
+        asw_worker_commit(w);
+    /* Fetching the committed offsets read_committed waits until no
+     * transaction of a previous owner is pending on them; only then is the
+     * end of the changelog the state those offsets belong to. */
+    rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_copy(parts);
+    rd_kafka_resp_err_t ce = rd_kafka_committed(rk, offsets, RESTORE_TIMEOUT_MS);
+    rd_kafka_topic_partition_list_destroy(offsets);
+    if (ce) {
+        set_fatal(w, "fetching committed offsets of %s: %s", w->topic_in, rd_kafka_err2str(ce));
+        return;
+    }
     for (int i = 0; i < parts->cnt; i++) {
         int32_t p = parts->elems[i].partition;
         if (p < 0 || p >= w->n_parts) {
@@ -746,8 +810,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         on_revoke(w, rk, parts);
         break;
     default:
-        asw_log_write(w->log, ASW_LOG_ERROR, "rebalance_error", "error=%s", rd_kafka_err2name(err));
-        rd_kafka_assign(rk, NULL);
+        set_fatal(w, "rebalance failed: %s", rd_kafka_err2str(err));
         break;
     }
 }

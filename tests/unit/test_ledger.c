@@ -557,6 +557,27 @@ Test(ledger, lifecycle_of_a_rejected_application_counts_it_as_unmatched) {
     cr_assert_eq(again.status, ASW_APPLY_IGNORED, "no longer OPEN: nothing changes");
 }
 
+Test(ledger, application_counted_by_an_earlier_lifecycle_event_does_not_count_twice) {
+    asw_ruleset_set_limit(rules, 2);
+    accept("e1", "A1", "S1", 100);
+    t_apply(order, rules, t_closed("e2", "A2", "S2")); /* unmatched: counted */
+    cr_assert_eq(asw_order_applications_used(order), 2);
+    /* A2's application arrives late: the quota holds A1 and A2 itself. */
+    asw_result r = t_apply(order, rules, t_applied("e3", "A2", "S2", 100));
+    cr_assert_str_eq(t_reasons(r.decision.reasons), "");
+    cr_assert_eq(r.decision.applications_used, 2);
+    cr_assert_not(r.has_record, "its lifecycle is over: nothing is reserved");
+}
+
+Test(ledger, fact_that_would_overflow_the_refunded_total_is_refused) {
+    t_apply(order, rules, t_external("x1", "R1", "S1", ASW_EK_OFFLINE, INT64_MAX - 5));
+    asw_order *before = asw_order_clone(order);
+    asw_result r = t_apply(order, rules, t_external("x2", "R2", "S1", ASW_EK_OFFLINE, 10));
+    cr_assert_eq(r.status, ASW_APPLY_INVALID);
+    cr_assert(asw_order_equal(before, order));
+    asw_order_destroy(before);
+}
+
 /* ---- duplicates ---- */
 
 Test(ledger, redelivered_application_re_emits_the_original_decision_as_duplicate) {

@@ -116,6 +116,7 @@ static void setup(void) {
     /* Commits happen when a test says so. */
     set("commit.interval.ms", "600000");
     set("commit.max.records", "1000000");
+    set("transaction.timeout.ms", "900000");
     set("log_level", "2");
     /* The mock coordinator only rebalances a departed member away after its
      * session times out; keep that short. */
@@ -276,4 +277,64 @@ Test(worker_mock, successor_rebuilds_the_states_from_the_changelog) {
     cr_assert_gt(st.restored, 0);
     assert_states_equal_expected(w2);
     asw_worker_destroy(w2);
+}
+
+/* Produce `n` merchant card checks on one order: each is remembered in the
+ * order's state (to re-emit on a duplicate), so the state grows with n. */
+static void produce_card_checks(const char *order_id, int n) {
+    char err[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(fx.mc), err,
+                      sizeof err);
+    rd_kafka_t *p = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    asw_codec *codec = asw_codec_new(err, sizeof err);
+    asw_buf buf = ASW_BUF_INIT;
+    for (int i = 0; i < n; i++) {
+        char id[64];
+        asw_event ev;
+        asw_event_init(&ev);
+        snprintf(id, sizeof id, "card-check-event-%04d", i);
+        ev.event_id = strdup(id);
+        ev.order_id = strdup(order_id);
+        snprintf(id, sizeof id, "card-check-application-%04d", i);
+        ev.aftersale_id = strdup(id);
+        ev.sku_order_id = strdup("BIG-1");
+        ev.shop_id = strdup("s1");
+        ev.refund_id = strdup("");
+        ev.event_time = 1700000000000 + i;
+        ev.initiator = ASW_INIT_MERCHANT_CARD;
+        ev.aftersale_type = ASW_AT_EXCHANGE;
+        ev.order.order_status = ASW_OS_SHIPPED;
+        ev.order.order_paid_amount = ev.order.sku_paid_amount = 1000;
+        cr_assert_eq(asw_codec_encode_event(codec, &ev, &buf), ASW_CODEC_OK);
+        cr_assert_eq(rd_kafka_producev(p, RD_KAFKA_V_TOPIC("events"), RD_KAFKA_V_PARTITION(0),
+                                       RD_KAFKA_V_KEY(order_id, strlen(order_id)),
+                                       RD_KAFKA_V_VALUE(buf.data, buf.len),
+                                       RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                     0);
+        asw_event_clear(&ev);
+    }
+    cr_assert_eq(rd_kafka_flush(p, 10000), 0);
+    asw_buf_free(&buf);
+    asw_codec_destroy(codec);
+    rd_kafka_destroy(p);
+}
+
+Test(worker_mock, state_too_large_for_the_changelog_is_fatal_not_committed_without_it) {
+    /* librdkafka's smallest message.max.bytes, and an order whose state
+     * outgrows it. Committing the outputs without the changelog record would
+     * leave the next owner with stale state, so the worker must stop. */
+    set("message.max.bytes", "1000");
+    produce_card_checks("BIG", 40);
+    asw_worker *w = start_worker();
+    int rc = 0;
+    for (int i = 0; i < 3000 && rc >= 0; i++) {
+        rc = asw_worker_step(w, 20);
+        if (rc >= 0 && i % 10 == 9)
+            rc = asw_worker_commit(w);
+    }
+    cr_assert_eq(rc, -1, "the worker should have stopped");
+    cr_assert(strstr(asw_worker_error(w), "cannot write the state of order") != NULL, "reason: %s",
+              asw_worker_error(w));
+    asw_worker_destroy(w);
 }
