@@ -245,6 +245,28 @@ static bool is_blank(const char *s, size_t n) {
     return true;
 }
 
+/*
+ * What both tools start with: the effective config, a logger, and a Kafka
+ * client of `role` whose opaque is ctx (its log is set here). On failure
+ * prints "aftersale-worker <cmd>: <why>" and returns -1; whatever was made
+ * is in the out-parameters for the caller's clean-up.
+ */
+static int open_tool(const char *cmd, const char *config_path, const char *brokers,
+                     asw_kafka_role role, asw_kafka_ctx *ctx, void (*setup)(rd_kafka_conf_t *),
+                     asw_config **cfg, asw_log **log, rd_kafka_t **rk) {
+    char err[512];
+    *cfg = asw_cli_config(config_path, brokers, err, sizeof err);
+    if (*cfg) {
+        *log = asw_cli_log(*cfg);
+        ctx->log = *log;
+        *rk = asw_kafka_new(*cfg, role, ctx, NULL, setup, err, sizeof err);
+    }
+    if (*rk)
+        return 0;
+    fprintf(stderr, "aftersale-worker %s: %s\n", cmd, err);
+    return -1;
+}
+
 int asw_cmd_produce(int argc, char **argv) {
     produce_opts o;
     int rc = produce_parse_args(argc, argv, &o);
@@ -266,18 +288,9 @@ int asw_cmd_produce(int argc, char **argv) {
     const char *name = strcmp(o.in_path, "-") == 0 ? "<stdin>" : o.in_path;
 
     rc = 2;
-    cfg = asw_cli_config(o.config_path, o.brokers, err, sizeof err);
-    if (!cfg) {
-        fprintf(stderr, "aftersale-worker produce: %s\n", err);
+    if (open_tool("produce", o.config_path, o.brokers, ASW_KAFKA_TOOL_PRODUCER, &ctx,
+                  producer_setup, &cfg, &log, &rk) != 0)
         goto done;
-    }
-    log = asw_cli_log(cfg);
-    ctx.log = log;
-    rk = asw_kafka_new(cfg, ASW_KAFKA_TOOL_PRODUCER, &ctx, NULL, producer_setup, err, sizeof err);
-    if (!rk) {
-        fprintf(stderr, "aftersale-worker produce: %s\n", err);
-        goto done;
-    }
 
     rc = 1;
     if (!o.raw && !(codec = asw_codec_new(err, sizeof err))) {
@@ -581,18 +594,9 @@ int asw_cmd_consume(int argc, char **argv) {
     int32_t nparts = 0, neof = 0;
 
     rc = 2;
-    cfg = asw_cli_config(o.config_path, o.brokers, err, sizeof err);
-    if (!cfg) {
-        fprintf(stderr, "aftersale-worker consume: %s\n", err);
+    if (open_tool("consume", o.config_path, o.brokers, ASW_KAFKA_TOOL_CONSUMER, &ctx, NULL, &cfg,
+                  &log, &rk) != 0)
         goto done;
-    }
-    log = asw_cli_log(cfg);
-    ctx.log = log;
-    rk = asw_kafka_new(cfg, ASW_KAFKA_TOOL_CONSUMER, &ctx, NULL, NULL, err, sizeof err);
-    if (!rk) {
-        fprintf(stderr, "aftersale-worker consume: %s\n", err);
-        goto done;
-    }
 
     rc = 1;
     if (!(codec = asw_codec_new(err, sizeof err))) {
