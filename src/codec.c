@@ -69,6 +69,7 @@ typedef enum rec_kind {
     RK_DECISION,
     RK_RECORD,
     RK_STATE,
+    RK_PARTITION,
     RK__COUNT
 } rec_kind;
 
@@ -88,6 +89,7 @@ static const struct {
     {"Decision", ASW_SCHEMA_ID_DECISION},
     {"RefundRecord", ASW_SCHEMA_ID_REFUND_RECORD},
     {"OrderState", ASW_SCHEMA_ID_ORDER_STATE},
+    {"PartitionState", ASW_SCHEMA_ID_PARTITION_STATE},
 };
 
 #define KIND_BIT(k) (1u << (k))
@@ -2091,4 +2093,32 @@ asw_codec_err asw_codec_decode_state(asw_codec *c, const void *buf, size_t len, 
 fail:
     asw_order_destroy(o);
     return x.rc;
+}
+
+/* ---- partition state ---- */
+
+asw_codec_err asw_codec_encode_partition_state(asw_codec *c, int64_t stream_time, asw_buf *out) {
+    avro_value_t *v = encode_start(c, RK_PARTITION);
+    int bad = e_int(v, "version", 1) || e_long(v, "stream_time", stream_time);
+    asw_buf_reset(out);
+    return bad ? ASW_CODEC_E_SCHEMA : encode_finish(c, RK_PARTITION, out);
+}
+
+asw_codec_err asw_codec_decode_partition_state(asw_codec *c, const void *buf, size_t len,
+                                               int64_t *stream_time, char *err, size_t errlen) {
+    rec_kind k;
+    avro_value_t *v;
+    asw_codec_err rc = decode_value(c, buf, len, KIND_BIT(RK_PARTITION), &k, &v, err, errlen);
+    if (rc)
+        return rc;
+    xc x = {&c->readers[k], ASW_CODEC_OK, err, errlen};
+    int64_t t;
+    int32_t version;
+    if (x_int(&x, v, "version", &version) || x_long(&x, v, "stream_time", &t))
+        return x.rc;
+    if (version != 1)
+        return fail(err, errlen, ASW_CODEC_E_BODY, "corrupt partition state: version %d",
+                    (int)version);
+    *stream_time = t;
+    return ASW_CODEC_OK;
 }

@@ -79,7 +79,8 @@ static const known_key known_keys[] = {
     {"commit.interval.ms", "100", KIND_INT, RULE_NONE, 1, 600000},
     {"commit.max.records", "10000", KIND_INT, RULE_NONE, 1, 1000000},
     {"worker.id", "", KIND_ID_OPT, RULE_NONE, 0, 0},
-    {"state.retention.ms", "2592000000", KIND_INT, RULE_NONE, 1, 4611686018427387904LL},
+    {"state.retention.ms", "7776000000", KIND_INT, RULE_NONE, 1, 4611686018427387904LL},
+    {"state.stream_time.max_step.ms", "3600000", KIND_INT, RULE_NONE, 0, 4611686018427387904LL},
     {"topic.replication.factor", "-1", KIND_INT, RULE_NONE, -1, 32767},
     {"schema.registry.url", "", KIND_URL_OPT, RULE_NONE, 0, 0},
     {"log.level", "info", KIND_LOG_LEVEL, RULE_NONE, 0, 0},
@@ -387,6 +388,11 @@ int asw_config_set(asw_config *cfg, const char *key, const char *value, char *er
         set_err(err, errlen, "%s", rderr[0] ? rderr : "invalid value for librdkafka property");
         return -1;
     }
+}
+
+void asw_config_state_limits(const asw_config *cfg, asw_state_limits *out) {
+    out->retention_ms = strtoll(asw_config_get(cfg, "state.retention.ms"), NULL, 10);
+    out->max_step_ms = strtoll(asw_config_get(cfg, "state.stream_time.max_step.ms"), NULL, 10);
 }
 
 const char *asw_config_get(const asw_config *cfg, const char *key) {

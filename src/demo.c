@@ -323,6 +323,7 @@ typedef struct demo_tally {
     demo_pick over[OVER_EXAMPLES];
     demo_pick examples[EX__COUNT];
     int64_t dead_letters;
+    int64_t late_events; /* dead letters LATE_EVENT (SPEC 7) */
     struct {
         char name[48];
         int64_t n;
@@ -456,6 +457,7 @@ static void tally_record(demo_tally *t, const asw_refund_record *r, int64_t seq)
 
 static void tally_dead_letter(demo_tally *t, const rd_kafka_message_t *m) {
     t->dead_letters++;
+    int64_t *late = &t->late_events;
     const char *name = "?";
     char copy[48];
     rd_kafka_headers_t *h = NULL;
@@ -467,6 +469,8 @@ static void tally_dead_letter(demo_tally *t, const rd_kafka_message_t *m) {
                  (const char *)val);
         name = copy;
     }
+    if (strcmp(name, "LATE_EVENT") == 0)
+        (*late)++;
     for (int i = 0; i < t->n_dlq_errors; i++)
         if (strcmp(t->dlq_errors[i].name, name) == 0) {
             t->dlq_errors[i].n++;
@@ -493,6 +497,7 @@ typedef struct demo_run {
     int64_t join_ms, process_ms; /* worker: until the first record, then until drained */
     asw_worker_stats stats;
     int64_t replay_dead_letters;
+    int64_t replay_late_events;
     char commit_policy[96]; /* for the report */
 } demo_run;
 
@@ -840,10 +845,11 @@ static int replay_offline(demo_run *run, const asw_config *cfg, demo_outs *outs,
                           size_t errlen) {
     int rc = -1;
     int32_t np = run->opts.partitions;
-    int64_t retention = strtoll(asw_config_get(cfg, "state.retention.ms"), NULL, 10);
+    asw_state_limits limits;
+    asw_config_state_limits(cfg, &limits);
     asw_processor **procs = asw_calloc((size_t)np, sizeof *procs);
     for (int32_t p = 0; p < np; p++)
-        procs[p] = asw_processor_new(asw_config_ruleset(cfg), retention, false);
+        procs[p] = asw_processor_new(asw_config_ruleset(cfg), &limits, false);
     asw_gen *g = asw_gen_new(run->opts.seed, run->opts.orders, DEMO_ACTIVE);
     asw_event ev;
     run->replay_dead_letters = run->bad; /* they never decode: no event to replay */
@@ -857,8 +863,10 @@ static int replay_offline(demo_run *run, const asw_config *cfg, demo_outs *outs,
         asw_source src = {run->topic_in, p, i};
         asw_result res;
         asw_processor_apply(procs[p], &ev, &src, &res);
-        if (res.status == ASW_APPLY_INVALID)
+        if (res.status == ASW_APPLY_INVALID || res.status == ASW_APPLY_LATE)
             run->replay_dead_letters++;
+        if (res.status == ASW_APPLY_LATE)
+            run->replay_late_events++;
         if (res.has_decision)
             outs_add_decision(outs, &res.decision);
         if (res.has_record)
@@ -916,7 +924,8 @@ static void print_report(const demo_run *run, const demo_tally *t, FILE *out) {
     fprintf(out, "  dead letters                       %7" PRId64, t->dead_letters);
     for (int i = 0; i < t->n_dlq_errors; i++)
         fprintf(out, "%s%s %" PRId64, i ? ", " : "  (", t->dlq_errors[i].name, t->dlq_errors[i].n);
-    fprintf(out, "%s\n\n", t->n_dlq_errors ? ")" : "");
+    fprintf(out, "%s\n", t->n_dlq_errors ? ")" : "");
+    fprintf(out, "  late events (LATE_EVENT, SPEC 7)   %7" PRId64 "\n\n", t->late_events);
 
     fprintf(out, "refund records  %" PRId64 ":", t->records);
     for (int st = 0; st < ASW_RS__COUNT; st++)
@@ -1011,10 +1020,13 @@ int asw_cmd_demo(int argc, char **argv) {
     print_report(&run, tally, stdout);
     int64_t n_dec = tally->decisions, n_rec = tally->records;
     bool same = outs_compare(&from_kafka, &from_replay, diff, DIFF_MAX);
-    if (same && tally->dead_letters != run.replay_dead_letters) {
+    if (same && (tally->dead_letters != run.replay_dead_letters ||
+                 tally->late_events != run.replay_late_events)) {
         snprintf(diff, DIFF_MAX,
-                 "dead letters: %" PRId64 " in Kafka, %" PRId64 " in the offline replay\n",
-                 tally->dead_letters, run.replay_dead_letters);
+                 "dead letters: %" PRId64 " (%" PRId64 " late) in Kafka, %" PRId64 " (%" PRId64
+                 " late) in the offline replay\n",
+                 tally->dead_letters, tally->late_events, run.replay_dead_letters,
+                 run.replay_late_events);
         same = false;
     }
     if (same) {

@@ -421,6 +421,12 @@ void asw_jsonl_format_tombstone(const void *key, size_t keylen, asw_buf *out) {
     dump(o, out);
 }
 
+void asw_jsonl_format_partition_state(int64_t stream_time, asw_buf *out) {
+    json_t *j = object_of_type("PartitionState");
+    put_int(j, "stream_time", stream_time);
+    dump(j, out);
+}
+
 void asw_jsonl_format_state(const asw_order *o, asw_buf *out) {
     json_t *j = object_of_type("OrderState");
     put_str(j, "order_id", o->order_id);

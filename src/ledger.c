@@ -327,12 +327,14 @@ bool asw_order_equal(const asw_order *a, const asw_order *b) {
 
 /* ---- queries ---- */
 
+/* paid - (refunded + reserved): exact, by the invariant refund_overflows()
+ * keeps (refunded + reserved fits int64, paid >= 0). */
 int64_t asw_order_remaining(const asw_order *o) {
-    return o->paid - o->refunded - o->reserved;
+    return o->paid - (o->refunded + o->reserved);
 }
 
 int64_t asw_sku_remaining(const asw_sku_state *s) {
-    return s->paid - s->refunded - s->reserved;
+    return s->paid - (s->refunded + s->reserved);
 }
 
 const asw_sku_state *asw_order_find_sku(const asw_order *o, const char *id) {
@@ -357,6 +359,18 @@ static bool is_shipped_status(asw_order_status s) {
     return s == ASW_OS_PARTIALLY_SHIPPED || s == ASW_OS_SHIPPED || s == ASW_OS_COMPLETED;
 }
 
+static bool too_long(const char *s) {
+    return strlen(s) > ASW_TEXT_MAX;
+}
+
+/* Does an application carry a text field longer than ASW_TEXT_MAX bytes?
+ * Such a one is INVALID_REQUEST and is not remembered, so that no string in
+ * a state is longer than that. */
+static bool application_oversized(const asw_event *ev) {
+    return too_long(ev->event_id) || too_long(ev->order_id) || too_long(ev->aftersale_id) ||
+           too_long(ev->sku_order_id) || too_long(ev->shop_id);
+}
+
 /* Rule 1: is the application malformed? Checked on the event alone. */
 static bool application_invalid(const asw_event *ev) {
     const asw_order_snapshot *s = &ev->order;
@@ -365,7 +379,7 @@ static bool application_invalid(const asw_event *ev) {
     if (s->sku_paid_amount > s->order_paid_amount || ev->amount > s->sku_paid_amount)
         return true;
     if (!ev->event_id[0] || !ev->order_id[0] || !ev->aftersale_id[0] || !ev->sku_order_id[0] ||
-        !ev->shop_id[0])
+        !ev->shop_id[0] || application_oversized(ev))
         return true;
     return is_money_free_type(ev->aftersale_type) && ev->amount != 0;
 }
@@ -518,7 +532,9 @@ static void touch(asw_order *o, const asw_event *ev, asw_result *out) {
 
 static void apply_application(asw_order *o, const asw_ruleset *rules, const asw_event *ev,
                               const asw_source *src, asw_result *out) {
-    asw_decided *prev = ev->aftersale_id[0] ? find_decided(o, ev->aftersale_id) : NULL;
+    bool oversized = application_oversized(ev);
+    asw_decided *prev =
+        ev->aftersale_id[0] && !oversized ? find_decided(o, ev->aftersale_id) : NULL;
     if (prev) {
         /* Replay or redelivery: the original decision, flagged. */
         out->has_decision = true;
@@ -526,7 +542,7 @@ static void apply_application(asw_order *o, const asw_ruleset *rules, const asw_
         out->decision.duplicate = true;
         return;
     }
-    if (ev->event_id[0] && event_seen(o, ev->event_id)) {
+    if (ev->event_id[0] && !oversized && event_seen(o, ev->event_id)) {
         out->status = ASW_APPLY_IGNORED;
         return;
     }
@@ -584,12 +600,17 @@ static void apply_application(asw_order *o, const asw_ruleset *rules, const asw_
         .source_offset = src ? src->offset : 0,
     };
     out->has_decision = true;
+    if (oversized) {
+        /* Too long to keep: decided, but the state does not change. The
+         * decision borrows the event's strings and the ruleset's. */
+        fill_decision(&out->decision, o, &k);
+        return;
+    }
     if (ev->aftersale_id[0]) {
         asw_order_put_decided(o, &k);
         fill_decision(&out->decision, o, find_decided(o, ev->aftersale_id));
     } else {
-        /* Nothing to key a re-emission on: decided, but not remembered.
-         * The decision borrows the event's strings and the ruleset's. */
+        /* Nothing to key a re-emission on: decided, but not remembered. */
         fill_decision(&out->decision, o, &k);
     }
     touch(o, ev, out);
@@ -717,6 +738,9 @@ static const char *fact_invalid(const asw_event *ev) {
     if (!id[0])
         return ev->type == ASW_EV_CLAWED_BACK || ev->type == ASW_EV_EXTERNAL ? "empty refund_id"
                                                                              : "empty aftersale_id";
+    if (too_long(ev->event_id) || too_long(ev->order_id) || too_long(ev->sku_order_id) ||
+        too_long(id) || (ev->shop_id && too_long(ev->shop_id)))
+        return "an id longer than 128 bytes";
     if (ev->amount < 0)
         return "negative amount";
     if (asw_event_carries_paid(ev) && (ev->order_paid_amount < 0 || ev->sku_paid_amount < 0))
@@ -724,14 +748,25 @@ static const char *fact_invalid(const asw_event *ev) {
     return NULL;
 }
 
-/* Would booking `amount` more overflow the order's or the sub-order's
- * refunded total? (Only absurd amounts can, but facts are not checked
- * against paid, so the ledger must not wrap round.) */
-static bool refund_overflows(const asw_order *o, const char *sku_id, int64_t amount) {
+/* Does refunded + reserved + amount leave int64? */
+static bool ledger_overflows(int64_t refunded, int64_t reserved, int64_t amount) {
     int64_t sum;
+    return __builtin_add_overflow(refunded, reserved, &sum) ||
+           __builtin_add_overflow(sum, amount, &sum);
+}
+
+/*
+ * Would booking `amount` more break the ledger's invariant, refunded +
+ * reserved <= INT64_MAX on the order and on the sub-order? (Only absurd
+ * amounts can, but facts are not checked against paid.) The invariant is
+ * what makes every remaining = paid - refunded - reserved exact: paid is
+ * never negative, so that difference never wraps. Reservations keep it by
+ * themselves: an accepted amount is at most what remains.
+ */
+static bool refund_overflows(const asw_order *o, const char *sku_id, int64_t amount) {
     const asw_sku_state *sku = find_sku(o, sku_id);
-    return __builtin_add_overflow(o->refunded, amount, &sum) ||
-           (sku && __builtin_add_overflow(sku->refunded, amount, &sum));
+    return ledger_overflows(o->refunded, o->reserved, amount) ||
+           (sku && ledger_overflows(sku->refunded, sku->reserved, amount));
 }
 
 void asw_order_apply(asw_order *o, const asw_ruleset *rules, const asw_event *ev,
@@ -755,7 +790,7 @@ void asw_order_apply(asw_order *o, const asw_ruleset *rules, const asw_event *ev
     if ((ev->type == ASW_EV_SUCCEEDED || ev->type == ASW_EV_EXTERNAL) &&
         refund_overflows(o, ev->sku_order_id, ev->amount)) {
         out->status = ASW_APPLY_INVALID;
-        out->error = "amount overflows the refunded total";
+        out->error = "amount overflows the ledger (refunded + reserved above 2^63 - 1 fen)";
         return;
     }
     switch (ev->type) {

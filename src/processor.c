@@ -22,9 +22,11 @@ typedef struct saved {
 
 struct asw_processor {
     const asw_ruleset *rules;
-    int64_t retention_ms;
+    asw_state_limits limits;
     bool track;
     asw_store *store;
+    bool has_stream_time, committed_has_stream_time;
+    bool stream_time_restored; /* the changelog had a stream time record */
     int64_t stream_time;
     int64_t committed_stream_time;
     uint64_t txn; /* current transaction number, for asw_order.txn_mark */
@@ -32,11 +34,11 @@ struct asw_processor {
     size_t n_saved, cap_saved;
 };
 
-asw_processor *asw_processor_new(const asw_ruleset *rules, int64_t retention_ms,
+asw_processor *asw_processor_new(const asw_ruleset *rules, const asw_state_limits *limits,
                                  bool track_changes) {
     asw_processor *p = asw_calloc(1, sizeof *p);
     p->rules = rules;
-    p->retention_ms = retention_ms;
+    p->limits = *limits;
     p->track = track_changes;
     p->store = asw_store_new();
     p->txn = 1;
@@ -76,20 +78,67 @@ static void save(asw_processor *p, const char *order_id, asw_order *o) {
         o->txn_mark = p->txn;
 }
 
-static bool expired(const asw_processor *p, const asw_order *o) {
-    int64_t last = o->max_event_time;
-    if (o->has_deadline && o->deadline > last)
-        last = o->deadline;
-    return p->stream_time - last > p->retention_ms;
+/* Stream time - retention_ms into *horizon; false before any stream time
+ * or when that lies below the range of int64 (nothing is that old). */
+static bool retention_horizon(const asw_processor *p, int64_t *horizon) {
+    return p->has_stream_time &&
+           !__builtin_sub_overflow(p->stream_time, p->limits.retention_ms, horizon);
+}
+
+static bool has_open_application(const asw_order *o) {
+    for (size_t i = 0; i < o->n_apps; i++)
+        if (o->apps[i].state == ASW_APP_OPEN)
+            return true;
+    return false;
+}
+
+/* SPEC 7: an order may be dropped only when it is closed. One whose
+ * deadline is unknown never is, by time. */
+static bool closed(const asw_processor *p, const asw_order *o) {
+    if (!o->has_deadline || has_open_application(o))
+        return false;
+    int64_t last = o->deadline > o->max_event_time ? o->deadline : o->max_event_time;
+    int64_t horizon;
+    return retention_horizon(p, &horizon) && last <= horizon;
+}
+
+/* Stream time follows event time, at most max_step_ms per event, so that a
+ * wild clock cannot expire anything. */
+static void advance_stream_time(asw_processor *p, int64_t t) {
+    if (!p->has_stream_time) {
+        p->has_stream_time = true;
+        p->stream_time = t;
+        return;
+    }
+    if (t <= p->stream_time)
+        return;
+    int64_t cap;
+    if (__builtin_add_overflow(p->stream_time, p->limits.max_step_ms, &cap))
+        cap = INT64_MAX;
+    p->stream_time = t < cap ? t : cap;
+}
+
+static void drop(asw_processor *p, const char *order_id, asw_order *o) {
+    save(p, order_id, o);
+    asw_store_remove(p->store, order_id);
 }
 
 void asw_processor_apply(asw_processor *p, const asw_event *ev, const asw_source *src,
                          asw_result *out) {
     asw_order *o = asw_store_get(p->store, ev->order_id);
-    if (o && expired(p, o)) {
-        save(p, ev->order_id, o);
-        asw_store_remove(p->store, ev->order_id);
+    if (o && closed(p, o)) {
+        drop(p, ev->order_id, o);
         o = NULL;
+    }
+    int64_t horizon;
+    if (!o && retention_horizon(p, &horizon) && ev->event_time < horizon) {
+        /* It may belong to an order already dropped: deciding it against an
+         * empty ledger could forget money. */
+        memset(out, 0, sizeof *out);
+        out->status = ASW_APPLY_LATE;
+        out->error = "event_time is more than state.retention.ms before stream time and "
+                     "the order is not in state";
+        return; /* earlier than stream time: it cannot move it */
     }
     bool created = o == NULL;
     if (created) {
@@ -102,10 +151,7 @@ void asw_processor_apply(asw_processor *p, const asw_event *ev, const asw_source
     if (created)
         o->txn_mark = p->txn;
     asw_order_apply(o, p->rules, ev, src, out);
-    if (out->state_changed) {
-        if (ev->event_time > p->stream_time)
-            p->stream_time = ev->event_time;
-    } else if (created) {
+    if (!out->state_changed && created) {
         /* Nothing was booked: do not keep an empty order around. */
         if (p->track && p->n_saved && p->saved[p->n_saved - 1].before == NULL &&
             strcmp(p->saved[p->n_saved - 1].order_id, ev->order_id) == 0) {
@@ -113,10 +159,20 @@ void asw_processor_apply(asw_processor *p, const asw_event *ev, const asw_source
         }
         asw_store_remove(p->store, ev->order_id);
     }
+    advance_stream_time(p, ev->event_time);
 }
 
 int64_t asw_processor_stream_time(const asw_processor *p) {
     return p->stream_time;
+}
+
+bool asw_processor_has_stream_time(const asw_processor *p) {
+    return p->has_stream_time;
+}
+
+bool asw_processor_stream_time_changed(const asw_processor *p) {
+    return p->has_stream_time != p->committed_has_stream_time ||
+           p->stream_time != p->committed_stream_time;
 }
 
 size_t asw_processor_order_count(const asw_processor *p) {
@@ -128,10 +184,20 @@ const asw_order *asw_processor_get(const asw_processor *p, const char *order_id)
 }
 
 void asw_processor_restore(asw_processor *p, asw_order *state) {
-    if (state->max_event_time > p->stream_time)
+    if (!p->stream_time_restored &&
+        (!p->has_stream_time || state->max_event_time > p->stream_time)) {
+        p->has_stream_time = true;
         p->stream_time = state->max_event_time;
+    }
+    p->committed_has_stream_time = p->has_stream_time;
     p->committed_stream_time = p->stream_time;
     asw_store_put(p->store, state);
+}
+
+void asw_processor_restore_stream_time(asw_processor *p, int64_t stream_time) {
+    p->stream_time_restored = true;
+    p->has_stream_time = p->committed_has_stream_time = true;
+    p->stream_time = p->committed_stream_time = stream_time;
 }
 
 void asw_processor_restore_tombstone(asw_processor *p, const char *order_id) {
@@ -143,11 +209,10 @@ size_t asw_processor_evict(asw_processor *p) {
     const char **ids = asw_store_ids(p->store, &n);
     for (size_t i = 0; i < n; i++) {
         asw_order *o = asw_store_get(p->store, ids[i]);
-        if (!expired(p, o))
+        if (!closed(p, o))
             continue;
         char *id = asw_strdup(ids[i]); /* ids[i] dies with the order */
-        save(p, id, o);
-        asw_store_remove(p->store, id);
+        drop(p, id, o);
         free(id);
         dropped++;
     }
@@ -166,6 +231,7 @@ const asw_order *asw_processor_changed_at(const asw_processor *p, size_t i, cons
 
 void asw_processor_checkpoint(asw_processor *p) {
     forget_saved(p);
+    p->committed_has_stream_time = p->has_stream_time;
     p->committed_stream_time = p->stream_time;
     p->txn++;
 }
@@ -181,23 +247,26 @@ void asw_processor_rollback(asw_processor *p) {
         }
     }
     forget_saved(p);
+    p->has_stream_time = p->committed_has_stream_time;
     p->stream_time = p->committed_stream_time;
     p->txn++;
 }
 
 asw_processor *asw_processor_clone(const asw_processor *p) {
-    asw_processor *c = asw_processor_new(p->rules, p->retention_ms, p->track);
+    asw_processor *c = asw_processor_new(p->rules, &p->limits, p->track);
     size_t n;
     const char **ids = asw_store_ids(p->store, &n);
     for (size_t i = 0; i < n; i++)
         asw_store_put(c->store, asw_order_clone(asw_store_get(p->store, ids[i])));
     free(ids);
+    c->has_stream_time = c->committed_has_stream_time = p->has_stream_time;
     c->stream_time = c->committed_stream_time = p->stream_time;
     return c;
 }
 
 bool asw_processor_equal(const asw_processor *a, const asw_processor *b) {
-    if (a->stream_time != b->stream_time || asw_store_count(a->store) != asw_store_count(b->store))
+    if (a->has_stream_time != b->has_stream_time || a->stream_time != b->stream_time ||
+        asw_store_count(a->store) != asw_store_count(b->store))
         return false;
     size_t n;
     const char **ids = asw_store_ids(a->store, &n);

@@ -55,8 +55,9 @@ static bool blank(const char *s, size_t n) {
 int asw_replay_run(const asw_config *cfg, FILE *in, FILE *out, asw_log *log,
                    asw_replay_stats *stats, char *err, size_t errlen) {
     int rc = -1;
-    long long retention = strtoll(asw_config_get(cfg, "state.retention.ms"), NULL, 10);
-    asw_processor *proc = asw_processor_new(asw_config_ruleset(cfg), retention, false);
+    asw_state_limits limits;
+    asw_config_state_limits(cfg, &limits);
+    asw_processor *proc = asw_processor_new(asw_config_ruleset(cfg), &limits, false);
     asw_source src = {.topic = asw_config_get(cfg, "topic.input"), .partition = 0, .offset = 0};
     asw_buf buf = ASW_BUF_INIT;
     char *line = NULL;
@@ -82,10 +83,13 @@ int asw_replay_run(const asw_config *cfg, FILE *in, FILE *out, asw_log *log,
         } else {
             asw_result res;
             asw_processor_apply(proc, &ev, &src, &res);
-            if (res.status == ASW_APPLY_INVALID) {
-                snprintf(perr, sizeof perr, "invalid event: %s", res.error);
+            if (res.status == ASW_APPLY_INVALID || res.status == ASW_APPLY_LATE) {
+                bool late = res.status == ASW_APPLY_LATE;
+                snprintf(perr, sizeof perr, "%s: %s", late ? "LATE_EVENT" : "invalid event",
+                         res.error);
                 asw_jsonl_format_dead_letter(stats->lines, perr, line, n, &buf);
                 stats->dead_letters++;
+                stats->late_events += late;
             }
             if (res.has_decision)
                 asw_jsonl_format_decision(&res.decision, &buf);
@@ -119,10 +123,12 @@ fail:
 void asw_replay_print_summary(const asw_replay_stats *st, FILE *out) {
     fprintf(out,
             "replay: %lld events -> %lld decisions (%lld accepted, %lld rejected, "
-            "%lld duplicates), %lld refund records, %lld dead letters, %lld ignored\n",
+            "%lld duplicates), %lld refund records, %lld dead letters (%lld late events), "
+            "%lld ignored\n",
             (long long)st->events, (long long)st->decisions, (long long)st->accepted,
             (long long)(st->decisions - st->accepted), (long long)st->duplicates,
-            (long long)st->records, (long long)st->dead_letters, (long long)st->ignored);
+            (long long)st->records, (long long)st->dead_letters, (long long)st->late_events,
+            (long long)st->ignored);
     for (int r = 0; r < ASW_R__COUNT; r++)
         if (st->reasons[r])
             fprintf(out, "  %-32s %lld\n", asw_reason_name((asw_reason)r),

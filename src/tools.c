@@ -552,6 +552,13 @@ void asw_tools_format_message(asw_codec *c, const void *key, size_t keylen, cons
             asw_order_destroy(o);
             break;
         }
+        case ASW_SCHEMA_ID_PARTITION_STATE: {
+            int64_t t = 0;
+            e = asw_codec_decode_partition_state(c, value, len, &t, msg, sizeof msg);
+            if (e == ASW_CODEC_OK)
+                asw_jsonl_format_partition_state(t, out);
+            break;
+        }
         default: {
             /* Events, and every id the codec does not know: it names the
              * error (UNKNOWN_SCHEMA_ID, WRONG_RECORD). */

@@ -30,6 +30,7 @@
 
 #include "asw/alloc.h"
 #include "asw/buf.h"
+#include "asw/changelog.h"
 #include "asw/codec.h"
 #include "asw/kafka.h"
 
@@ -43,7 +44,8 @@
 #define STATS_EVERY_MS      10000
 
 typedef struct wpart {
-    asw_processor *proc; /* NULL: not assigned */
+    asw_processor *proc; /* NULL: not assigned, or quarantined */
+    bool quarantined;    /* assigned, but its changelog could not be restored whole */
     int64_t committed;   /* < 0: nothing consumed since assignment */
     int64_t next;
 } wpart;
@@ -69,7 +71,8 @@ struct asw_worker {
     int aborts_in_a_row;                    /* since the last successful commit */
     int64_t txn_begin_ms;
     int64_t txn_records;
-    int64_t commit_interval_ms, commit_max_records, retention_ms;
+    int64_t commit_interval_ms, commit_max_records;
+    asw_state_limits limits;
     int64_t commits_since_evict;
     int64_t last_stats_ms;
 
@@ -193,7 +196,7 @@ asw_worker *asw_worker_new(const asw_config *cfg, asw_log *log, char *err, size_
     asw_kafka_transactional_id(cfg, w->txn_id, sizeof w->txn_id);
     w->commit_interval_ms = strtoll(asw_config_get(cfg, "commit.interval.ms"), NULL, 10);
     w->commit_max_records = strtoll(asw_config_get(cfg, "commit.max.records"), NULL, 10);
-    w->retention_ms = strtoll(asw_config_get(cfg, "state.retention.ms"), NULL, 10);
+    asw_config_state_limits(cfg, &w->limits);
     /* The coordinator aborts a transaction open longer than this; a worker
      * that only commits later would be fenced every time. */
     const char *tto = asw_config_get(cfg, "transaction.timeout.ms");
@@ -483,40 +486,44 @@ static int abort_and_rewind(asw_worker *w, const char *why) {
     return w->fatal ? -1 : 1;
 }
 
-/* The orders each partition changed in this transaction, to the changelog
- * partition of the same number: the state, or a tombstone. */
+typedef struct changelog_target {
+    asw_worker *w;
+    int32_t partition;
+} changelog_target;
+
+static int emit_changelog(void *opaque, const void *key, size_t keylen, const void *value,
+                          size_t len) {
+    changelog_target *t = opaque;
+    asw_worker *w = t->w;
+    if (produce(w, w->topic_cl, t->partition, key, keylen, value, len, NULL) != 0) {
+        bool order = keylen > 0 && ((const char *)key)[0] != '\0';
+        set_fatal(w,
+                  "cannot write the state of %s%.*s (%zu bytes) to %s [%" PRId32
+                  "]: raise message.max.bytes (producer and topic)",
+                  order ? "order " : "the partition", order ? (int)keylen : 0,
+                  order ? (const char *)key : "", len, w->topic_cl, t->partition);
+        return -1;
+    }
+    w->stats.changelog++;
+    return 0;
+}
+
+/* What each partition changed in this transaction, to the changelog
+ * partition of the same number (src/changelog.c says how). */
 static void write_changelog(asw_worker *w) {
     bool evict = ++w->commits_since_evict >= EVICT_EVERY_COMMITS;
     if (evict)
         w->commits_since_evict = 0;
+    char err[256];
     for (int32_t p = 0; p < w->n_parts && !w->fatal; p++) {
         asw_processor *proc = w->parts[p].proc;
         if (!proc)
             continue;
         if (evict)
             asw_processor_evict(proc);
-        size_t n = asw_processor_changed_count(proc);
-        for (size_t i = 0; i < n && !w->fatal; i++) {
-            const char *id;
-            const asw_order *o = asw_processor_changed_at(proc, i, &id);
-            const void *val = NULL;
-            size_t len = 0;
-            if (o) {
-                if (asw_codec_encode_state(w->codec, o, &w->buf) != ASW_CODEC_OK) {
-                    set_fatal(w, "cannot encode the state of order %s", id);
-                    return;
-                }
-                val = w->buf.data;
-                len = w->buf.len;
-            }
-            if (produce(w, w->topic_cl, p, id, strlen(id), val, len, NULL) == 0)
-                w->stats.changelog++;
-            else
-                set_fatal(w,
-                          "cannot write the state of order %s (%zu bytes) to %s: raise "
-                          "message.max.bytes (producer and topic) or lower state.retention.ms",
-                          id, len, w->topic_cl);
-        }
+        changelog_target t = {w, p};
+        if (asw_changelog_write(w->codec, proc, &w->buf, emit_changelog, &t, err, sizeof err) < 0)
+            set_fatal(w, "%s", err);
     }
 }
 
@@ -643,6 +650,9 @@ static void process(asw_worker *w, const rd_kafka_message_t *m) {
     if (res.status == ASW_APPLY_INVALID) {
         snprintf(err, sizeof err, "invalid event: %s", res.error);
         dead_letter(w, m, "INVALID_EVENT", err);
+    } else if (res.status == ASW_APPLY_LATE) {
+        dead_letter(w, m, "LATE_EVENT", res.error);
+        w->stats.late_events++;
     }
     produce_outputs(w, &res, ev.order_id);
     asw_event_clear(&ev);
@@ -650,16 +660,34 @@ static void process(asw_worker *w, const rd_kafka_message_t *m) {
 
 /* ---- rebalancing ---- */
 
+/* A partition whose state cannot be rebuilt whole decides nothing: no
+ * processor, so its records are neither processed nor committed, and the
+ * next owner meets the same record. The worker and its other partitions go
+ * on (SPEC 5: bad data never crashes the worker). */
+static void quarantine(asw_worker *w, int32_t p, const char *why) {
+    asw_processor_destroy(w->parts[p].proc);
+    w->parts[p].proc = NULL;
+    w->parts[p].quarantined = true;
+    w->stats.quarantined++;
+    asw_log_write(w->log, ASW_LOG_ERROR, "partition_quarantined",
+                  "topic=%s partition=%" PRId32 " changelog=%s reason=\"%s\"", w->topic_in, p,
+                  w->topic_cl, why);
+}
+
 /* Rebuild the order states of newly assigned partitions from their
- * changelog partitions, read_committed, up to the end. Returns 0, 1 when a
- * stop was requested first, -1 when fatal. */
+ * changelog partitions, read_committed, up to the end (src/changelog.c has
+ * the policy for corrupt records). A partition whose restore is not whole
+ * is quarantined: left without a processor (and paused), so it decides
+ * nothing, while the others go on. Returns 0, 1 when a stop was requested
+ * first, -1 when fatal. */
 static int restore(asw_worker *w, const rd_kafka_topic_partition_list_t *parts) {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts->cnt);
-    bool *done = asw_calloc((size_t)w->n_parts, sizeof *done);
+    asw_changelog_restore **rs = asw_calloc((size_t)w->n_parts, sizeof *rs);
     int remaining = 0, rc = -1;
     for (int i = 0; i < parts->cnt; i++) {
         int32_t p = parts->elems[i].partition;
         rd_kafka_topic_partition_list_add(l, w->topic_cl, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+        rs[p] = asw_changelog_restore_new(w->codec, w->parts[p].proc);
         remaining++;
     }
     rd_kafka_resp_err_t e = rd_kafka_assign(w->restorer, l);
@@ -668,7 +696,6 @@ static int restore(asw_worker *w, const rd_kafka_topic_partition_list_t *parts) 
         goto done;
     }
     int64_t deadline = now_ms() + RESTORE_TIMEOUT_MS;
-    char err[256];
     while (remaining > 0 && !w->fatal) {
         if (w->stop && *w->stop) {
             rc = 1; /* interrupted: the caller leaves these partitions idle */
@@ -681,9 +708,20 @@ static int restore(asw_worker *w, const rd_kafka_topic_partition_list_t *parts) 
         rd_kafka_message_t *m = rd_kafka_consumer_poll(w->restorer, 200);
         if (!m)
             continue;
+        bool ours = m->partition >= 0 && m->partition < w->n_parts && rs[m->partition];
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            if (m->partition >= 0 && m->partition < w->n_parts && !done[m->partition]) {
-                done[m->partition] = true;
+            if (ours) {
+                char err[512];
+                asw_changelog_restore *r = rs[m->partition];
+                asw_changelog_restore_stats st;
+                asw_changelog_restore_get_stats(r, &st);
+                w->stats.restored += st.states;
+                if (st.corrupt)
+                    w->stats.changelog_corrupt += st.corrupt;
+                if (asw_changelog_restore_finish(r, err, sizeof err) != 0)
+                    quarantine(w, m->partition, err);
+                asw_changelog_restore_destroy(r);
+                rs[m->partition] = NULL;
                 remaining--;
             }
         } else if (m->err) {
@@ -691,32 +729,18 @@ static int restore(asw_worker *w, const rd_kafka_topic_partition_list_t *parts) 
                           rd_kafka_message_errstr(m));
             if (is_fatal_code(m->err))
                 set_fatal(w, "restore %s: %s", w->topic_cl, rd_kafka_message_errstr(m));
-        } else if (m->partition >= 0 && m->partition < w->n_parts && w->parts[m->partition].proc &&
-                   !done[m->partition]) {
-            asw_processor *proc = w->parts[m->partition].proc;
-            if (!m->payload) {
-                char *id = asw_strndup(m->key ? m->key : "", m->key ? m->key_len : 0);
-                asw_processor_restore_tombstone(proc, id);
-                free(id);
-            } else {
-                asw_order *o = NULL;
-                asw_codec_err ce =
-                    asw_codec_decode_state(w->codec, m->payload, m->len, &o, err, sizeof err);
-                if (ce != ASW_CODEC_OK) {
-                    set_fatal(w, "changelog %s [%" PRId32 "] offset %" PRId64 ": %s: %s",
-                              w->topic_cl, m->partition, m->offset, asw_codec_err_name(ce), err);
-                } else {
-                    asw_processor_restore(proc, o);
-                    w->stats.restored++;
-                }
-            }
+        } else if (ours) {
+            asw_changelog_restore_add(rs[m->partition], m->key, m->key_len, m->payload, m->len,
+                                      m->offset);
         }
         rd_kafka_message_destroy(m);
     }
     rc = w->fatal ? -1 : 0;
 done:
     rd_kafka_assign(w->restorer, NULL);
-    free(done);
+    for (int32_t p = 0; p < w->n_parts; p++)
+        asw_changelog_restore_destroy(rs[p]);
+    free(rs);
     rd_kafka_topic_partition_list_destroy(l);
     return rc;
 }
@@ -747,7 +771,8 @@ static void on_assign(asw_worker *w, rd_kafka_t *rk, rd_kafka_topic_partition_li
         }
         wpart *wp = &w->parts[p];
         asw_processor_destroy(wp->proc);
-        wp->proc = asw_processor_new(asw_config_ruleset(w->cfg), w->retention_ms, true);
+        wp->proc = asw_processor_new(asw_config_ruleset(w->cfg), &w->limits, true);
+        wp->quarantined = false;
         wp->committed = wp->next = -1;
     }
     int64_t t0 = now_ms();
@@ -772,7 +797,16 @@ static void on_assign(asw_worker *w, rd_kafka_t *rk, rd_kafka_topic_partition_li
     if (error) {
         fatal_from_error(w, "incremental_assign", error);
         rd_kafka_error_destroy(error);
+        return;
     }
+    /* A quarantined partition is not even fetched. */
+    rd_kafka_topic_partition_list_t *q = rd_kafka_topic_partition_list_new(parts->cnt);
+    for (int i = 0; i < parts->cnt; i++)
+        if (w->parts[parts->elems[i].partition].quarantined)
+            rd_kafka_topic_partition_list_add(q, w->topic_in, parts->elems[i].partition);
+    if (q->cnt > 0)
+        rd_kafka_pause_partitions(rk, q);
+    rd_kafka_topic_partition_list_destroy(q);
 }
 
 static void on_revoke(asw_worker *w, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts) {
@@ -788,6 +822,7 @@ static void on_revoke(asw_worker *w, rd_kafka_t *rk, rd_kafka_topic_partition_li
             continue;
         asw_processor_destroy(w->parts[p].proc);
         w->parts[p].proc = NULL;
+        w->parts[p].quarantined = false;
     }
     asw_log_write(w->log, ASW_LOG_INFO, "partitions_revoked", "count=%d lost=%s", parts->cnt,
                   rd_kafka_assignment_lost(rk) ? "true" : "false");
@@ -823,10 +858,15 @@ static void log_stats(asw_worker *w) {
         return;
     w->last_stats_ms = t;
     asw_worker_stats *s = &w->stats;
+    int64_t quarantined = 0;
+    for (int32_t p = 0; p < w->n_parts; p++)
+        quarantined += w->parts[p].quarantined;
     asw_log_write(w->log, ASW_LOG_INFO, "worker_stats",
                   "consumed=%" PRId64 " decisions=%" PRId64 " records=%" PRId64
-                  " dead_letters=%" PRId64 " commits=%" PRId64 " aborts=%" PRId64,
-                  s->consumed, s->decisions, s->records, s->dead_letters, s->commits, s->aborts);
+                  " dead_letters=%" PRId64 " late_events=%" PRId64 " commits=%" PRId64
+                  " aborts=%" PRId64 " quarantined_partitions=%" PRId64,
+                  s->consumed, s->decisions, s->records, s->dead_letters, s->late_events,
+                  s->commits, s->aborts, quarantined);
 }
 
 int asw_worker_step(asw_worker *w, int timeout_ms) {
@@ -872,9 +912,10 @@ int asw_worker_close(asw_worker *w) {
     asw_worker_stats *s = &w->stats;
     asw_log_write(w->log, ASW_LOG_INFO, "worker_stopped",
                   "consumed=%" PRId64 " decisions=%" PRId64 " records=%" PRId64
-                  " dead_letters=%" PRId64 " commits=%" PRId64 " aborts=%" PRId64 " fatal=%s",
-                  s->consumed, s->decisions, s->records, s->dead_letters, s->commits, s->aborts,
-                  w->fatal ? "true" : "false");
+                  " dead_letters=%" PRId64 " late_events=%" PRId64 " commits=%" PRId64
+                  " aborts=%" PRId64 " fatal=%s",
+                  s->consumed, s->decisions, s->records, s->dead_letters, s->late_events,
+                  s->commits, s->aborts, w->fatal ? "true" : "false");
     return w->fatal ? -1 : 0;
 }
 

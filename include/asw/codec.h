@@ -31,7 +31,8 @@ enum {
     ASW_SCHEMA_ID_EXTERNAL = 6,
     ASW_SCHEMA_ID_DECISION = 10,
     ASW_SCHEMA_ID_REFUND_RECORD = 11,
-    ASW_SCHEMA_ID_ORDER_STATE = 20
+    ASW_SCHEMA_ID_ORDER_STATE = 20,
+    ASW_SCHEMA_ID_PARTITION_STATE = 21
 };
 
 /* Every way decoding can fail; each has a name for dead-letter headers. */
@@ -106,6 +107,12 @@ asw_codec_err asw_codec_decode_record(asw_codec *c, const void *buf, size_t len,
 asw_codec_err asw_codec_encode_state(asw_codec *c, const asw_order *o, asw_buf *out);
 asw_codec_err asw_codec_decode_state(asw_codec *c, const void *buf, size_t len, asw_order **out,
                                      char *err, size_t errlen);
+
+/* A changelog partition's own state (the stream time, SPEC section 7).
+ * *stream_time is written on success only. */
+asw_codec_err asw_codec_encode_partition_state(asw_codec *c, int64_t stream_time, asw_buf *out);
+asw_codec_err asw_codec_decode_partition_state(asw_codec *c, const void *buf, size_t len,
+                                               int64_t *stream_time, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "asw/processor.h"
 #include "asw/ruleset.h"
 
 #ifdef __cplusplus
@@ -39,6 +40,10 @@ int asw_config_set(asw_config *cfg, const char *key, const char *value, char *er
 /* Value of a key (the default for a known key never set), or NULL. Valid
  * until the key is set again or the config destroyed. */
 const char *asw_config_get(const asw_config *cfg, const char *key);
+
+/* state.retention.ms and state.stream_time.max_step.ms, as numbers (the
+ * keys were validated when set). */
+void asw_config_state_limits(const asw_config *cfg, asw_state_limits *out);
 
 /* The ruleset built from rules.* keys. Owned by the config. */
 const asw_ruleset *asw_config_ruleset(const asw_config *cfg);

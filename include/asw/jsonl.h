@@ -60,6 +60,10 @@ void asw_jsonl_format_kafka_dead_letter(const char *error, const asw_jsonl_heade
  * null when absent and prints as "key_hex" when it is not UTF-8. */
 void asw_jsonl_format_tombstone(const void *key, size_t keylen, asw_buf *out);
 
+/* {"type":"PartitionState","stream_time":N}: a changelog partition's own
+ * record (SPEC section 7). */
+void asw_jsonl_format_partition_state(int64_t stream_time, asw_buf *out);
+
 /*
  * {"type":"OrderState",...}: an order's state (the changelog value) with its
  * ledger, sub-orders, counted applications and external refunds in full, and

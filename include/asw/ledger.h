@@ -102,8 +102,11 @@ typedef struct asw_order {
 typedef enum asw_apply_status {
     ASW_APPLY_OK = 0,  /* outputs (possibly none) are in the result */
     ASW_APPLY_IGNORED, /* a duplicate or a no-op: no output, state unchanged */
-    ASW_APPLY_INVALID  /* a fact that cannot be booked (negative amount,
+    ASW_APPLY_INVALID, /* a fact that cannot be booked (negative amount,
                           empty id): state unchanged, send to dead letters */
+    ASW_APPLY_LATE     /* set by the processor, never by the core: the order
+                          is not in state and the event is older than the
+                          retention (SPEC 7): dead letter LATE_EVENT */
 } asw_apply_status;
 
 /*

@@ -17,6 +17,11 @@
 extern "C" {
 #endif
 
+/* The longest id or text field an event may carry, in bytes (SPEC section 4,
+ * rule 1): longer makes an application INVALID_REQUEST and a fact a dead
+ * letter. */
+#define ASW_TEXT_MAX 128
+
 /* ---- enums (symbol order is the Avro symbol order; never reorder) ---- */
 
 typedef enum asw_event_type {

@@ -17,43 +17,67 @@
 
 typedef struct asw_processor asw_processor;
 
+/* How state is bounded (SPEC section 7); see docs/configuration.md. */
+typedef struct asw_state_limits {
+    int64_t retention_ms; /* state.retention.ms, >= 1 */
+    int64_t max_step_ms;  /* state.stream_time.max_step.ms, >= 0 */
+} asw_state_limits;
+
 /*
- * A processor with no orders. `rules` is borrowed (must outlive it).
- * `retention_ms`: an order is dropped once stream time is more than this
- * past both its last event and its after-sale deadline (SPEC 7, bounded
- * state). `track_changes`: remember prior states for rollback and the
- * changed orders for the changelog (the worker); the replay passes false.
- * Never NULL (OOM aborts).
+ * A processor with no orders. `rules` is borrowed (must outlive it);
+ * `limits` is copied. `track_changes`: remember prior states for rollback
+ * and the changed orders for the changelog (the worker); the replay passes
+ * false. Never NULL (OOM aborts).
  */
-asw_processor *asw_processor_new(const asw_ruleset *rules, int64_t retention_ms,
+asw_processor *asw_processor_new(const asw_ruleset *rules, const asw_state_limits *limits,
                                  bool track_changes);
 /* asw_processor_destroy(NULL) is a no-op. */
 void asw_processor_destroy(asw_processor *p);
 
 /*
- * Apply one event to its order (SPEC section 4). The order is dropped first
- * when it has expired by stream time. Stream time advances with every event
- * that changes a state. The result borrows from the order and the event as
- * asw_order_apply() says.
+ * Apply one event to its order (SPEC sections 4 and 7), in three steps:
+ *
+ *  1. the order is dropped when it is closed at the current stream time
+ *     (its deadline is set, stream time is at least retention_ms past both
+ *     the deadline and its latest event_time, and no application is OPEN);
+ *  2. an event whose order is not in state and whose event_time is earlier
+ *     than stream time - retention_ms is not applied: out->status is
+ *     ASW_APPLY_LATE (a dead letter `LATE_EVENT`) and no state changes;
+ *  3. otherwise the core applies it.
+ *
+ * Then stream time advances with the event's time, by at most max_step_ms
+ * (the first event of a partition sets it). Every event handed here moves
+ * it, whatever its outcome. The result borrows from the order and the event
+ * as asw_order_apply() says.
  */
 void asw_processor_apply(asw_processor *p, const asw_event *ev, const asw_source *src,
                          asw_result *out);
 
-/* The largest event_time of an event that changed a state (0 before any). */
+/* Stream time (SPEC section 7); 0 before the first event. */
 int64_t asw_processor_stream_time(const asw_processor *p);
+/* Has an event (or a restore) set stream time yet? */
+bool asw_processor_has_stream_time(const asw_processor *p);
+/* Did stream time move since the last checkpoint (the changelog then
+ * carries it)? Only with track_changes. */
+bool asw_processor_stream_time_changed(const asw_processor *p);
 size_t asw_processor_order_count(const asw_processor *p);
 /* The state of an order, or NULL. Owned by the processor. */
 const asw_order *asw_processor_get(const asw_processor *p, const char *order_id);
 
 /* Rebuild from the changelog: put a state (ownership taken; replaces any
- * state of the same order), or remove one (a tombstone). Not tracked as
- * changes. */
+ * state of the same order), remove one (a tombstone), or set the stream
+ * time the partition had. Not tracked as changes. A changelog written
+ * before stream time was stored has no stream time record: then stream time
+ * is the largest max_event_time of the restored orders. */
 void asw_processor_restore(asw_processor *p, asw_order *state);
 void asw_processor_restore_tombstone(asw_processor *p, const char *order_id);
+void asw_processor_restore_stream_time(asw_processor *p, int64_t stream_time);
 
 /*
- * Drop every order expired at the current stream time (tracked as changes:
- * they become tombstones). Returns how many were dropped.
+ * Drop every order closed at the current stream time (tracked as changes:
+ * they become tombstones). Returns how many were dropped. The outputs never
+ * depend on when this runs: step 1 of asw_processor_apply() treats a closed
+ * order as dropped whether or not a sweep removed it yet.
  */
 size_t asw_processor_evict(asw_processor *p);
 

@@ -24,7 +24,8 @@ typedef struct asw_replay_stats {
     int64_t over_refunds;  /* records with over_refund */
     int64_t multi_refunds; /* decisions with multi_refund */
     int64_t dead_letters;
-    int64_t ignored; /* duplicates and no-op lifecycle events */
+    int64_t late_events; /* dead letters LATE_EVENT (SPEC 7), among dead_letters */
+    int64_t ignored;     /* duplicates and no-op lifecycle events */
 } asw_replay_stats;
 
 /*

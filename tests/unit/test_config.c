@@ -642,12 +642,20 @@ Test(config, settings_exactly_once_depends_on_are_refused) {
 Test(config, worker_keys_have_defaults_and_checks) {
     asw_config *cfg = asw_config_new();
     cr_assert_str_eq(asw_config_get(cfg, "worker.id"), "");
-    cr_assert_str_eq(asw_config_get(cfg, "state.retention.ms"), "2592000000");
+    cr_assert_str_eq(asw_config_get(cfg, "state.retention.ms"), "7776000000");
+    cr_assert_str_eq(asw_config_get(cfg, "state.stream_time.max_step.ms"), "3600000");
+    asw_state_limits limits;
+    asw_config_state_limits(cfg, &limits);
+    cr_assert_eq(limits.retention_ms, 90LL * 86400000);
+    cr_assert_eq(limits.max_step_ms, 3600000);
     cr_assert_str_eq(asw_config_get(cfg, "topic.replication.factor"), "-1");
     asw_config_destroy(cfg);
     assert_set_ok("worker.id", "pod-3", "pod-3");
     assert_set_refused("worker.id", "pod 3", "worker.id: invalid value 'pod 3'");
     assert_set_refused("state.retention.ms", "0", "state.retention.ms: invalid value '0'");
+    assert_set_ok("state.stream_time.max_step.ms", "0", "0");
+    assert_set_refused("state.stream_time.max_step.ms", "-1",
+                       "state.stream_time.max_step.ms: invalid value '-1'");
     assert_set_refused("topic.replication.factor", "-2", "topic.replication.factor: invalid value");
 }
 

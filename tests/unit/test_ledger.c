@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "asw/ledger.h"
@@ -576,6 +577,77 @@ Test(ledger, fact_that_would_overflow_the_refunded_total_is_refused) {
     cr_assert_eq(r.status, ASW_APPLY_INVALID);
     cr_assert(asw_order_equal(before, order));
     asw_order_destroy(before);
+}
+
+Test(ledger, refund_that_would_overflow_remaining_with_a_reservation_is_refused) {
+    /* The reservation of an accepted application plus a refund just below
+     * 2^63 would make paid - refunded - reserved wrap round. */
+    accept("e1", "A1", "S1", 100);
+    asw_order *before = asw_order_clone(order);
+    asw_result r =
+        t_apply(order, rules, t_external("x1", "R1", "S1", ASW_EK_OFFLINE, INT64_MAX - 50));
+    cr_assert_eq(r.status, ASW_APPLY_INVALID);
+    cr_assert(asw_order_equal(before, order));
+    asw_result s = t_apply(order, rules, t_succeeded("x2", "A1", "S1", INT64_MAX - 50));
+    cr_assert_eq(s.status, ASW_APPLY_INVALID);
+    cr_assert(asw_order_equal(before, order));
+    asw_order_destroy(before);
+    /* Just within the range: booked, and remaining is exact. */
+    asw_result ok =
+        t_apply(order, rules, t_external("x3", "R3", "S1", ASW_EK_OFFLINE, INT64_MAX - 100));
+    cr_assert_eq(ok.status, ASW_APPLY_OK);
+    cr_assert_eq(ok.record.order_remaining, 10000 - (INT64_MAX - 100) - 100);
+    cr_assert(ok.record.over_refund);
+}
+
+/* ---- text limits (rule 1) ---- */
+
+static char *long_text(size_t n) {
+    char *s = malloc(n + 1);
+    memset(s, 'x', n);
+    s[n] = '\0';
+    return s;
+}
+
+Test(ledger, application_with_a_text_field_over_128_bytes_is_invalid_and_not_kept) {
+    char *ok = long_text(ASW_TEXT_MAX), *over = long_text(ASW_TEXT_MAX + 1);
+    asw_result r = t_apply(order, rules, t_applied("e1", ok, "S1", 100));
+    cr_assert_str_eq(t_reasons(r.decision.reasons), "", "128 bytes is allowed");
+    const char *fields[] = {"event_id", "aftersale_id", "sku_order_id", "shop_id", "order_id"};
+    for (int f = 0; f < 5; f++) {
+        asw_order *before = asw_order_clone(order);
+        asw_event ev = t_applied("e2", "A2", "S2", 100);
+        char **field[] = {&ev.event_id, &ev.aftersale_id, &ev.sku_order_id, &ev.shop_id,
+                          &ev.order_id};
+        t_set(field[f], over);
+        if (f == 4) /* the order's own id: another order's state */
+            t_set(&order->order_id, over);
+        r = t_apply(order, rules, ev);
+        cr_assert_str_eq(t_reasons(r.decision.reasons), "INVALID_REQUEST", "%s", fields[f]);
+        cr_assert_not(r.state_changed, "%s: nothing that long is kept", fields[f]);
+        if (f == 4)
+            t_set(&order->order_id, before->order_id);
+        cr_assert(asw_order_equal(before, order), "%s", fields[f]);
+        asw_order_destroy(before);
+    }
+    free(ok);
+    free(over);
+}
+
+Test(ledger, fact_with_an_id_over_128_bytes_is_refused_unchanged) {
+    char *over = long_text(ASW_TEXT_MAX + 1);
+    accept("e1", "A1", "S1", 100);
+    asw_order *before = asw_order_clone(order);
+    asw_result r = t_apply(order, rules, t_external("x1", over, "S1", ASW_EK_OFFLINE, 1));
+    cr_assert_eq(r.status, ASW_APPLY_INVALID);
+    cr_assert_str_eq(r.error, "an id longer than 128 bytes");
+    r = t_apply(order, rules, t_withdrawn(over, "A1", "S1"));
+    cr_assert_eq(r.status, ASW_APPLY_INVALID);
+    r = t_apply(order, rules, t_clawed_back("c1", "A1", over, 1));
+    cr_assert_eq(r.status, ASW_APPLY_INVALID);
+    cr_assert(asw_order_equal(before, order));
+    asw_order_destroy(before);
+    free(over);
 }
 
 /* ---- duplicates ---- */

@@ -4,6 +4,7 @@
  * names what the changelog must carry, and orders expire by stream time.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "asw/gen.h"
@@ -11,6 +12,16 @@
 #include "support.h"
 
 static asw_ruleset *rules;
+
+static const int64_t hour = 3600000, day = 86400000;
+
+/* Retention and the stream-time step of a test processor. */
+static const asw_state_limits *lim(int64_t retention_ms, int64_t max_step_ms) {
+    static asw_state_limits l;
+    l.retention_ms = retention_ms;
+    l.max_step_ms = max_step_ms;
+    return &l;
+}
 
 static void setup(void) {
     rules = asw_ruleset_new();
@@ -38,8 +49,8 @@ Test(processor, rollback_returns_every_order_to_the_last_checkpoint) {
         /* `p` commits after k events then applies m more and aborts;
          * `ref` only ever saw the first k. They must be equal. */
         asw_gen *g1 = asw_gen_new(seed, 60, 6), *g2 = asw_gen_new(seed, 60, 6);
-        asw_processor *p = asw_processor_new(rules, 1000LL * 86400000, true);
-        asw_processor *ref = asw_processor_new(rules, 1000LL * 86400000, false);
+        asw_processor *p = asw_processor_new(rules, lim(1000 * day, hour), true);
+        asw_processor *ref = asw_processor_new(rules, lim(1000 * day, hour), false);
         int k = 50 + (int)(seed * 7 % 100), m = 1 + (int)(seed * 13 % 200);
         feed(p, g1, k);
         asw_processor_checkpoint(p);
@@ -65,7 +76,7 @@ Test(processor, rolled_back_processor_decides_the_redelivered_events_as_before) 
     while (n < 400 && asw_gen_next(g, &evs[n]))
         n++;
     asw_gen_destroy(g);
-    asw_processor *p = asw_processor_new(rules, 1000LL * 86400000, true);
+    asw_processor *p = asw_processor_new(rules, lim(1000 * day, hour), true);
     asw_source src = {"t", 0, 0};
     asw_result res;
     for (int i = 0; i < 150; i++)
@@ -92,7 +103,7 @@ Test(processor, rolled_back_processor_decides_the_redelivered_events_as_before) 
 }
 
 Test(processor, changes_list_each_changed_order_once_in_first_change_order) {
-    asw_processor *p = asw_processor_new(rules, 1000LL * 86400000, true);
+    asw_processor *p = asw_processor_new(rules, lim(1000 * day, hour), true);
     asw_source src = {"t", 0, 0};
     asw_result res;
     asw_event a = t_applied("e1", "A1", "S1", 100);
@@ -117,7 +128,7 @@ Test(processor, changes_list_each_changed_order_once_in_first_change_order) {
 }
 
 Test(processor, event_that_changes_nothing_leaves_no_empty_order) {
-    asw_processor *p = asw_processor_new(rules, 1000LL * 86400000, true);
+    asw_processor *p = asw_processor_new(rules, lim(1000 * day, hour), true);
     asw_source src = {"t", 0, 0};
     asw_result res;
     asw_event bad = t_succeeded("e1", "A1", "S1", -5); /* invalid fact */
@@ -129,24 +140,59 @@ Test(processor, event_that_changes_nothing_leaves_no_empty_order) {
     asw_processor_destroy(p);
 }
 
-Test(processor, order_expires_by_stream_time_and_starts_afresh) {
-    const int64_t day = 86400000;
-    asw_processor *p = asw_processor_new(rules, 30 * day, true);
+/* An event of order `order_id` at time t that books something (an external
+ * refund), to move stream time and make or keep an order. */
+static void tick(asw_processor *p, const char *order_id, const char *event_id, int64_t t,
+                 asw_result *res) {
+    asw_source src = {"t", 0, 0};
+    asw_event ev = t_external(event_id, event_id, "S1", ASW_EK_OFFLINE, 1);
+    t_set(&ev.order_id, order_id);
+    ev.event_time = t;
+    asw_processor_apply(p, &ev, &src, res);
+    asw_event_clear(&ev);
+}
+
+/* Order O1: one application accepted at t0 with a deadline 10 days later,
+ * then withdrawn unless `keep_open`; without a deadline when !deadline. */
+static int64_t make_order(asw_processor *p, bool deadline, bool keep_open) {
     asw_source src = {"t", 0, 0};
     asw_result res;
     asw_event a = t_applied("e1", "A1", "S1", 100);
-    a.order.has_deadline = true;
-    a.order.aftersale_deadline = a.event_time + 10 * day;
+    int64_t t0 = a.event_time;
+    a.order.has_deadline = deadline;
+    a.order.aftersale_deadline = t0 + 10 * day;
     asw_processor_apply(p, &a, &src, &res);
-    cr_assert_eq(res.decision.applications_used, 1);
-    asw_processor_checkpoint(p);
+    cr_assert_eq(res.decision.outcome, ASW_OUT_ACCEPTED);
+    asw_event_clear(&a);
+    if (!keep_open) {
+        asw_event w = t_withdrawn("e2", "A1", "S1");
+        w.event_time = t0 + hour;
+        asw_processor_apply(p, &w, &src, &res);
+        asw_event_clear(&w);
+    }
+    return t0;
+}
 
-    /* Another order moves stream time 41 days on: O1 is 31 days past its
-     * deadline. The sweep drops it and lists it as a tombstone. */
-    asw_event other = t_applied("e2", "B1", "S1", 100);
-    t_set(&other.order_id, "O2");
-    other.event_time = a.event_time + 41 * day;
-    asw_processor_apply(p, &other, &src, &res);
+/* Move stream time to `until` in steps of one day, with events of other
+ * orders. */
+static void walk(asw_processor *p, int64_t from, int64_t until) {
+    char id[32];
+    asw_result res;
+    for (int64_t t = from, i = 0; t <= until; t += day, i++) {
+        snprintf(id, sizeof id, "walk-%lld", (long long)i);
+        tick(p, "O-walk", id, t, &res);
+    }
+}
+
+Test(processor, closed_order_is_dropped_once_retention_past_deadline_and_last_event) {
+    asw_processor *p = asw_processor_new(rules, lim(30 * day, day), true);
+    int64_t t0 = make_order(p, true, false);
+    asw_processor_checkpoint(p);
+    /* Deadline t0 + 10 days: kept until stream time reaches t0 + 40 days. */
+    walk(p, t0 + day, t0 + 39 * day);
+    cr_assert_eq(asw_processor_evict(p), 0);
+    cr_assert_not_null(asw_processor_get(p, "O1"));
+    walk(p, t0 + 40 * day, t0 + 40 * day);
     cr_assert_eq(asw_processor_evict(p), 1);
     cr_assert_null(asw_processor_get(p, "O1"));
     const char *id = NULL;
@@ -155,30 +201,139 @@ Test(processor, order_expires_by_stream_time_and_starts_afresh) {
         if (!asw_processor_changed_at(p, i, &id) && strcmp(id, "O1") == 0)
             tombstone = true;
     cr_assert(tombstone, "the dropped order must be written as a tombstone");
-
-    /* Rolling back brings it back; without a sweep, the next event of O1
-     * finds it expired all the same and starts a fresh order. */
+    /* Rolling back brings it back. */
     asw_processor_rollback(p);
     cr_assert_not_null(asw_processor_get(p, "O1"));
-    asw_processor_apply(p, &other, &src, &res);
+    asw_processor_destroy(p);
+}
+
+Test(processor, a_closed_order_counts_as_dropped_before_any_sweep) {
+    asw_processor *p = asw_processor_new(rules, lim(30 * day, day), true);
+    int64_t t0 = make_order(p, true, false);
+    walk(p, t0 + day, t0 + 41 * day);
+    /* No sweep ran: the next event of O1 still finds it dropped, so the
+     * outputs never depend on when sweeps run. It is recent, so it is
+     * decided on a fresh order. */
+    asw_source src = {"t", 0, 0};
+    asw_result res;
     asw_event again = t_applied("e3", "A2", "S1", 100);
-    again.event_time = other.event_time;
+    again.event_time = t0 + 41 * day;
     asw_processor_apply(p, &again, &src, &res);
+    cr_assert_eq(res.status, ASW_APPLY_OK);
     cr_assert_eq(res.decision.applications_used, 1, "a fresh order has only this application");
-    asw_event_clear(&a);
-    asw_event_clear(&other);
     asw_event_clear(&again);
     asw_processor_destroy(p);
 }
 
-Test(processor, restore_sets_stream_time_from_the_states) {
-    asw_processor *p = asw_processor_new(rules, 1000, true);
+Test(processor, an_order_with_an_open_application_is_never_dropped) {
+    asw_processor *p = asw_processor_new(rules, lim(30 * day, day), true);
+    int64_t t0 = make_order(p, true, true);
+    walk(p, t0 + day, t0 + 400 * day);
+    cr_assert_eq(asw_processor_evict(p), 0);
+    const asw_order *o = asw_processor_get(p, "O1");
+    cr_assert_not_null(o);
+    cr_assert_eq(o->reserved, 100, "the reservation is still there");
+    asw_processor_destroy(p);
+}
+
+Test(processor, an_order_without_a_deadline_is_never_dropped_by_time) {
+    asw_processor *p = asw_processor_new(rules, lim(30 * day, day), true);
+    int64_t t0 = make_order(p, false, false);
+    walk(p, t0 + day, t0 + 400 * day);
+    cr_assert_eq(asw_processor_evict(p), 0);
+    cr_assert_not_null(asw_processor_get(p, "O1"));
+    asw_processor_destroy(p);
+}
+
+Test(processor, the_first_event_sets_stream_time_and_a_wild_clock_moves_it_one_step) {
+    asw_processor *p = asw_processor_new(rules, lim(30 * day, hour), true);
+    asw_result res;
+    cr_assert_not(asw_processor_has_stream_time(p));
+    tick(p, "O1", "x1", 1000, &res);
+    cr_assert_eq(asw_processor_stream_time(p), 1000);
+    /* Five years ahead: one step of an hour. */
+    tick(p, "O2", "x2", 1000 + 5 * 365 * day, &res);
+    cr_assert_eq(asw_processor_stream_time(p), 1000 + hour);
+    /* Several wild events: one step each. */
+    for (int i = 0; i < 5; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "w%d", i);
+        tick(p, "O3", id, INT64_MAX - i, &res);
+    }
+    cr_assert_eq(asw_processor_stream_time(p), 1000 + 6 * hour);
+    /* An earlier event does not move it back. */
+    tick(p, "O1", "x3", 500, &res);
+    cr_assert_eq(asw_processor_stream_time(p), 1000 + 6 * hour);
+    asw_processor_destroy(p);
+}
+
+Test(processor, an_invalid_record_moves_stream_time_too) {
+    asw_processor *p = asw_processor_new(rules, lim(30 * day, hour), true);
+    asw_source src = {"t", 0, 0};
+    asw_result res;
+    tick(p, "O1", "x1", 1000, &res);
+    asw_event bad = t_applied("e9", "A9", "S1", -5); /* INVALID_REQUEST */
+    bad.event_time = 1000 + 5 * 365 * day;
+    asw_processor_apply(p, &bad, &src, &res);
+    cr_assert_eq(res.decision.reasons, 1u << ASW_R_INVALID_REQUEST);
+    cr_assert_eq(asw_processor_stream_time(p), 1000 + hour);
+    asw_event_clear(&bad);
+    asw_processor_destroy(p);
+}
+
+Test(processor, a_late_event_of_an_order_not_in_state_is_a_dead_letter_and_changes_nothing) {
+    asw_processor *p = asw_processor_new(rules, lim(30 * day, day), true);
+    asw_result res;
+    int64_t t0 = 1700000000000LL;
+    walk(p, t0, t0 + 40 * day);
+    asw_processor_checkpoint(p);
+    int64_t st = asw_processor_stream_time(p);
+    /* More than the retention behind stream time, order unknown: late. */
+    tick(p, "O-old", "late1", st - 30 * day - 1, &res);
+    cr_assert_eq(res.status, ASW_APPLY_LATE);
+    cr_assert_not(res.has_record);
+    cr_assert_null(asw_processor_get(p, "O-old"));
+    cr_assert_eq(asw_processor_changed_count(p), 0);
+    /* Exactly the retention behind: still decided. */
+    tick(p, "O-old", "late2", st - 30 * day, &res);
+    cr_assert_eq(res.status, ASW_APPLY_OK);
+    cr_assert(res.has_record);
+    /* Now in state: a later, older event of the same order is applied. */
+    tick(p, "O-old", "late3", st - 300 * day, &res);
+    cr_assert_eq(res.status, ASW_APPLY_OK);
+    cr_assert_eq(asw_processor_stream_time(p), st);
+    asw_processor_destroy(p);
+}
+
+Test(processor, stream_time_is_rolled_back_and_reported_as_changed) {
+    asw_processor *p = asw_processor_new(rules, lim(30 * day, hour), true);
+    asw_result res;
+    tick(p, "O1", "x1", 1000, &res);
+    cr_assert(asw_processor_stream_time_changed(p));
+    asw_processor_checkpoint(p);
+    cr_assert_not(asw_processor_stream_time_changed(p));
+    tick(p, "O1", "x2", 2000, &res);
+    cr_assert_eq(asw_processor_stream_time(p), 2000);
+    asw_processor_rollback(p);
+    cr_assert_eq(asw_processor_stream_time(p), 1000);
+    cr_assert_not(asw_processor_stream_time_changed(p));
+    asw_processor_destroy(p);
+}
+
+Test(processor, restore_takes_the_stored_stream_time_over_the_states) {
+    asw_processor *p = asw_processor_new(rules, lim(1000, hour), true);
     asw_order *o = asw_order_new("O9");
     o->max_event_time = 12345;
     asw_processor_restore(p, o);
-    cr_assert_eq(asw_processor_stream_time(p), 12345);
+    cr_assert_eq(asw_processor_stream_time(p), 12345, "an old changelog: from the states");
+    asw_processor_restore_stream_time(p, 99999);
+    asw_order *o2 = asw_order_new("O8");
+    o2->max_event_time = 123456;
+    asw_processor_restore(p, o2);
+    cr_assert_eq(asw_processor_stream_time(p), 99999);
     cr_assert_eq(asw_processor_changed_count(p), 0, "a restored state is not a change");
+    cr_assert_not(asw_processor_stream_time_changed(p));
     asw_processor_restore_tombstone(p, "O9");
-    cr_assert_eq(asw_processor_order_count(p), 0);
+    cr_assert_eq(asw_processor_order_count(p), 1);
     asw_processor_destroy(p);
 }

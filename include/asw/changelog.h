@@ -1,0 +1,92 @@
+/*
+ * changelog.h -- the internal compacted changelog (SPEC section 5): how one
+ * partition's state is laid out as records, how a transaction's changes
+ * become records, and how a partition is rebuilt from them.
+ *
+ * Layout of one changelog partition (the same number as its input
+ * partition):
+ *
+ *   key = order_id                  value = OrderState, or null (tombstone:
+ *                                   the order was dropped, SPEC 7)
+ *   key = ASW_CHANGELOG_PARTITION_KEY  value = PartitionState (stream time)
+ *
+ * No order id can equal the partition key: it starts with a NUL byte, and
+ * an input record whose key holds one never matches its event's order_id.
+ *
+ * Kafka-free: the worker produces the records this module encodes and feeds
+ * it the records it consumes, so the format and the restore policy are
+ * tested on their own.
+ */
+#ifndef ASW_CHANGELOG_H
+#define ASW_CHANGELOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "asw/buf.h"
+#include "asw/codec.h"
+#include "asw/processor.h"
+
+#define ASW_CHANGELOG_PARTITION_KEY     "\0partition"
+#define ASW_CHANGELOG_PARTITION_KEY_LEN 10
+
+/*
+ * Called once per changelog record to write; `value` NULL means a
+ * tombstone. Returns 0, or non-zero to stop the write (the caller's
+ * failure, passed back by asw_changelog_write()).
+ */
+typedef int(asw_changelog_emit_fn)(void *opaque, const void *key, size_t keylen, const void *value,
+                                   size_t len);
+
+/*
+ * Write the changes of one partition since its last checkpoint: each changed
+ * order's state (or a tombstone when it was dropped), then the stream time
+ * when it moved. `scratch` is reused for the values.
+ *
+ * @return 0; -1 when a state cannot be encoded (message in err); or the
+ *         non-zero value `emit` returned.
+ */
+int asw_changelog_write(asw_codec *codec, const asw_processor *proc, asw_buf *scratch,
+                        asw_changelog_emit_fn *emit, void *opaque, char *err, size_t errlen);
+
+/*
+ * Rebuilding one partition. Records are fed in offset order; each replaces
+ * what an earlier record of the same key said. A record that cannot be
+ * decoded is **corrupt**: it removes what its key held before (its key's
+ * state is unknown from there on) and is remembered until a later record of
+ * the same key (a valid state, or a tombstone) supersedes it. The restore is
+ * whole only when no corrupt record is left unsuperseded: a half state must
+ * never decide anything.
+ */
+typedef struct asw_changelog_restore asw_changelog_restore;
+
+/* A restore into `proc` (borrowed; it should be empty). Never NULL. */
+asw_changelog_restore *asw_changelog_restore_new(asw_codec *codec, asw_processor *proc);
+/* asw_changelog_restore_destroy(NULL) is a no-op. */
+void asw_changelog_restore_destroy(asw_changelog_restore *r);
+
+/* One record (value NULL: a tombstone) at `offset`. */
+void asw_changelog_restore_add(asw_changelog_restore *r, const void *key, size_t keylen,
+                               const void *value, size_t len, int64_t offset);
+
+/* Counts of what the records did. */
+typedef struct asw_changelog_restore_stats {
+    int64_t records;    /* records fed */
+    int64_t states;     /* order states put */
+    int64_t tombstones; /* tombstones applied */
+    int64_t corrupt;    /* corrupt records, superseded or not */
+    int64_t superseded; /* corrupt records a later record replaced */
+} asw_changelog_restore_stats;
+
+void asw_changelog_restore_get_stats(const asw_changelog_restore *r,
+                                     asw_changelog_restore_stats *out);
+
+/*
+ * After the last record: 0 when the state is whole; -1 when a corrupt record
+ * was not superseded, with "N corrupt record(s) not superseded, the first
+ * at offset O key K: ERROR" in err. Then the partition must not be
+ * processed.
+ */
+int asw_changelog_restore_finish(asw_changelog_restore *r, char *err, size_t errlen);
+
+#endif /* ASW_CHANGELOG_H */

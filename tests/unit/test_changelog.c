@@ -1,0 +1,223 @@
+/*
+ * test_changelog.c -- the changelog's records: what a transaction writes
+ * rebuilds the same partition state, stream time included; a corrupt record
+ * is harmless once a later record of its key supersedes it, and otherwise
+ * makes the restore fail instead of restoring a half state.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "asw/changelog.h"
+#include "asw/gen.h"
+#include "support.h"
+
+typedef struct rec {
+    char *key;
+    size_t keylen;
+    void *value; /* NULL: tombstone */
+    size_t len;
+} rec;
+
+static struct {
+    asw_ruleset *rules;
+    asw_codec *codec;
+    asw_state_limits limits;
+    rec *recs;
+    size_t n, cap;
+} fx;
+
+static void setup(void) {
+    char err[256];
+    fx.rules = asw_ruleset_new();
+    fx.codec = asw_codec_new(err, sizeof err);
+    cr_assert_not_null(fx.codec, "%s", err);
+    fx.limits.retention_ms = 90LL * 86400000;
+    fx.limits.max_step_ms = 3600000;
+}
+
+static void teardown(void) {
+    for (size_t i = 0; i < fx.n; i++) {
+        free(fx.recs[i].key);
+        free(fx.recs[i].value);
+    }
+    free(fx.recs);
+    fx.recs = NULL;
+    fx.n = fx.cap = 0;
+    asw_codec_destroy(fx.codec);
+    asw_ruleset_destroy(fx.rules);
+    t_reset();
+}
+
+TestSuite(changelog, .init = setup, .fini = teardown);
+
+static void push(const void *key, size_t keylen, const void *value, size_t len) {
+    if (fx.n == fx.cap) {
+        fx.cap = fx.cap ? fx.cap * 2 : 64;
+        fx.recs = realloc(fx.recs, fx.cap * sizeof *fx.recs);
+    }
+    rec *r = &fx.recs[fx.n++];
+    r->key = malloc(keylen + 1);
+    memcpy(r->key, key, keylen);
+    r->keylen = keylen;
+    r->value = value ? malloc(len) : NULL;
+    if (value)
+        memcpy(r->value, value, len);
+    r->len = len;
+}
+
+static int collect(void *opaque, const void *key, size_t keylen, const void *value, size_t len) {
+    (void)opaque;
+    push(key, keylen, value, len);
+    return 0;
+}
+
+/* Feed a generated stream, writing the changelog every `every` events. */
+static asw_processor *feed_and_write(uint64_t seed, int32_t orders, int every) {
+    asw_processor *p = asw_processor_new(fx.rules, &fx.limits, true);
+    asw_gen *g = asw_gen_new(seed, orders, 8);
+    asw_buf buf = ASW_BUF_INIT;
+    asw_source src = {"t", 0, 0};
+    asw_event ev;
+    char err[256];
+    for (int i = 1; asw_gen_next(g, &ev); i++, src.offset++) {
+        asw_result res;
+        asw_processor_apply(p, &ev, &src, &res);
+        asw_event_clear(&ev);
+        if (i % every == 0) {
+            cr_assert_eq(asw_changelog_write(fx.codec, p, &buf, collect, NULL, err, sizeof err), 0);
+            asw_processor_checkpoint(p);
+        }
+    }
+    cr_assert_eq(asw_changelog_write(fx.codec, p, &buf, collect, NULL, err, sizeof err), 0);
+    asw_processor_checkpoint(p);
+    asw_buf_free(&buf);
+    asw_gen_destroy(g);
+    return p;
+}
+
+/* Restore every collected record into a fresh processor. */
+static asw_processor *restore_all(int *rc, char *err, size_t errlen) {
+    asw_processor *p = asw_processor_new(fx.rules, &fx.limits, true);
+    asw_changelog_restore *r = asw_changelog_restore_new(fx.codec, p);
+    for (size_t i = 0; i < fx.n; i++)
+        asw_changelog_restore_add(r, fx.recs[i].key, fx.recs[i].keylen, fx.recs[i].value,
+                                  fx.recs[i].len, (int64_t)i);
+    *rc = asw_changelog_restore_finish(r, err, errlen);
+    asw_changelog_restore_destroy(r);
+    return p;
+}
+
+Test(changelog, what_transactions_write_rebuilds_the_same_state_and_stream_time) {
+    asw_processor *p = feed_and_write(7, 200, 25);
+    bool has_partition_record = false;
+    for (size_t i = 0; i < fx.n; i++)
+        if (fx.recs[i].keylen == ASW_CHANGELOG_PARTITION_KEY_LEN &&
+            memcmp(fx.recs[i].key, ASW_CHANGELOG_PARTITION_KEY, fx.recs[i].keylen) == 0)
+            has_partition_record = true;
+    cr_assert(has_partition_record, "stream time is written");
+    int rc;
+    char err[512];
+    asw_processor *back = restore_all(&rc, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert(asw_processor_equal(p, back));
+    asw_processor_destroy(p);
+    asw_processor_destroy(back);
+}
+
+/* The index of the last record of order `id`. */
+static size_t last_of(const char *id) {
+    size_t at = SIZE_MAX;
+    for (size_t i = 0; i < fx.n; i++)
+        if (fx.recs[i].keylen == strlen(id) && memcmp(fx.recs[i].key, id, fx.recs[i].keylen) == 0)
+            at = i;
+    cr_assert_neq(at, SIZE_MAX, "no record of %s", id);
+    return at;
+}
+
+static void corrupt_value(rec *r) {
+    cr_assert_not_null(r->value);
+    cr_assert_gt(r->len, 8);
+    memset((char *)r->value + 5, 0xff, r->len - 5); /* a body no decoder reads */
+}
+
+Test(changelog, a_corrupt_record_that_a_later_record_supersedes_is_harmless) {
+    asw_processor *p = feed_and_write(3, 40, 10);
+    /* Corrupt every record of order O000001 but its last one. */
+    size_t last = last_of("O000001"), corrupted = 0;
+    for (size_t i = 0; i < last; i++)
+        if (fx.recs[i].keylen == 7 && memcmp(fx.recs[i].key, "O000001", 7) == 0) {
+            corrupt_value(&fx.recs[i]);
+            corrupted++;
+        }
+    cr_assert_gt(corrupted, 0);
+    /* A record with an unknown schema id, superseded by a tombstone. */
+    uint8_t unknown[] = {0, 0, 0, 0x7f, 0x7f, 1, 2, 3};
+    push("O-gone", 6, unknown, sizeof unknown);
+    push("O-gone", 6, NULL, 0);
+    int rc;
+    char err[512];
+    asw_processor *back = restore_all(&rc, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert(asw_processor_equal(p, back));
+    asw_processor_destroy(p);
+    asw_processor_destroy(back);
+}
+
+Test(changelog, a_corrupt_record_nothing_supersedes_fails_the_restore_and_names_it) {
+    asw_processor *p = feed_and_write(3, 40, 10);
+    size_t last = last_of("O000002");
+    corrupt_value(&fx.recs[last]);
+    int rc;
+    char err[512] = "";
+    asw_processor *back = restore_all(&rc, err, sizeof err);
+    cr_assert_eq(rc, -1);
+    char want[64];
+    snprintf(want, sizeof want, "offset %zu, key 'O000002'", last);
+    cr_assert(strstr(err, want), "%s", err);
+    cr_assert(strstr(err, "1 corrupt changelog record"), "%s", err);
+    /* The earlier, valid state of the order is not kept as if current. */
+    cr_assert_null(asw_processor_get(back, "O000002"));
+    asw_processor_destroy(p);
+    asw_processor_destroy(back);
+}
+
+Test(changelog, a_state_under_another_orders_key_or_a_nul_key_is_corrupt) {
+    asw_processor *p = feed_and_write(3, 10, 10);
+    rec *r = &fx.recs[last_of("O000001")];
+    push("O-other", 7, r->value, r->len);
+    int rc;
+    char err[512] = "";
+    asw_processor *back = restore_all(&rc, err, sizeof err);
+    cr_assert_eq(rc, -1);
+    cr_assert(strstr(err, "not of its key"), "%s", err);
+    asw_processor_destroy(back);
+    push("O-other", 7, NULL, 0);
+    push("\0x", 2, r->value, r->len);
+    back = restore_all(&rc, err, sizeof err);
+    cr_assert_eq(rc, -1);
+    cr_assert(strstr(err, "key '\\x00x'"), "%s", err);
+    asw_processor_destroy(back);
+    asw_processor_destroy(p);
+}
+
+Test(changelog, a_corrupt_partition_record_fails_unless_superseded) {
+    asw_processor *p = feed_and_write(5, 20, 10);
+    uint8_t junk[] = {0, 0, 0, 0, 21, 0xff, 0xff};
+    push(ASW_CHANGELOG_PARTITION_KEY, ASW_CHANGELOG_PARTITION_KEY_LEN, junk, sizeof junk);
+    int rc;
+    char err[512] = "";
+    asw_processor *back = restore_all(&rc, err, sizeof err);
+    cr_assert_eq(rc, -1);
+    asw_processor_destroy(back);
+    asw_buf buf = ASW_BUF_INIT;
+    cr_assert_eq(asw_codec_encode_partition_state(fx.codec, 4242, &buf), ASW_CODEC_OK);
+    push(ASW_CHANGELOG_PARTITION_KEY, ASW_CHANGELOG_PARTITION_KEY_LEN, buf.data, buf.len);
+    back = restore_all(&rc, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert_eq(asw_processor_stream_time(back), 4242);
+    asw_buf_free(&buf);
+    asw_processor_destroy(back);
+    asw_processor_destroy(p);
+}
