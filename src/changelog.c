@@ -1,34 +1,224 @@
 /*
  * changelog.c -- the changelog's record layout, the records of a
- * transaction, and the restore policy for corrupt records; see changelog.h.
+ * transaction, the restore and its policy for corrupt records; see
+ * changelog.h.
+ *
+ * Values are written for the purpose, not in Avro: a changelog record is
+ * read back by this module only, at restore speed, and the order's entity
+ * records must stay small. Layout of a value:
+ *
+ *   0xA5  kind  version=1  fields...
+ *
+ * with integers as zigzag varints and strings as varint length + bytes (a
+ * nullable string stores length + 1, 0 = null). The first byte tells these
+ * apart from the Avro OrderState of earlier versions (Confluent framing:
+ * byte 0 = 0), which a restore still reads.
  */
 #include "asw/changelog.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "asw/alloc.h"
+#include "asw/jsonl.h"
+
+#define MAGIC   0xA5
+#define VERSION 1
+
+/* Record kinds: the byte after the magic, and the one after the NUL in an
+ * entity key. */
+#define K_ORDER    'O'
+#define K_SKU      'S'
+#define K_APP      'A'
+#define K_EXTERNAL 'X'
+#define K_SEEN     'E'
+
+static const char entity_char[ASW_ENT__COUNT] = {K_SKU, K_APP, K_EXTERNAL, K_SEEN};
 
 static bool is_partition_key(const void *key, size_t keylen) {
     return keylen == ASW_CHANGELOG_PARTITION_KEY_LEN &&
            memcmp(key, ASW_CHANGELOG_PARTITION_KEY, keylen) == 0;
 }
 
+/* ---- encoding ---- */
+
+static void put_byte(asw_buf *b, uint8_t v) {
+    asw_buf_append(b, &v, 1);
+}
+
+static void put_uvar(asw_buf *b, uint64_t v) {
+    uint8_t tmp[10];
+    size_t n = 0;
+    while (v >= 0x80) {
+        tmp[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    tmp[n++] = (uint8_t)v;
+    asw_buf_append(b, tmp, n);
+}
+
+static void put_var(asw_buf *b, int64_t v) {
+    put_uvar(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
+
+static void put_str(asw_buf *b, const char *s) {
+    size_t n = strlen(s);
+    put_uvar(b, n);
+    asw_buf_append(b, s, n);
+}
+
+static void put_opt_str(asw_buf *b, const char *s) {
+    if (!s) {
+        put_uvar(b, 0);
+        return;
+    }
+    size_t n = strlen(s);
+    put_uvar(b, n + 1);
+    asw_buf_append(b, s, n);
+}
+
+static void start(asw_buf *b, char kind) {
+    asw_buf_reset(b);
+    put_byte(b, MAGIC);
+    put_byte(b, (uint8_t)kind);
+    put_byte(b, VERSION);
+}
+
+/* key = order_id, or order_id NUL kind id. */
+static void entity_key(asw_buf *k, const asw_order *o, asw_entity_kind kind, uint32_t i) {
+    asw_buf_reset(k);
+    const char *id = asw_order_id(o);
+    asw_buf_append(k, id, strlen(id));
+    if ((int)kind < 0)
+        return;
+    char sep[2] = {'\0', entity_char[kind]};
+    asw_buf_append(k, sep, 2);
+    const char *e = asw_order_entity_id(o, kind, i);
+    asw_buf_append(k, e, strlen(e));
+}
+
+static void encode_header(asw_buf *b, const asw_order *o) {
+    start(b, K_ORDER);
+    put_var(b, o->paid);
+    put_var(b, o->refunded);
+    put_var(b, o->reserved);
+    put_var(b, o->max_event_time);
+    put_byte(b, (uint8_t)((o->prior_success ? 1 : 0) | (o->has_deadline ? 2 : 0)));
+    if (o->has_deadline)
+        put_var(b, o->deadline);
+    put_opt_str(b, o->shop_id ? asw_order_str(o, o->shop_id) : NULL);
+}
+
+static void encode_entity(asw_buf *b, const asw_order *o, asw_entity_kind kind, uint32_t i) {
+    switch (kind) {
+    case ASW_ENT_SKU: {
+        const asw_sku_state *s = &o->skus[i];
+        start(b, K_SKU);
+        put_var(b, s->paid);
+        put_var(b, s->refunded);
+        put_var(b, s->reserved);
+        put_var(b, s->refund_successes);
+        break;
+    }
+    case ASW_ENT_APP: {
+        const asw_app *a = &o->apps[i];
+        start(b, K_APP);
+        put_byte(b,
+                 (uint8_t)((a->counted ? 1 : 0) | (a->decision ? 2 : 0) | (a->has_type ? 4 : 0)));
+        if (a->counted) {
+            put_byte(b, a->state);
+            put_byte(b, a->type);
+            put_var(b, a->reserved);
+            put_str(b, asw_order_str(o, a->sku_order_id));
+            put_opt_str(b, a->shop_id ? asw_order_str(o, a->shop_id) : NULL);
+        }
+        if (a->decision) {
+            asw_decision d;
+            asw_order_decision(o, a, &d);
+            put_byte(b, (uint8_t)(d.initiator | (d.outcome << 2) | (d.multi_refund ? 0x10 : 0)));
+            put_uvar(b, d.reasons);
+            put_var(b, d.applications_used);
+            put_var(b, d.applications_limit);
+            put_var(b, d.order_remaining);
+            put_var(b, d.sku_remaining);
+            put_var(b, d.sku_prior_refunds);
+            put_var(b, d.event_time);
+            put_var(b, d.source_partition);
+            put_var(b, d.source_offset);
+            put_str(b, d.sku_order_id);
+            put_opt_str(b, d.shop_id);
+            put_str(b, d.ruleset_version);
+            put_str(b, d.source_topic);
+        }
+        break;
+    }
+    case ASW_ENT_EXTERNAL: {
+        const asw_external *x = &o->externals[i];
+        start(b, K_EXTERNAL);
+        put_byte(b, (uint8_t)x->kind);
+        put_str(b, asw_order_str(o, x->sku_order_id));
+        break;
+    }
+    default:
+        start(b, K_SEEN);
+        break;
+    }
+}
+
+typedef struct writer {
+    const asw_processor *proc;
+    const asw_order *o;
+    asw_buf *key, *val;
+    asw_changelog_emit_fn *emit;
+    void *opaque;
+    int rc;
+} writer;
+
+static void write_entity(void *opaque, asw_entity_kind kind, uint32_t i) {
+    writer *w = opaque;
+    if (w->rc)
+        return;
+    entity_key(w->key, w->o, kind, i);
+    encode_entity(w->val, w->o, kind, i);
+    w->rc = w->emit(w->opaque, w->key->data, w->key->len, w->val->data, w->val->len);
+}
+
+/* Tombstones for every key of a dropped order: its header first, so that a
+ * restore that meets it forgets the whole order at once (see restore). */
+static int write_tombstones(writer *w, const asw_order *o) {
+    entity_key(w->key, o, (asw_entity_kind)-1, 0);
+    int rc = w->emit(w->opaque, w->key->data, w->key->len, NULL, 0);
+    for (int k = 0; k < ASW_ENT__COUNT && !rc; k++)
+        for (uint32_t i = 0; i < asw_order_entity_count(o, (asw_entity_kind)k) && !rc; i++) {
+            entity_key(w->key, o, (asw_entity_kind)k, i);
+            rc = w->emit(w->opaque, w->key->data, w->key->len, NULL, 0);
+        }
+    return rc;
+}
+
 int asw_changelog_write(asw_codec *codec, const asw_processor *proc, asw_buf *scratch,
                         asw_changelog_emit_fn *emit, void *opaque, char *err, size_t errlen) {
-    size_t n = asw_processor_changed_count(proc);
-    for (size_t i = 0; i < n; i++) {
-        const char *id;
-        const asw_order *o = asw_processor_changed_at(proc, i, &id);
-        if (o && asw_codec_encode_state(codec, o, scratch) != ASW_CODEC_OK) {
-            snprintf(err, errlen, "cannot encode the state of order %s", id);
-            return -1;
-        }
-        int rc = emit(opaque, id, strlen(id), o ? scratch->data : NULL, o ? scratch->len : 0);
-        if (rc)
-            return rc;
+    asw_buf key = ASW_BUF_INIT;
+    writer w = {proc, NULL, &key, scratch, emit, opaque, 0};
+    for (size_t i = 0; i < asw_processor_dropped_count(proc) && !w.rc; i++) {
+        const asw_order *d = asw_processor_dropped_at(proc, i);
+        if (d)
+            w.rc = write_tombstones(&w, d);
     }
+    for (size_t i = 0; i < asw_processor_changed_count(proc) && !w.rc; i++) {
+        w.o = asw_processor_changed_at(proc, i);
+        asw_processor_each_change(proc, w.o, write_entity, &w);
+        if (w.rc)
+            break;
+        entity_key(&key, w.o, (asw_entity_kind)-1, 0);
+        encode_header(scratch, w.o);
+        w.rc = emit(opaque, key.data, key.len, scratch->data, scratch->len);
+    }
+    asw_buf_free(&key);
+    if (w.rc)
+        return w.rc;
     if (asw_processor_stream_time_changed(proc) && asw_processor_has_stream_time(proc)) {
         if (asw_codec_encode_partition_state(codec, asw_processor_stream_time(proc), scratch) !=
             ASW_CODEC_OK) {
@@ -41,7 +231,175 @@ int asw_changelog_write(asw_codec *codec, const asw_processor *proc, asw_buf *sc
     return 0;
 }
 
+/* ---- decoding ---- */
+
+typedef struct reader {
+    const uint8_t *p, *end;
+    bool bad;
+} reader;
+
+static uint64_t get_uvar(reader *r) {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+        if (r->p >= r->end) {
+            r->bad = true;
+            return 0;
+        }
+        uint8_t b = *r->p++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return v;
+    }
+    r->bad = true;
+    return 0;
+}
+
+static int64_t get_var(reader *r) {
+    uint64_t v = get_uvar(r);
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+static uint8_t get_byte(reader *r) {
+    if (r->p >= r->end) {
+        r->bad = true;
+        return 0;
+    }
+    return *r->p++;
+}
+
+/* A string into `out` (NUL-terminated, room for max bytes); NULL for a null
+ * one. */
+static const char *get_str_max(reader *r, char *out, size_t max, bool nullable) {
+    uint64_t n = get_uvar(r);
+    if (nullable) {
+        if (n == 0)
+            return NULL;
+        n--;
+    }
+    if (r->bad || n > max || (uint64_t)(r->end - r->p) < n) {
+        r->bad = true;
+        out[0] = '\0';
+        return out;
+    }
+    memcpy(out, r->p, n);
+    out[n] = '\0';
+    r->p += n;
+    return out;
+}
+
+/* An id: at most ASW_TEXT_MAX bytes, the longest a state ever holds. */
+#define get_str(r, out, nullable) get_str_max((r), (out), ASW_TEXT_MAX, (nullable))
+
+/* A decoded entity or header, strings in the buffers. */
+typedef struct entry {
+    char kind;
+    /* order header */
+    int64_t paid, refunded, reserved, max_event_time, deadline;
+    bool prior_success, has_deadline;
+    const char *shop;
+    /* sku */
+    int32_t refund_successes;
+    /* app */
+    bool counted, decided, has_type;
+    uint8_t state, type;
+    const char *sku;
+    asw_decision d;
+    /* external */
+    uint8_t ext_kind;
+    char s1[ASW_TEXT_MAX + 1], s2[ASW_TEXT_MAX + 1], s3[ASW_TEXT_MAX + 1], s4[ASW_TEXT_MAX + 1],
+        s5[ASW_TEXT_MAX + 1], topic[256];
+} entry;
+
+/* Decode a v2 value. Returns NULL, or why it is corrupt. */
+static const char *decode_entry(const void *value, size_t len, entry *e) {
+    reader r = {value, (const uint8_t *)value + len, false};
+    memset(e, 0, offsetof(entry, s1));
+    if (len < 3 || get_byte(&r) != MAGIC)
+        return "not a changelog record";
+    e->kind = (char)get_byte(&r);
+    if (get_byte(&r) != VERSION)
+        return "unknown record version";
+    switch (e->kind) {
+    case K_ORDER: {
+        e->paid = get_var(&r);
+        e->refunded = get_var(&r);
+        e->reserved = get_var(&r);
+        e->max_event_time = get_var(&r);
+        uint8_t f = get_byte(&r);
+        e->prior_success = f & 1;
+        e->has_deadline = (f & 2) != 0;
+        if (e->has_deadline)
+            e->deadline = get_var(&r);
+        e->shop = get_str(&r, e->s1, true);
+        break;
+    }
+    case K_SKU:
+        e->paid = get_var(&r);
+        e->refunded = get_var(&r);
+        e->reserved = get_var(&r);
+        e->refund_successes = (int32_t)get_var(&r);
+        break;
+    case K_APP: {
+        uint8_t f = get_byte(&r);
+        e->counted = f & 1;
+        e->decided = (f & 2) != 0;
+        e->has_type = (f & 4) != 0;
+        if (e->counted) {
+            e->state = get_byte(&r);
+            e->type = get_byte(&r);
+            e->reserved = get_var(&r);
+            e->sku = get_str(&r, e->s1, false);
+            e->shop = get_str(&r, e->s2, true);
+            if (e->state >= ASW_APP__COUNT || e->type >= ASW_AT__COUNT)
+                return "an enum out of range";
+        }
+        if (e->decided) {
+            asw_decision *d = &e->d;
+            uint8_t df = get_byte(&r);
+            d->initiator = (asw_initiator)(df & 3);
+            d->outcome = (asw_outcome)((df >> 2) & 3);
+            d->multi_refund = (df & 0x10) != 0;
+            d->reasons = (asw_reason_set)get_uvar(&r);
+            d->applications_used = (int32_t)get_var(&r);
+            d->applications_limit = (int32_t)get_var(&r);
+            d->order_remaining = get_var(&r);
+            d->sku_remaining = get_var(&r);
+            d->sku_prior_refunds = (int32_t)get_var(&r);
+            d->event_time = get_var(&r);
+            d->source_partition = (int32_t)get_var(&r);
+            d->source_offset = get_var(&r);
+            d->sku_order_id = get_str(&r, e->s3, false);
+            d->shop_id = get_str(&r, e->s4, true);
+            d->ruleset_version = get_str(&r, e->s5, false);
+            d->source_topic = get_str_max(&r, e->topic, sizeof e->topic - 1, false);
+            if (d->initiator >= ASW_INIT__COUNT || d->outcome >= ASW_OUT__COUNT)
+                return "an enum out of range";
+        }
+        break;
+    }
+    case K_EXTERNAL:
+        e->ext_kind = get_byte(&r);
+        e->sku = get_str(&r, e->s1, false);
+        if (e->ext_kind >= ASW_EK__COUNT)
+            return "an enum out of range";
+        break;
+    case K_SEEN:
+        break;
+    default:
+        return "an unknown record kind";
+    }
+    if (r.bad)
+        return "a truncated or corrupt record";
+    if (r.p != r.end)
+        return "trailing bytes";
+    return NULL;
+}
+
 /* ---- restore ---- */
+
+/* asw_order.restore_flags while a restore runs. */
+#define RF_HEADER  1 /* its header record was read */
+#define RF_COMPACT 2 /* it lost an entity: compact it at the end */
 
 /* A key whose latest record was corrupt. Keys are compared as bytes. */
 typedef struct corrupt_key {
@@ -63,6 +421,9 @@ struct asw_changelog_restore {
     uint32_t *slots;
     size_t n_slots; /* a power of two, or 0 */
     size_t n_open;
+    /* Orders that lost an entity (a tombstone or a corrupt record): they
+     * are compacted at the end. */
+    size_t n_removals;
 };
 
 asw_changelog_restore *asw_changelog_restore_new(asw_codec *codec, asw_processor *proc) {
@@ -157,62 +518,192 @@ static void supersede(asw_changelog_restore *r, const void *key, size_t keylen) 
     }
 }
 
+static int entity_kind_of(char c) {
+    for (int k = 0; k < ASW_ENT__COUNT; k++)
+        if (entity_char[k] == c)
+            return k;
+    return -1;
+}
+
+/* Forget one entity of an order being rebuilt: its id becomes 0 and the
+ * end of the restore compacts the order. */
+static void remove_entity(asw_changelog_restore *r, asw_order *o, asw_entity_kind kind,
+                          const char *id) {
+    int64_t i = asw_order_find_entity(o, kind, id);
+    if (i < 0)
+        return;
+    switch (kind) {
+    case ASW_ENT_SKU:
+        o->skus[i].sku_order_id = 0;
+        break;
+    case ASW_ENT_APP:
+        o->apps[i].aftersale_id = 0;
+        break;
+    case ASW_ENT_EXTERNAL:
+        o->externals[i].refund_id = 0;
+        break;
+    default:
+        o->seen[i] = 0;
+        break;
+    }
+    o->restore_flags |= RF_COMPACT;
+    r->n_removals++;
+}
+
+/* A legacy (Avro OrderState) value: the order's whole state. */
+static const char *restore_legacy(asw_changelog_restore *r, const char *order_id, const void *value,
+                                  size_t len, char *err, size_t errlen) {
+    asw_order *o = NULL;
+    char msg[160];
+    asw_codec_err e = asw_codec_decode_state(r->codec, value, len, &o, msg, sizeof msg);
+    if (e == ASW_CODEC_OK && strcmp(asw_order_id(o), order_id) != 0) {
+        snprintf(err, errlen, "the state is of order %.60s, not of its key", asw_order_id(o));
+        asw_order_destroy(o);
+        return err;
+    }
+    if (e != ASW_CODEC_OK) {
+        snprintf(err, errlen, "%s: %s", asw_codec_err_name(e), msg);
+        return err;
+    }
+    o->restore_flags |= RF_HEADER;
+    asw_processor_restore(r->proc, o);
+    return NULL;
+}
+
+static void apply_entry(asw_order *o, int kind, const char *id, const entry *e) {
+    switch (kind) {
+    case ASW_ENT_SKU:
+        asw_order_put_sku(o, id, e->paid, e->refunded, e->reserved, e->refund_successes);
+        break;
+    case ASW_ENT_APP:
+        asw_order_put_app(o, id, e->counted, e->sku, e->shop, e->has_type,
+                          (asw_aftersale_type)e->type, (asw_app_state)e->state, e->reserved,
+                          e->decided ? &e->d : NULL);
+        break;
+    case ASW_ENT_EXTERNAL:
+        asw_order_put_external(o, id, e->sku, (asw_external_kind)e->ext_kind);
+        break;
+    default:
+        asw_order_put_seen(o, id);
+        break;
+    }
+}
+
+static void apply_header(asw_order *o, const entry *e) {
+    o->paid = e->paid;
+    o->refunded = e->refunded;
+    o->reserved = e->reserved;
+    o->max_event_time = e->max_event_time;
+    o->prior_success = e->prior_success;
+    o->has_deadline = e->has_deadline;
+    o->deadline = e->has_deadline ? e->deadline : 0;
+    asw_order_set_shop(o, e->shop);
+}
+
 void asw_changelog_restore_add(asw_changelog_restore *r, const void *key, size_t keylen,
                                const void *value, size_t len, int64_t offset) {
-    char err[160];
+    char err[200];
     r->stats.records++;
     if (!key)
         key = "", keylen = 0;
     if (is_partition_key(key, keylen)) {
         int64_t t;
+        char msg[160];
         asw_codec_err e =
-            value ? asw_codec_decode_partition_state(r->codec, value, len, &t, err, sizeof err)
+            value ? asw_codec_decode_partition_state(r->codec, value, len, &t, msg, sizeof msg)
                   : ASW_CODEC_E_BODY;
         if (!value)
-            snprintf(err, sizeof err, "a tombstone for the partition state");
+            snprintf(msg, sizeof msg, "a tombstone for the partition state");
         if (e != ASW_CODEC_OK) {
-            char msg[200];
-            snprintf(msg, sizeof msg, "%s: %s", asw_codec_err_name(e), err);
-            mark_corrupt(r, key, keylen, offset, msg);
+            snprintf(err, sizeof err, "%s: %s", asw_codec_err_name(e), msg);
+            mark_corrupt(r, key, keylen, offset, err);
             return;
         }
         asw_processor_restore_stream_time(r->proc, t);
         supersede(r, key, keylen);
         return;
     }
-    /* Order ids never hold a NUL byte: a key that does was not written by
-     * a worker. */
-    if (memchr(key, '\0', keylen)) {
-        mark_corrupt(r, key, keylen, offset, "a key with a NUL byte is no order id");
+    /* order_id, or order_id NUL kind id: order ids hold no NUL. */
+    const char *nul = memchr(key, '\0', keylen);
+    size_t idlen = nul ? (size_t)(nul - (const char *)key) : keylen;
+    int kind = -1;
+    if (nul) {
+        kind = keylen > idlen + 1 ? entity_kind_of(nul[1]) : -1;
+        if (kind < 0 || idlen == 0 || memchr(nul + 1, '\0', keylen - idlen - 1)) {
+            mark_corrupt(r, key, keylen, offset, "a key that is no order's");
+            return;
+        }
+    }
+    char order_id[ASW_TEXT_MAX + 1], entity_id[ASW_TEXT_MAX + 1];
+    size_t elen = nul ? keylen - idlen - 2 : 0;
+    if (idlen > ASW_TEXT_MAX || elen > ASW_TEXT_MAX) {
+        mark_corrupt(r, key, keylen, offset, "a key longer than any id");
         return;
     }
-    char *id = asw_strndup(key, keylen);
+    memcpy(order_id, key, idlen);
+    order_id[idlen] = '\0';
+    if (nul) {
+        memcpy(entity_id, nul + 2, elen);
+        entity_id[elen] = '\0';
+    }
+
+    const char *why = NULL;
     if (!value) {
-        asw_processor_restore_tombstone(r->proc, id);
-        r->stats.tombstones++;
+        if (kind < 0) {
+            asw_processor_restore_tombstone(r->proc, order_id);
+            r->stats.tombstones++;
+        } else {
+            asw_order *o = (asw_order *)asw_processor_get(r->proc, order_id);
+            if (o)
+                remove_entity(r, o, (asw_entity_kind)kind, entity_id);
+        }
         supersede(r, key, keylen);
-        free(id);
         return;
     }
-    asw_order *o = NULL;
-    asw_codec_err e = asw_codec_decode_state(r->codec, value, len, &o, err, sizeof err);
-    if (e == ASW_CODEC_OK && strcmp(o->order_id, id) != 0) {
-        snprintf(err, sizeof err, "the state is of order %.60s, not of its key", o->order_id);
-        asw_order_destroy(o);
-        e = ASW_CODEC_E_BODY;
-    }
-    if (e != ASW_CODEC_OK) {
-        /* What the key held before is not its state any more. */
-        asw_processor_restore_tombstone(r->proc, id);
-        char msg[200];
-        snprintf(msg, sizeof msg, "%s: %s", asw_codec_err_name(e), err);
-        mark_corrupt(r, key, keylen, offset, msg);
+    if (kind < 0 && len > 0 && ((const uint8_t *)value)[0] == 0) {
+        why = restore_legacy(r, order_id, value, len, err, sizeof err);
+        if (!why) {
+            r->stats.states++;
+            supersede(r, key, keylen);
+            return;
+        }
     } else {
-        asw_processor_restore(r->proc, o);
-        r->stats.states++;
-        supersede(r, key, keylen);
+        entry *e = asw_malloc(sizeof *e);
+        why = decode_entry(value, len, e);
+        if (!why &&
+            ((kind < 0) != (e->kind == K_ORDER) || (kind >= 0 && e->kind != entity_char[kind])))
+            why = "a record of another kind than its key";
+        if (!why) {
+            asw_order *o = asw_processor_restore_get(r->proc, order_id);
+            if (kind < 0) {
+                apply_header(o, e);
+                o->restore_flags |= RF_HEADER;
+                r->stats.states++;
+            } else {
+                apply_entry(o, kind, entity_id, e);
+                r->stats.entities++;
+            }
+            free(e);
+            supersede(r, key, keylen);
+            return;
+        }
+        snprintf(err, sizeof err, "CORRUPT_RECORD: %s", why);
+        why = err;
+        free(e);
     }
-    free(id);
+    /* What the key held before is not its state any more. For the order's
+     * ledger record: the ledger is unknown until a later one (its entities
+     * stay; without a ledger at the end they make the restore fail). */
+    if (kind < 0) {
+        asw_order *o = (asw_order *)asw_processor_get(r->proc, order_id);
+        if (o)
+            o->restore_flags &= (uint8_t)~RF_HEADER;
+    } else {
+        asw_order *o = (asw_order *)asw_processor_get(r->proc, order_id);
+        if (o)
+            remove_entity(r, o, (asw_entity_kind)kind, entity_id);
+    }
+    mark_corrupt(r, key, keylen, offset, why);
 }
 
 void asw_changelog_restore_get_stats(const asw_changelog_restore *r,
@@ -221,11 +712,11 @@ void asw_changelog_restore_get_stats(const asw_changelog_restore *r,
 }
 
 /* A key for a message: printable ASCII as it is, other bytes as \xNN. */
-static void printable_key(const corrupt_key *c, char *out, size_t outlen) {
+static void printable(const char *key, size_t keylen, char *out, size_t outlen) {
     size_t o = 0;
-    for (size_t i = 0; i < c->keylen && o + 5 < outlen; i++) {
-        unsigned char ch = (unsigned char)c->key[i];
-        if (ch >= 0x20 && ch < 0x7f && ch != '\\')
+    for (size_t i = 0; i < keylen && o + 5 < outlen; i++) {
+        unsigned char ch = (unsigned char)key[i];
+        if (ch >= 0x20 && ch < 0x7f && ch != '\\' && ch != '\'')
             out[o++] = (char)ch;
         else
             o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", ch);
@@ -233,7 +724,46 @@ static void printable_key(const corrupt_key *c, char *out, size_t outlen) {
     out[o] = '\0';
 }
 
+typedef struct finishing {
+    asw_changelog_restore *r;
+    asw_order **orphans; /* entities without a header: dropped, then reported */
+    size_t n_orphans, cap_orphans;
+} finishing;
+
+static void finish_order(asw_order *o, void *opaque) {
+    finishing *f = opaque;
+    if (o->restore_flags & RF_COMPACT)
+        asw_order_compact(o);
+    bool header = o->restore_flags & RF_HEADER;
+    o->restore_flags = 0;
+    if (header)
+        return;
+    if (f->n_orphans == f->cap_orphans) {
+        f->cap_orphans = f->cap_orphans ? f->cap_orphans * 2 : 8;
+        f->orphans = asw_realloc(f->orphans, f->cap_orphans * sizeof *f->orphans);
+    }
+    f->orphans[f->n_orphans++] = o;
+}
+
 int asw_changelog_restore_finish(asw_changelog_restore *r, char *err, size_t errlen) {
+    finishing f = {r, NULL, 0, 0};
+    asw_processor_foreach(r->proc, finish_order, &f);
+    for (size_t i = 0; i < f.n_orphans; i++) {
+        asw_order *o = f.orphans[i];
+        bool live = false;
+        for (int k = 0; k < ASW_ENT__COUNT; k++)
+            live = live || asw_order_entity_count(o, (asw_entity_kind)k) > 0;
+        const char *id = asw_order_id(o);
+        const corrupt_key *c = find_corrupt(r, id, strlen(id));
+        if (live && !(c && c->open)) {
+            /* Entities whose order's ledger record is missing (and not
+             * already reported corrupt): part of a state. */
+            mark_corrupt(r, id, strlen(id), -1, "entity records without their order's record");
+        }
+        asw_processor_restore_tombstone(r->proc, asw_order_id(o));
+    }
+    free(f.orphans);
+    asw_processor_restore_done(r->proc);
     if (r->n_open == 0)
         return 0;
     for (size_t i = 0; i < r->n_keys; i++) {
@@ -241,7 +771,7 @@ int asw_changelog_restore_finish(asw_changelog_restore *r, char *err, size_t err
         if (!c->open)
             continue;
         char key[100];
-        printable_key(c, key, sizeof key);
+        printable(c->key, c->keylen, key, sizeof key);
         snprintf(err, errlen,
                  "%zu corrupt changelog record(s) not superseded by a later record of the "
                  "same key; the first at offset %lld, key '%s': %s",
@@ -249,4 +779,97 @@ int asw_changelog_restore_finish(asw_changelog_restore *r, char *err, size_t err
         break;
     }
     return -1;
+}
+
+/* ---- printing (the consume tool) ---- */
+
+static void jput_str(json_t *o, const char *k, const char *v) {
+    json_object_set_new(o, k, v ? json_string(v) : json_null());
+}
+
+static void jput_int(json_t *o, const char *k, int64_t v) {
+    json_object_set_new(o, k, json_integer(v));
+}
+
+int asw_changelog_describe(const void *key, size_t keylen, const void *value, size_t len,
+                           asw_buf *out, char *err, size_t errlen) {
+    const char *nul = key ? memchr(key, '\0', keylen) : NULL;
+    size_t idlen = nul ? (size_t)(nul - (const char *)key) : keylen;
+    entry *e = asw_malloc(sizeof *e);
+    const char *why = decode_entry(value, len, e);
+    if (why) {
+        snprintf(err, errlen, "CORRUPT_RECORD: %s", why);
+        free(e);
+        return -1;
+    }
+    static const char *const names[] = {"SkuLedger", "Application", "ExternalRefund", "SeenEvent"};
+    int kind = nul && keylen > idlen + 1 ? entity_kind_of(nul[1]) : -1;
+    json_t *j = json_object();
+    json_object_set_new(j, "type", json_string(kind < 0 ? "OrderLedger" : names[kind]));
+    json_object_set_new(j, "order_id", json_stringn(key ? key : "", idlen));
+    if (kind >= 0)
+        json_object_set_new(j, "id", json_stringn(nul + 2, keylen - idlen - 2));
+    switch (e->kind) {
+    case K_ORDER:
+        jput_int(j, "paid", e->paid);
+        jput_int(j, "refunded", e->refunded);
+        jput_int(j, "reserved", e->reserved);
+        jput_int(j, "remaining", e->paid - (e->refunded + e->reserved));
+        json_object_set_new(j, "prior_success", json_boolean(e->prior_success));
+        jput_int(j, "max_event_time", e->max_event_time);
+        json_object_set_new(j, "aftersale_deadline",
+                            e->has_deadline ? json_integer(e->deadline) : json_null());
+        jput_str(j, "shop_id", e->shop);
+        break;
+    case K_SKU:
+        jput_int(j, "paid", e->paid);
+        jput_int(j, "refunded", e->refunded);
+        jput_int(j, "reserved", e->reserved);
+        jput_int(j, "remaining", e->paid - (e->refunded + e->reserved));
+        jput_int(j, "refund_successes", e->refund_successes);
+        break;
+    case K_APP:
+        json_object_set_new(j, "counted", json_boolean(e->counted));
+        if (e->counted) {
+            jput_str(j, "sku_order_id", e->sku);
+            jput_str(j, "shop_id", e->shop);
+            jput_str(j, "aftersale_type",
+                     e->has_type ? asw_aftersale_type_name((asw_aftersale_type)e->type) : NULL);
+            jput_str(j, "state", asw_app_state_name((asw_app_state)e->state));
+            jput_int(j, "reserved", e->reserved);
+        }
+        if (e->decided) {
+            asw_buf tmp = ASW_BUF_INIT;
+            e->d.aftersale_id = "";
+            e->d.order_id = "";
+            asw_jsonl_format_decision(&e->d, &tmp);
+            json_t *d = json_loadb((const char *)tmp.data, tmp.len, 0, NULL);
+            asw_buf_free(&tmp);
+            if (d) {
+                json_object_del(d, "aftersale_id");
+                json_object_del(d, "order_id");
+                json_object_del(d, "type");
+                json_object_del(d, "duplicate");
+                json_object_set_new(j, "decision", d);
+            }
+        }
+        break;
+    case K_EXTERNAL:
+        jput_str(j, "sku_order_id", e->sku);
+        jput_str(j, "kind", asw_external_kind_name((asw_external_kind)e->ext_kind));
+        break;
+    default:
+        break;
+    }
+    free(e);
+    char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    asw_buf_append(out, text, strlen(text));
+    asw_buf_append(out, "\n", 1);
+    free(text);
+    return 0;
+}
+
+bool asw_changelog_is_record(const void *value, size_t len) {
+    return value && len >= 3 && ((const uint8_t *)value)[0] == MAGIC;
 }

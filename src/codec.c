@@ -1888,8 +1888,9 @@ asw_codec_err asw_codec_decode_record(asw_codec *c, const void *buf, size_t len,
 asw_codec_err asw_codec_encode_state(asw_codec *c, const asw_order *o, asw_buf *out) {
     avro_value_t *v = encode_start(c, RK_STATE);
     avro_value_t arr, it;
-    int bad = e_int(v, "version", 1) || e_str(v, "order_id", o->order_id) ||
-              e_opt_str(v, "shop_id", o->shop_id) || e_long(v, "paid", o->paid) ||
+    const char *shop = o->shop_id ? asw_order_str(o, o->shop_id) : NULL;
+    int bad = e_int(v, "version", 1) || e_str(v, "order_id", asw_order_id(o)) ||
+              e_opt_str(v, "shop_id", shop) || e_long(v, "paid", o->paid) ||
               e_long(v, "refunded", o->refunded) || e_long(v, "reserved", o->reserved) ||
               e_bool(v, "prior_success", o->prior_success) ||
               e_long(v, "max_event_time", o->max_event_time) ||
@@ -1898,7 +1899,8 @@ asw_codec_err asw_codec_encode_state(asw_codec *c, const asw_order *o, asw_buf *
     bad = bad || e_field(v, "skus", &arr);
     for (size_t i = 0; !bad && i < o->n_skus; i++) {
         const asw_sku_state *s = &o->skus[i];
-        bad = avro_value_append(&arr, &it, NULL) || e_str(&it, "sku_order_id", s->sku_order_id) ||
+        bad = avro_value_append(&arr, &it, NULL) ||
+              e_str(&it, "sku_order_id", asw_order_str(o, s->sku_order_id)) ||
               e_long(&it, "paid", s->paid) || e_long(&it, "refunded", s->refunded) ||
               e_long(&it, "reserved", s->reserved) ||
               e_int(&it, "refund_successes", s->refund_successes);
@@ -1906,51 +1908,59 @@ asw_codec_err asw_codec_encode_state(asw_codec *c, const asw_order *o, asw_buf *
     bad = bad || e_field(v, "apps", &arr);
     for (size_t i = 0; !bad && i < o->n_apps; i++) {
         const asw_app *a = &o->apps[i];
-        bad = avro_value_append(&arr, &it, NULL) || e_str(&it, "aftersale_id", a->aftersale_id) ||
-              e_str(&it, "sku_order_id", a->sku_order_id) ||
-              e_opt_str(&it, "shop_id", a->shop_id) ||
+        if (!a->counted)
+            continue;
+        bad = avro_value_append(&arr, &it, NULL) ||
+              e_str(&it, "aftersale_id", asw_order_str(o, a->aftersale_id)) ||
+              e_str(&it, "sku_order_id", asw_order_str(o, a->sku_order_id)) ||
+              e_opt_str(&it, "shop_id", a->shop_id ? asw_order_str(o, a->shop_id) : NULL) ||
               e_opt_enum(&it, "type", E_AFTERSALE_TYPE, a->has_type, (int)a->type) ||
               e_enum(&it, "state", E_APP_STATE, (int)a->state) ||
               e_long(&it, "reserved", a->reserved);
     }
     bad = bad || e_field(v, "decided", &arr);
-    for (size_t i = 0; !bad && i < o->n_decided; i++) {
-        const asw_decided *d = &o->decided[i];
-        bad = avro_value_append(&arr, &it, NULL) || e_str(&it, "aftersale_id", d->aftersale_id) ||
-              e_str(&it, "sku_order_id", d->sku_order_id) ||
-              e_opt_str(&it, "shop_id", d->shop_id) ||
-              e_opt_str(&it, "ruleset_version", d->ruleset_version) ||
-              e_opt_str(&it, "source_topic", d->source_topic) ||
-              e_enum(&it, "initiator", E_INITIATOR, (int)d->initiator) ||
-              e_enum(&it, "outcome", E_OUTCOME, (int)d->outcome) ||
-              e_reasons(&it, "reasons", d->reasons) ||
-              e_int(&it, "applications_used", d->applications_used) ||
-              e_int(&it, "applications_limit", d->applications_limit) ||
-              e_long(&it, "order_remaining", d->order_remaining) ||
-              e_long(&it, "sku_remaining", d->sku_remaining) ||
-              e_bool(&it, "multi_refund", d->multi_refund) ||
-              e_int(&it, "sku_prior_refunds", d->sku_prior_refunds) ||
-              e_long(&it, "event_time", d->event_time) ||
-              e_int(&it, "source_partition", d->source_partition) ||
-              e_long(&it, "source_offset", d->source_offset);
+    for (size_t i = 0; !bad && i < o->n_apps; i++) {
+        if (!o->apps[i].decision)
+            continue;
+        asw_decision d;
+        asw_order_decision(o, &o->apps[i], &d);
+        bad = avro_value_append(&arr, &it, NULL) || e_str(&it, "aftersale_id", d.aftersale_id) ||
+              e_str(&it, "sku_order_id", d.sku_order_id) || e_opt_str(&it, "shop_id", d.shop_id) ||
+              e_opt_str(&it, "ruleset_version", d.ruleset_version) ||
+              e_opt_str(&it, "source_topic", d.source_topic) ||
+              e_enum(&it, "initiator", E_INITIATOR, (int)d.initiator) ||
+              e_enum(&it, "outcome", E_OUTCOME, (int)d.outcome) ||
+              e_reasons(&it, "reasons", d.reasons) ||
+              e_int(&it, "applications_used", d.applications_used) ||
+              e_int(&it, "applications_limit", d.applications_limit) ||
+              e_long(&it, "order_remaining", d.order_remaining) ||
+              e_long(&it, "sku_remaining", d.sku_remaining) ||
+              e_bool(&it, "multi_refund", d.multi_refund) ||
+              e_int(&it, "sku_prior_refunds", d.sku_prior_refunds) ||
+              e_long(&it, "event_time", d.event_time) ||
+              e_int(&it, "source_partition", d.source_partition) ||
+              e_long(&it, "source_offset", d.source_offset);
     }
     bad = bad || e_field(v, "externals", &arr);
     for (size_t i = 0; !bad && i < o->n_externals; i++) {
         const asw_external *e = &o->externals[i];
-        bad = avro_value_append(&arr, &it, NULL) || e_str(&it, "refund_id", e->refund_id) ||
-              e_str(&it, "sku_order_id", e->sku_order_id) ||
+        bad = avro_value_append(&arr, &it, NULL) ||
+              e_str(&it, "refund_id", asw_order_str(o, e->refund_id)) ||
+              e_str(&it, "sku_order_id", asw_order_str(o, e->sku_order_id)) ||
               e_enum(&it, "kind", E_EXTERNAL_KIND, (int)e->kind);
     }
     bad = bad || e_field(v, "event_ids", &arr);
-    for (size_t i = 0; !bad && i < o->n_event_ids; i++)
-        bad = avro_value_append(&arr, &it, NULL) || avro_value_set_string(&it, o->event_ids[i]);
+    for (size_t i = 0; !bad && i < o->n_seen; i++)
+        bad = avro_value_append(&arr, &it, NULL) ||
+              avro_value_set_string(&it, asw_order_str(o, o->seen[i]));
     asw_buf_reset(out);
     return bad ? ASW_CODEC_E_SCHEMA : encode_finish(c, RK_STATE, out);
 }
 
-/* A duplicate id in a state array means the record is corrupt. */
-static int x_put(xc *x, int put_rc, const char *what) {
-    if (put_rc)
+/* A duplicate or empty id in a state array means the record is corrupt. */
+static int x_new_id(xc *x, const asw_order *o, asw_entity_kind kind, const char *id,
+                    const char *what) {
+    if (!id[0] || asw_order_find_entity(o, kind, id) >= 0)
         return xfail(x, ASW_CODEC_E_BODY, "corrupt state: duplicate or empty %s", what);
     return 0;
 }
@@ -1961,6 +1971,7 @@ static int extract_state(xc *x, avro_value_t *v, asw_order *o) {
     int32_t version;
     const char *shop_id;
     int e1, e2;
+    bool has;
 
     if (x_int(x, v, "version", &version))
         return -1;
@@ -1977,45 +1988,44 @@ static int extract_state(xc *x, avro_value_t *v, asw_order *o) {
     if (x_array(x, v, "skus", &arr, &n))
         return -1;
     for (size_t i = 0; i < n; i++) {
-        asw_sku_state s = {0};
+        int64_t paid, refunded, reserved;
+        int32_t successes;
         const char *id;
         if (x_item(x, &arr, i, "skus", &it) || x_str(x, &it, "sku_order_id", &id) ||
-            x_long(x, &it, "paid", &s.paid) || x_long(x, &it, "refunded", &s.refunded) ||
-            x_long(x, &it, "reserved", &s.reserved) ||
-            x_int(x, &it, "refund_successes", &s.refund_successes))
+            x_long(x, &it, "paid", &paid) || x_long(x, &it, "refunded", &refunded) ||
+            x_long(x, &it, "reserved", &reserved) ||
+            x_int(x, &it, "refund_successes", &successes) ||
+            x_new_id(x, o, ASW_ENT_SKU, id, "sku_order_id"))
             return -1;
-        s.sku_order_id = (char *)id; /* put copies it */
-        if (x_put(x, asw_order_put_sku(o, &s), "sku_order_id"))
-            return -1;
+        asw_order_put_sku(o, id, paid, refunded, reserved, successes);
     }
 
     if (x_array(x, v, "apps", &arr, &n))
         return -1;
     for (size_t i = 0; i < n; i++) {
-        asw_app a = {0};
         const char *id, *sku, *shop;
+        int64_t reserved;
         if (x_item(x, &arr, i, "apps", &it) || x_str(x, &it, "aftersale_id", &id) ||
             x_str(x, &it, "sku_order_id", &sku) || x_opt_str(x, &it, "shop_id", &shop) ||
-            x_opt_enum(x, &it, "type", E_AFTERSALE_TYPE, &a.has_type, &e1) ||
-            x_enum(x, &it, "state", E_APP_STATE, &e2) || x_long(x, &it, "reserved", &a.reserved))
+            x_opt_enum(x, &it, "type", E_AFTERSALE_TYPE, &has, &e1) ||
+            x_enum(x, &it, "state", E_APP_STATE, &e2) || x_long(x, &it, "reserved", &reserved) ||
+            x_new_id(x, o, ASW_ENT_APP, id, "aftersale_id"))
             return -1;
-        a.aftersale_id = (char *)id, a.sku_order_id = (char *)sku, a.shop_id = (char *)shop;
-        a.type = (asw_aftersale_type)e1;
-        a.state = (asw_app_state)e2;
-        if (x_put(x, asw_order_put_app(o, &a), "aftersale_id"))
-            return -1;
+        asw_order_put_app(o, id, true, sku, shop, has, (asw_aftersale_type)e1, (asw_app_state)e2,
+                          reserved, NULL);
     }
 
     if (x_array(x, v, "decided", &arr, &n))
         return -1;
     for (size_t i = 0; i < n; i++) {
-        asw_decided d;
-        const char *id, *sku, *shop, *ver, *topic;
+        asw_decision d;
+        const char *id;
         memset(&d, 0, sizeof d);
         if (x_item(x, &arr, i, "decided", &it) || x_str(x, &it, "aftersale_id", &id) ||
-            x_str(x, &it, "sku_order_id", &sku) || x_opt_str(x, &it, "shop_id", &shop) ||
-            x_opt_str(x, &it, "ruleset_version", &ver) ||
-            x_opt_str(x, &it, "source_topic", &topic) ||
+            x_str(x, &it, "sku_order_id", &d.sku_order_id) ||
+            x_opt_str(x, &it, "shop_id", &d.shop_id) ||
+            x_opt_str(x, &it, "ruleset_version", &d.ruleset_version) ||
+            x_opt_str(x, &it, "source_topic", &d.source_topic) ||
             x_enum(x, &it, "initiator", E_INITIATOR, &e1) ||
             x_enum(x, &it, "outcome", E_OUTCOME, &e2) || x_reasons(x, &it, "reasons", &d.reasons) ||
             x_int(x, &it, "applications_used", &d.applications_used) ||
@@ -2028,26 +2038,33 @@ static int extract_state(xc *x, avro_value_t *v, asw_order *o) {
             x_int(x, &it, "source_partition", &d.source_partition) ||
             x_long(x, &it, "source_offset", &d.source_offset))
             return -1;
-        d.aftersale_id = (char *)id, d.sku_order_id = (char *)sku, d.shop_id = (char *)shop;
-        d.ruleset_version = (char *)ver, d.source_topic = (char *)topic;
         d.initiator = (asw_initiator)e1;
         d.outcome = (asw_outcome)e2;
-        if (x_put(x, asw_order_put_decided(o, &d), "decided aftersale_id"))
-            return -1;
+        if (!d.ruleset_version)
+            d.ruleset_version = "";
+        if (!d.source_topic)
+            d.source_topic = "";
+        int64_t k = id[0] ? asw_order_find_entity(o, ASW_ENT_APP, id) : -1;
+        if (!id[0] || (k >= 0 && o->apps[k].decision))
+            return xfail(x, ASW_CODEC_E_BODY, "corrupt state: duplicate or empty %s",
+                         "decided aftersale_id");
+        /* The counted part, if any, is kept: an application is one entity. */
+        const asw_app *a = k >= 0 ? &o->apps[k] : NULL;
+        asw_order_put_app(o, id, a != NULL, a ? asw_order_str(o, a->sku_order_id) : NULL,
+                          a && a->shop_id ? asw_order_str(o, a->shop_id) : NULL, a && a->has_type,
+                          a ? (asw_aftersale_type)a->type : ASW_AT__COUNT,
+                          a ? (asw_app_state)a->state : ASW_APP_OPEN, a ? a->reserved : 0, &d);
     }
 
     if (x_array(x, v, "externals", &arr, &n))
         return -1;
     for (size_t i = 0; i < n; i++) {
-        asw_external ex = {0};
         const char *id, *sku;
         if (x_item(x, &arr, i, "externals", &it) || x_str(x, &it, "refund_id", &id) ||
-            x_str(x, &it, "sku_order_id", &sku) || x_enum(x, &it, "kind", E_EXTERNAL_KIND, &e1))
+            x_str(x, &it, "sku_order_id", &sku) || x_enum(x, &it, "kind", E_EXTERNAL_KIND, &e1) ||
+            x_new_id(x, o, ASW_ENT_EXTERNAL, id, "refund_id"))
             return -1;
-        ex.refund_id = (char *)id, ex.sku_order_id = (char *)sku;
-        ex.kind = (asw_external_kind)e1;
-        if (x_put(x, asw_order_put_external(o, &ex), "refund_id"))
-            return -1;
+        asw_order_put_external(o, id, sku, (asw_external_kind)e1);
     }
 
     if (x_array(x, v, "event_ids", &arr, &n))
@@ -2059,8 +2076,9 @@ static int extract_state(xc *x, avro_value_t *v, asw_order *o) {
             return -1;
         if (avro_value_get_string(&it, &id, &size))
             return xfail(x, ASW_CODEC_E_BODY, "event_ids item %zu is not a string", i);
-        if (x_put(x, asw_order_put_event_id(o, id), "event_id"))
+        if (x_new_id(x, o, ASW_ENT_SEEN, id, "event_id"))
             return -1;
+        asw_order_put_seen(o, id);
     }
     return 0;
 }

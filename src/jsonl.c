@@ -429,8 +429,8 @@ void asw_jsonl_format_partition_state(int64_t stream_time, asw_buf *out) {
 
 void asw_jsonl_format_state(const asw_order *o, asw_buf *out) {
     json_t *j = object_of_type("OrderState");
-    put_str(j, "order_id", o->order_id);
-    put_str(j, "shop_id", o->shop_id);
+    put_str(j, "order_id", asw_order_id(o));
+    put_str(j, "shop_id", o->shop_id ? asw_order_str(o, o->shop_id) : NULL);
     put_int(j, "paid", o->paid);
     put_int(j, "refunded", o->refunded);
     put_int(j, "reserved", o->reserved);
@@ -447,7 +447,7 @@ void asw_jsonl_format_state(const asw_order *o, asw_buf *out) {
     for (size_t i = 0; i < o->n_skus; i++) {
         const asw_sku_state *s = &o->skus[i];
         json_t *e = json_object();
-        put_str(e, "sku_order_id", s->sku_order_id);
+        put_str(e, "sku_order_id", asw_order_str(o, s->sku_order_id));
         put_int(e, "paid", s->paid);
         put_int(e, "refunded", s->refunded);
         put_int(e, "reserved", s->reserved);
@@ -460,12 +460,15 @@ void asw_jsonl_format_state(const asw_order *o, asw_buf *out) {
     json_t *apps = json_array();
     for (size_t i = 0; i < o->n_apps; i++) {
         const asw_app *a = &o->apps[i];
+        if (!a->counted)
+            continue;
         json_t *e = json_object();
-        put_str(e, "aftersale_id", a->aftersale_id);
-        put_str(e, "sku_order_id", a->sku_order_id);
-        put_str(e, "shop_id", a->shop_id);
-        put_str(e, "aftersale_type", a->has_type ? asw_aftersale_type_name(a->type) : NULL);
-        put_str(e, "state", asw_app_state_name(a->state));
+        put_str(e, "aftersale_id", asw_order_str(o, a->aftersale_id));
+        put_str(e, "sku_order_id", asw_order_str(o, a->sku_order_id));
+        put_str(e, "shop_id", a->shop_id ? asw_order_str(o, a->shop_id) : NULL);
+        put_str(e, "aftersale_type",
+                a->has_type ? asw_aftersale_type_name((asw_aftersale_type)a->type) : NULL);
+        put_str(e, "state", asw_app_state_name((asw_app_state)a->state));
         put_int(e, "reserved", a->reserved);
         json_array_append_new(apps, e);
     }
@@ -475,14 +478,14 @@ void asw_jsonl_format_state(const asw_order *o, asw_buf *out) {
     for (size_t i = 0; i < o->n_externals; i++) {
         const asw_external *x = &o->externals[i];
         json_t *e = json_object();
-        put_str(e, "refund_id", x->refund_id);
-        put_str(e, "sku_order_id", x->sku_order_id);
-        put_str(e, "kind", asw_external_kind_name(x->kind));
+        put_str(e, "refund_id", asw_order_str(o, x->refund_id));
+        put_str(e, "sku_order_id", asw_order_str(o, x->sku_order_id));
+        put_str(e, "kind", asw_external_kind_name((asw_external_kind)x->kind));
         json_array_append_new(ext, e);
     }
     json_object_set_new(j, "external_refunds", ext);
-    put_int(j, "decisions", (int64_t)o->n_decided);
-    put_int(j, "event_ids", (int64_t)o->n_event_ids);
+    put_int(j, "decisions", (int64_t)asw_order_decided_count(o));
+    put_int(j, "event_ids", (int64_t)o->n_seen);
     dump(j, out);
 }
 

@@ -1,14 +1,17 @@
 /*
  * ledger.c -- the pure core: the rules of SPEC section 4 applied to one
- * order's state (quota and refund ledger).
+ * order's state (quota and refund ledger), and the state's storage.
  *
- * asw_order_apply() is the only entry point that changes a state. It reads
- * no clock, does no I/O and allocates only to grow the order's own arrays.
- * The reject reasons are evaluated in decide(), one block per reason, in the
- * SPEC's order. Choices the SPEC leaves open are listed in docs/rules.md.
+ * asw_order_apply() is the only entry point that changes a state as a rule
+ * says. It reads no clock, does no I/O and allocates only to grow the
+ * order's own storage. The reject reasons are evaluated in decide(), one
+ * block per reason, in the SPEC's order. Choices the SPEC leaves open are
+ * listed in docs/rules.md.
  *
- * Every array of an order is kept sorted by its id, so that a state's
- * serialization depends only on its content.
+ * Every lookup an event makes is a hash lookup (or a scan of at most
+ * INDEX_MIN entities), and every change goes through a `will_change_*`
+ * hook that tells the journal first, so per-event work never grows with an
+ * order's history.
  */
 #include "asw/ledger.h"
 
@@ -17,229 +20,772 @@
 
 #include "asw/alloc.h"
 
-/* ---- sorted arrays keyed by a leading `char *` ---- */
+/* ---- the string pool ---- */
 
 /*
- * Binary search in an array whose elements start with a `char *` id.
- * Returns the index of the match (*found = true) or the insertion point.
+ * Chunk i holds POOL_CHUNK0 << i bytes and starts at offset
+ * POOL_CHUNK0 * (2^i - 1), so an offset finds its chunk with one bit scan
+ * and chunks never move. A string never straddles two chunks.
  */
-static size_t sorted_find(const void *base, size_t n, size_t size, const char *id, bool *found) {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        const char *mid_id = *(char *const *)((const char *)base + mid * size);
-        int c = strcmp(mid_id, id);
-        if (c == 0) {
-            *found = true;
-            return mid;
+#define POOL_CHUNK0 64u
+
+static uint32_t chunk_of(uint32_t off) {
+    uint32_t q = off / POOL_CHUNK0 + 1;
+    return 31u - (uint32_t)__builtin_clz(q);
+}
+
+static uint32_t chunk_start(uint32_t i) {
+    return POOL_CHUNK0 * ((1u << i) - 1);
+}
+
+static uint32_t chunk_size(uint32_t i) {
+    return POOL_CHUNK0 << i;
+}
+
+static char *pool_at(const asw_pool *p, uint32_t off) {
+    uint32_t c = chunk_of(off);
+    return p->chunks[c] + (off - chunk_start(c));
+}
+
+static void pool_ensure_chunk(asw_pool *p, uint32_t c) {
+    if (c < p->n_chunks)
+        return;
+    p->chunks = asw_realloc(p->chunks, (c + 1) * sizeof *p->chunks);
+    for (uint32_t i = p->n_chunks; i <= c; i++)
+        p->chunks[i] = asw_malloc(chunk_size(i));
+    p->n_chunks = c + 1;
+}
+
+/* Room for n bytes in one chunk: returns the offset (never 0). */
+static uint32_t pool_alloc(asw_pool *p, uint32_t n) {
+    if (p->len == 0) {
+        pool_ensure_chunk(p, 0);
+        p->chunks[0][0] = '\0'; /* offset 0 is "" */
+        p->len = 1;
+    }
+    for (;;) {
+        uint32_t c = chunk_of(p->len);
+        uint32_t end = chunk_start(c) + chunk_size(c);
+        if (end - p->len >= n) {
+            pool_ensure_chunk(p, c);
+            uint32_t off = p->len;
+            p->len += n;
+            return off;
         }
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
+        p->len = end; /* too little room left in this chunk: the next one */
     }
-    *found = false;
-    return lo;
 }
 
-/* Open a zeroed slot at idx, growing the array as needed. */
-static void *sorted_insert(void **base, size_t *n, size_t *cap, size_t size, size_t idx) {
-    if (*n == *cap) {
-        *cap = *cap ? *cap * 2 : 4;
-        *base = asw_realloc(*base, *cap * size);
+static asw_str pool_add(asw_pool *p, const char *s) {
+    size_t n = strlen(s) + 1;
+    uint32_t off = pool_alloc(p, (uint32_t)n);
+    memcpy(pool_at(p, off), s, n);
+    return off;
+}
+
+static void pool_free(asw_pool *p) {
+    for (uint32_t i = 0; i < p->n_chunks; i++)
+        free(p->chunks[i]);
+    free(p->chunks);
+    memset(p, 0, sizeof *p);
+}
+
+const char *asw_order_str(const asw_order *o, asw_str s) {
+    return s ? pool_at(&o->pool, s) : "";
+}
+
+const char *asw_order_id(const asw_order *o) {
+    return asw_order_str(o, o->order_id);
+}
+
+#define STR(o, s) asw_order_str((o), (s))
+
+/* ---- the entity index ---- */
+
+#define INDEX_MIN     8 /* entities an order holds before it gets an index */
+#define SLOT(kind, i) (((uint32_t)(kind) << 28) | ((uint32_t)(i) + 1))
+#define SLOT_KIND(v)  ((v) >> 28)
+#define SLOT_INDEX(v) (((v)&0x0fffffffu) - 1)
+
+static uint64_t hash_id(asw_entity_kind kind, const char *s) {
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)kind; /* FNV-1a 64 */
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 1099511628211ULL;
     }
-    char *b = *base;
-    memmove(b + (idx + 1) * size, b + idx * size, (*n - idx) * size);
-    memset(b + idx * size, 0, size);
-    (*n)++;
-    return b + idx * size;
+    return h ^ (h >> 29);
 }
 
-static asw_sku_state *find_sku(const asw_order *o, const char *id) {
-    bool found;
-    size_t i = sorted_find(o->skus, o->n_skus, sizeof *o->skus, id, &found);
-    return found ? &o->skus[i] : NULL;
+uint32_t asw_order_entity_count(const asw_order *o, asw_entity_kind kind) {
+    switch (kind) {
+    case ASW_ENT_SKU:
+        return o->n_skus;
+    case ASW_ENT_APP:
+        return o->n_apps;
+    case ASW_ENT_EXTERNAL:
+        return o->n_externals;
+    default:
+        return o->n_seen;
+    }
 }
 
-static asw_app *find_app(const asw_order *o, const char *id) {
-    bool found;
-    size_t i = sorted_find(o->apps, o->n_apps, sizeof *o->apps, id, &found);
-    return found ? &o->apps[i] : NULL;
+static asw_str entity_id(const asw_order *o, asw_entity_kind kind, uint32_t i) {
+    switch (kind) {
+    case ASW_ENT_SKU:
+        return o->skus[i].sku_order_id;
+    case ASW_ENT_APP:
+        return o->apps[i].aftersale_id;
+    case ASW_ENT_EXTERNAL:
+        return o->externals[i].refund_id;
+    default:
+        return o->seen[i];
+    }
 }
 
-static asw_decided *find_decided(const asw_order *o, const char *id) {
-    bool found;
-    size_t i = sorted_find(o->decided, o->n_decided, sizeof *o->decided, id, &found);
-    return found ? &o->decided[i] : NULL;
+const char *asw_order_entity_id(const asw_order *o, asw_entity_kind kind, uint32_t i) {
+    return STR(o, entity_id(o, kind, i));
 }
 
-static asw_external *find_external(const asw_order *o, const char *id) {
-    bool found;
-    size_t i = sorted_find(o->externals, o->n_externals, sizeof *o->externals, id, &found);
-    return found ? &o->externals[i] : NULL;
+static uint32_t total_entities(const asw_order *o) {
+    return o->n_skus + o->n_apps + o->n_externals + o->n_seen;
 }
 
-static bool event_seen(const asw_order *o, const char *event_id) {
-    bool found;
-    sorted_find(o->event_ids, o->n_event_ids, sizeof *o->event_ids, event_id, &found);
-    return found;
+static void index_insert(asw_order *o, asw_entity_kind kind, uint32_t i) {
+    uint32_t mask = o->index_cap - 1;
+    uint32_t h = (uint32_t)hash_id(kind, asw_order_entity_id(o, kind, i)) & mask;
+    while (o->index[h])
+        h = (h + 1) & mask;
+    o->index[h] = SLOT(kind, i);
 }
 
-/* The sub-order's ledger, created empty (paid 0) on first use. */
-static asw_sku_state *get_sku(asw_order *o, const char *id) {
-    bool found;
-    size_t i = sorted_find(o->skus, o->n_skus, sizeof *o->skus, id, &found);
-    if (found)
-        return &o->skus[i];
-    asw_sku_state *s =
-        sorted_insert((void **)&o->skus, &o->n_skus, &o->cap_skus, sizeof *o->skus, i);
-    s->sku_order_id = asw_strdup(id);
+/* Build the index from the arrays (or drop it when the order is small). */
+static void index_rebuild(asw_order *o) {
+    free(o->index);
+    o->index = NULL;
+    o->index_cap = 0;
+    uint32_t n = total_entities(o);
+    if (n <= INDEX_MIN)
+        return;
+    uint32_t cap = 32;
+    while (cap < n * 2)
+        cap *= 2;
+    o->index = asw_calloc(cap, sizeof *o->index);
+    o->index_cap = cap;
+    for (int k = 0; k < ASW_ENT__COUNT; k++)
+        for (uint32_t i = 0; i < asw_order_entity_count(o, (asw_entity_kind)k); i++)
+            index_insert(o, (asw_entity_kind)k, i);
+}
+
+/* An entity was appended: keep the index right. */
+static void index_added(asw_order *o, asw_entity_kind kind, uint32_t i) {
+    uint32_t n = total_entities(o);
+    if (n <= INDEX_MIN)
+        return;
+    if (!o->index || n * 2 > o->index_cap) {
+        index_rebuild(o);
+        return;
+    }
+    index_insert(o, kind, i);
+}
+
+int64_t asw_order_find_entity(const asw_order *o, asw_entity_kind kind, const char *id) {
+    if (!o->index) {
+        uint32_t n = asw_order_entity_count(o, kind);
+        for (uint32_t i = 0; i < n; i++)
+            if (strcmp(asw_order_entity_id(o, kind, i), id) == 0)
+                return i;
+        return -1;
+    }
+    uint32_t mask = o->index_cap - 1;
+    for (uint32_t h = (uint32_t)hash_id(kind, id) & mask;; h = (h + 1) & mask) {
+        uint32_t v = o->index[h];
+        if (!v)
+            return -1;
+        if (SLOT_KIND(v) == (uint32_t)kind &&
+            strcmp(asw_order_entity_id(o, kind, SLOT_INDEX(v)), id) == 0)
+            return SLOT_INDEX(v);
+    }
+}
+
+/* ---- the journal ---- */
+
+typedef struct jorder {
+    asw_order *o;
+    /* The header and the lengths as they were at begin. */
+    asw_str shop_id, last_rs, last_topic;
+    int64_t paid, refunded, reserved, max_event_time, deadline;
+    uint32_t n_counted, n_open;
+    bool prior_success, has_deadline, changed;
+    uint32_t n_skus, n_apps, n_externals, n_seen, pool_len;
+    uint32_t first_image; /* index + 1 of its newest image, 0 = none */
+} jorder;
+
+typedef struct jimage {
+    uint32_t slot; /* which jorder */
+    uint32_t next; /* index + 1 of the order's previous image, 0 = none */
+    uint32_t index;
+    asw_entity_kind kind;
+    union {
+        asw_sku_state sku;
+        asw_app app;
+    } u;
+} jimage;
+
+struct asw_order_journal {
+    uint32_t txn; /* marks entities imaged in this transaction */
+    jorder *orders;
+    size_t n_orders, cap_orders;
+    jimage *images;
+    size_t n_images, cap_images;
+};
+
+/* Decisions remembered per order reuse the ruleset version and topic strings
+ * of the order's previous decision; kept beside the order, not state. */
+typedef struct order_extra {
+    asw_str last_rs, last_topic;
+} order_extra;
+
+asw_order_journal *asw_order_journal_new(void) {
+    asw_order_journal *j = asw_calloc(1, sizeof *j);
+    j->txn = 1;
+    return j;
+}
+
+void asw_order_journal_destroy(asw_order_journal *j) {
+    if (!j)
+        return;
+    asw_order_journal_reset(j);
+    free(j->orders);
+    free(j->images);
+    free(j);
+}
+
+static jorder *jorder_of(const asw_order *o) {
+    return o->journal ? &o->journal->orders[o->journal_slot] : NULL;
+}
+
+/* Remembered strings of the previous decision (see order_extra). */
+static asw_str *last_rs(asw_order *o);
+static asw_str *last_topic(asw_order *o);
+
+void asw_order_journal_begin(asw_order_journal *j, asw_order *o) {
+    if (o->journal == j)
+        return;
+    if (j->n_orders == j->cap_orders) {
+        j->cap_orders = j->cap_orders ? j->cap_orders * 2 : 64;
+        j->orders = asw_realloc(j->orders, j->cap_orders * sizeof *j->orders);
+    }
+    jorder *r = &j->orders[j->n_orders];
+    *r = (jorder){.o = o,
+                  .shop_id = o->shop_id,
+                  .last_rs = *last_rs(o),
+                  .last_topic = *last_topic(o),
+                  .paid = o->paid,
+                  .refunded = o->refunded,
+                  .reserved = o->reserved,
+                  .max_event_time = o->max_event_time,
+                  .deadline = o->deadline,
+                  .n_counted = o->n_counted,
+                  .n_open = o->n_open,
+                  .prior_success = o->prior_success,
+                  .has_deadline = o->has_deadline,
+                  .n_skus = o->n_skus,
+                  .n_apps = o->n_apps,
+                  .n_externals = o->n_externals,
+                  .n_seen = o->n_seen,
+                  .pool_len = o->pool.len};
+    o->journal = j;
+    o->journal_slot = (uint32_t)j->n_orders++;
+}
+
+size_t asw_order_journal_count(const asw_order_journal *j) {
+    return j->n_orders;
+}
+
+asw_order *asw_order_journal_at(const asw_order_journal *j, size_t i) {
+    return j->orders[i].o;
+}
+
+bool asw_order_journal_order_changed(const asw_order_journal *j, const asw_order *o) {
+    return o->journal == j && j->orders[o->journal_slot].changed;
+}
+
+bool asw_order_journal_entity_changed(const asw_order_journal *j, const asw_order *o,
+                                      asw_entity_kind kind, uint32_t i) {
+    if (o->journal != j)
+        return false;
+    const jorder *r = &j->orders[o->journal_slot];
+    switch (kind) {
+    case ASW_ENT_SKU:
+        return i >= r->n_skus || o->skus[i].txn_mark == j->txn;
+    case ASW_ENT_APP:
+        return i >= r->n_apps || o->apps[i].txn_mark == j->txn;
+    case ASW_ENT_EXTERNAL:
+        return i >= r->n_externals;
+    default:
+        return i >= r->n_seen;
+    }
+}
+
+static jimage *new_image(asw_order_journal *j, const asw_order *o, asw_entity_kind kind,
+                         uint32_t i) {
+    if (j->n_images == j->cap_images) {
+        j->cap_images = j->cap_images ? j->cap_images * 2 : 64;
+        j->images = asw_realloc(j->images, j->cap_images * sizeof *j->images);
+    }
+    jimage *im = &j->images[j->n_images++];
+    jorder *r = &j->orders[o->journal_slot];
+    im->next = r->first_image;
+    r->first_image = (uint32_t)j->n_images;
+    im->slot = o->journal_slot;
+    im->index = i;
+    im->kind = kind;
+    return im;
+}
+
+/* Mark the order changed; every change starts here. */
+static void will_change(asw_order *o) {
+    jorder *r = jorder_of(o);
+    if (r)
+        r->changed = true;
+}
+
+static asw_sku_state *will_change_sku(asw_order *o, asw_sku_state *s) {
+    will_change(o);
+    asw_order_journal *j = o->journal;
+    uint32_t i = (uint32_t)(s - o->skus);
+    if (j && i < j->orders[o->journal_slot].n_skus && s->txn_mark != j->txn) {
+        s->txn_mark = j->txn;
+        new_image(j, o, ASW_ENT_SKU, i)->u.sku = *s;
+    }
     return s;
 }
 
-static asw_app *add_app(asw_order *o, const char *aftersale_id) {
-    bool found;
-    size_t i = sorted_find(o->apps, o->n_apps, sizeof *o->apps, aftersale_id, &found);
-    if (found)
-        return NULL;
-    asw_app *a = sorted_insert((void **)&o->apps, &o->n_apps, &o->cap_apps, sizeof *o->apps, i);
-    a->aftersale_id = asw_strdup(aftersale_id);
+static asw_app *will_change_app(asw_order *o, asw_app *a) {
+    will_change(o);
+    asw_order_journal *j = o->journal;
+    uint32_t i = (uint32_t)(a - o->apps);
+    if (j && i < j->orders[o->journal_slot].n_apps && a->txn_mark != j->txn) {
+        a->txn_mark = j->txn;
+        new_image(j, o, ASW_ENT_APP, i)->u.app = *a;
+    }
     return a;
 }
 
-static void remember_event(asw_order *o, const char *event_id) {
-    bool found;
-    if (event_id[0] == '\0')
+void asw_order_journal_each_change(const asw_order_journal *j, const asw_order *o,
+                                   void (*fn)(void *opaque, asw_entity_kind kind, uint32_t i),
+                                   void *opaque) {
+    if (o->journal != j)
         return;
-    size_t i = sorted_find(o->event_ids, o->n_event_ids, sizeof *o->event_ids, event_id, &found);
-    if (found)
-        return;
-    char **slot = sorted_insert((void **)&o->event_ids, &o->n_event_ids, &o->cap_event_ids,
-                                sizeof *o->event_ids, i);
-    *slot = asw_strdup(event_id);
+    const jorder *r = &j->orders[o->journal_slot];
+    for (uint32_t k = r->first_image; k; k = j->images[k - 1].next)
+        fn(opaque, j->images[k - 1].kind, j->images[k - 1].index);
+    for (uint32_t i = r->n_skus; i < o->n_skus; i++)
+        fn(opaque, ASW_ENT_SKU, i);
+    for (uint32_t i = r->n_apps; i < o->n_apps; i++)
+        fn(opaque, ASW_ENT_APP, i);
+    for (uint32_t i = r->n_externals; i < o->n_externals; i++)
+        fn(opaque, ASW_ENT_EXTERNAL, i);
+    for (uint32_t i = r->n_seen; i < o->n_seen; i++)
+        fn(opaque, ASW_ENT_SEEN, i);
 }
 
-static void replace_str(char **dst, const char *src) {
-    if (*dst && src && strcmp(*dst, src) == 0)
+void asw_order_journal_rollback(asw_order_journal *j) {
+    for (size_t k = j->n_images; k-- > 0;) {
+        jimage *im = &j->images[k];
+        asw_order *o = j->orders[im->slot].o;
+        if (!o)
+            continue; /* destroyed since */
+        if (im->kind == ASW_ENT_SKU)
+            o->skus[im->index] = im->u.sku;
+        else
+            o->apps[im->index] = im->u.app;
+    }
+    for (size_t k = j->n_orders; k-- > 0;) {
+        jorder *r = &j->orders[k];
+        asw_order *o = r->o;
+        if (!o)
+            continue;
+        bool shrunk = o->n_skus != r->n_skus || o->n_apps != r->n_apps ||
+                      o->n_externals != r->n_externals || o->n_seen != r->n_seen;
+        o->n_skus = r->n_skus;
+        o->n_apps = r->n_apps;
+        o->n_externals = r->n_externals;
+        o->n_seen = r->n_seen;
+        o->pool.len = r->pool_len;
+        o->shop_id = r->shop_id;
+        *last_rs(o) = r->last_rs;
+        *last_topic(o) = r->last_topic;
+        o->paid = r->paid;
+        o->refunded = r->refunded;
+        o->reserved = r->reserved;
+        o->max_event_time = r->max_event_time;
+        o->deadline = r->deadline;
+        o->n_counted = r->n_counted;
+        o->n_open = r->n_open;
+        o->prior_success = r->prior_success;
+        o->has_deadline = r->has_deadline;
+        if (shrunk)
+            index_rebuild(o);
+    }
+}
+
+void asw_order_journal_reset(asw_order_journal *j) {
+    for (size_t k = 0; k < j->n_orders; k++)
+        if (j->orders[k].o)
+            j->orders[k].o->journal = NULL;
+    j->n_orders = 0;
+    j->n_images = 0;
+    j->txn++;
+}
+
+void asw_order_journal_forget(asw_order_journal *j, asw_order *o) {
+    if (o->journal != j)
         return;
-    free(*dst);
-    *dst = asw_strdup(src);
+    j->orders[o->journal_slot].o = NULL;
+    o->journal = NULL;
 }
 
 /* ---- lifetime ---- */
 
-asw_order *asw_order_new(const char *order_id) {
-    asw_order *o = asw_calloc(1, sizeof *o);
-    o->order_id = asw_strdup(order_id ? order_id : "");
-    return o;
+/* order_extra lives right after the order in the same allocation. */
+typedef struct order_block {
+    asw_order o;
+    order_extra x;
+} order_block;
+
+static asw_str *last_rs(asw_order *o) {
+    return &((order_block *)o)->x.last_rs;
 }
 
-static void free_decided(asw_decided *d) {
-    free(d->aftersale_id);
-    free(d->sku_order_id);
-    free(d->shop_id);
-    free(d->ruleset_version);
-    free(d->source_topic);
+static asw_str *last_topic(asw_order *o) {
+    return &((order_block *)o)->x.last_topic;
+}
+
+asw_order *asw_order_new(const char *order_id) {
+    order_block *b = asw_calloc(1, sizeof *b);
+    b->o.order_id = pool_add(&b->o.pool, order_id ? order_id : "");
+    return &b->o;
 }
 
 void asw_order_destroy(asw_order *o) {
     if (!o)
         return;
-    for (size_t i = 0; i < o->n_skus; i++)
-        free(o->skus[i].sku_order_id);
-    for (size_t i = 0; i < o->n_apps; i++) {
-        free(o->apps[i].aftersale_id);
-        free(o->apps[i].sku_order_id);
-        free(o->apps[i].shop_id);
-    }
-    for (size_t i = 0; i < o->n_decided; i++)
-        free_decided(&o->decided[i]);
-    for (size_t i = 0; i < o->n_externals; i++) {
-        free(o->externals[i].refund_id);
-        free(o->externals[i].sku_order_id);
-    }
-    for (size_t i = 0; i < o->n_event_ids; i++)
-        free(o->event_ids[i]);
+    if (o->journal)
+        asw_order_journal_forget(o->journal, o);
+    pool_free(&o->pool);
     free(o->skus);
     free(o->apps);
-    free(o->decided);
     free(o->externals);
-    free(o->event_ids);
-    free(o->order_id);
-    free(o->shop_id);
-    free(o);
+    free(o->seen);
+    free(o->index);
+    free((order_block *)o);
 }
 
-/* ---- insertion helpers for decoders ---- */
+/* ---- growing the arrays ---- */
 
-int asw_order_put_sku(asw_order *o, const asw_sku_state *sku) {
-    bool found;
-    size_t i = sorted_find(o->skus, o->n_skus, sizeof *o->skus, sku->sku_order_id, &found);
-    if (found)
-        return -1;
-    asw_sku_state *s =
-        sorted_insert((void **)&o->skus, &o->n_skus, &o->cap_skus, sizeof *o->skus, i);
-    *s = *sku;
-    s->sku_order_id = asw_strdup(sku->sku_order_id);
-    return 0;
+#define GROW(o, arr, n, cap)                                                                       \
+    do {                                                                                           \
+        if ((o)->n == (o)->cap) {                                                                  \
+            (o)->cap = (o)->cap ? (o)->cap * 2 : 2;                                                \
+            (o)->arr = asw_realloc((o)->arr, (o)->cap * sizeof *(o)->arr);                         \
+        }                                                                                          \
+    } while (0)
+
+static asw_sku_state *find_sku(const asw_order *o, const char *id) {
+    int64_t i = asw_order_find_entity(o, ASW_ENT_SKU, id);
+    return i < 0 ? NULL : &o->skus[i];
 }
 
-int asw_order_put_app(asw_order *o, const asw_app *app) {
-    asw_app *a = add_app(o, app->aftersale_id);
-    if (!a)
-        return -1;
-    char *id = a->aftersale_id;
-    *a = *app;
-    a->aftersale_id = id;
-    a->sku_order_id = asw_strdup(app->sku_order_id);
-    a->shop_id = asw_strdup(app->shop_id);
-    return 0;
+/* Any known application, counted or decided. */
+static asw_app *find_any_app(const asw_order *o, const char *id) {
+    int64_t i = asw_order_find_entity(o, ASW_ENT_APP, id);
+    return i < 0 ? NULL : &o->apps[i];
 }
 
-int asw_order_put_decided(asw_order *o, const asw_decided *d) {
-    bool found;
-    size_t i = sorted_find(o->decided, o->n_decided, sizeof *o->decided, d->aftersale_id, &found);
-    if (found)
-        return -1;
-    asw_decided *n =
-        sorted_insert((void **)&o->decided, &o->n_decided, &o->cap_decided, sizeof *o->decided, i);
-    *n = *d;
-    n->aftersale_id = asw_strdup(d->aftersale_id);
-    n->sku_order_id = asw_strdup(d->sku_order_id);
-    n->shop_id = asw_strdup(d->shop_id);
-    n->ruleset_version = asw_strdup(d->ruleset_version);
-    n->source_topic = asw_strdup(d->source_topic);
-    return 0;
+static asw_app *find_app(const asw_order *o, const char *id) {
+    asw_app *a = find_any_app(o, id);
+    return a && a->counted ? a : NULL;
 }
 
-int asw_order_put_external(asw_order *o, const asw_external *e) {
-    bool found;
-    size_t i =
-        sorted_find(o->externals, o->n_externals, sizeof *o->externals, e->refund_id, &found);
-    if (found)
-        return -1;
-    asw_external *n = sorted_insert((void **)&o->externals, &o->n_externals, &o->cap_externals,
-                                    sizeof *o->externals, i);
-    n->refund_id = asw_strdup(e->refund_id);
-    n->sku_order_id = asw_strdup(e->sku_order_id);
-    n->kind = e->kind;
-    return 0;
+static const asw_external *find_external(const asw_order *o, const char *id) {
+    int64_t i = asw_order_find_entity(o, ASW_ENT_EXTERNAL, id);
+    return i < 0 ? NULL : &o->externals[i];
 }
 
-int asw_order_put_event_id(asw_order *o, const char *event_id) {
+static bool event_seen(const asw_order *o, const char *event_id) {
+    return asw_order_find_entity(o, ASW_ENT_SEEN, event_id) >= 0;
+}
+
+/* The sub-order's ledger, created empty (paid 0) on first use. */
+static asw_sku_state *get_sku(asw_order *o, const char *id) {
+    asw_sku_state *s = find_sku(o, id);
+    if (s)
+        return s;
+    will_change(o);
+    GROW(o, skus, n_skus, cap_skus);
+    s = &o->skus[o->n_skus];
+    memset(s, 0, sizeof *s);
+    s->sku_order_id = pool_add(&o->pool, id);
+    o->n_skus++;
+    index_added(o, ASW_ENT_SKU, o->n_skus - 1);
+    return s;
+}
+
+/* A new application entity (neither counted nor decided yet). */
+static asw_app *new_app(asw_order *o, const char *aftersale_id) {
+    will_change(o);
+    GROW(o, apps, n_apps, cap_apps);
+    asw_app *a = &o->apps[o->n_apps];
+    memset(a, 0, sizeof *a);
+    a->aftersale_id = pool_add(&o->pool, aftersale_id);
+    o->n_apps++;
+    index_added(o, ASW_ENT_APP, o->n_apps - 1);
+    return a;
+}
+
+static asw_app *get_any_app(asw_order *o, const char *aftersale_id) {
+    asw_app *a = find_any_app(o, aftersale_id);
+    return a ? will_change_app(o, a) : new_app(o, aftersale_id);
+}
+
+static void remember_event(asw_order *o, const char *event_id) {
     if (event_id[0] == '\0' || event_seen(o, event_id))
-        return -1;
-    remember_event(o, event_id);
-    return 0;
+        return;
+    will_change(o);
+    GROW(o, seen, n_seen, cap_seen);
+    o->seen[o->n_seen++] = pool_add(&o->pool, event_id);
+    index_added(o, ASW_ENT_SEEN, o->n_seen - 1);
 }
+
+/* A pool string equal to s: `hint` when it already is, else a new one. */
+static asw_str reuse_or_add(asw_order *o, asw_str hint, const char *s) {
+    if (hint && strcmp(STR(o, hint), s) == 0)
+        return hint;
+    return pool_add(&o->pool, s);
+}
+
+/* The sub-order id's string: the ledger's when the order has one. */
+static asw_str sku_str(asw_order *o, const char *id) {
+    const asw_sku_state *s = find_sku(o, id);
+    return s ? s->sku_order_id : pool_add(&o->pool, id);
+}
+
+static asw_str shop_str(asw_order *o, const char *shop) {
+    if (!shop)
+        return 0;
+    return reuse_or_add(o, o->shop_id, shop);
+}
+
+/* ---- remembered decisions: varints in the pool ---- */
+
+static size_t put_varint(uint8_t *p, uint64_t v) {
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+static uint64_t zigzag(int64_t v) {
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static int64_t unzigzag(uint64_t v) {
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+static uint64_t get_varint(const uint8_t **p) {
+    uint64_t v = 0;
+    for (int shift = 0;; shift += 7) {
+        uint8_t b = *(*p)++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return v;
+    }
+}
+
+/* Encode a decision into the pool; its strings are interned first. */
+static asw_str remember_decision(asw_order *o, const asw_decision *d) {
+    asw_str sku = sku_str(o, d->sku_order_id);
+    asw_str shop = shop_str(o, d->shop_id);
+    asw_str rs = reuse_or_add(o, *last_rs(o), d->ruleset_version ? d->ruleset_version : "");
+    asw_str topic = reuse_or_add(o, *last_topic(o), d->source_topic ? d->source_topic : "");
+    *last_rs(o) = rs;
+    *last_topic(o) = topic;
+    uint8_t buf[16 * 10];
+    size_t n = 0;
+    buf[n++] = (uint8_t)(d->initiator | (d->outcome << 2) | (d->multi_refund ? 0x10 : 0));
+    n += put_varint(buf + n, d->reasons);
+    n += put_varint(buf + n, zigzag(d->applications_used));
+    n += put_varint(buf + n, zigzag(d->applications_limit));
+    n += put_varint(buf + n, zigzag(d->order_remaining));
+    n += put_varint(buf + n, zigzag(d->sku_remaining));
+    n += put_varint(buf + n, zigzag(d->sku_prior_refunds));
+    n += put_varint(buf + n, zigzag(d->event_time));
+    n += put_varint(buf + n, zigzag(d->source_partition));
+    n += put_varint(buf + n, zigzag(d->source_offset));
+    n += put_varint(buf + n, sku);
+    n += put_varint(buf + n, shop);
+    n += put_varint(buf + n, rs);
+    n += put_varint(buf + n, topic);
+    uint32_t off = pool_alloc(&o->pool, (uint32_t)n);
+    memcpy(pool_at(&o->pool, off), buf, n);
+    return off;
+}
+
+void asw_order_decision(const asw_order *o, const asw_app *a, asw_decision *d) {
+    const uint8_t *p = (const uint8_t *)pool_at(&o->pool, a->decision);
+    memset(d, 0, sizeof *d);
+    uint8_t flags = *p++;
+    d->initiator = (asw_initiator)(flags & 3);
+    d->outcome = (asw_outcome)((flags >> 2) & 3);
+    d->multi_refund = (flags & 0x10) != 0;
+    d->reasons = (asw_reason_set)get_varint(&p);
+    d->applications_used = (int32_t)unzigzag(get_varint(&p));
+    d->applications_limit = (int32_t)unzigzag(get_varint(&p));
+    d->order_remaining = unzigzag(get_varint(&p));
+    d->sku_remaining = unzigzag(get_varint(&p));
+    d->sku_prior_refunds = (int32_t)unzigzag(get_varint(&p));
+    d->event_time = unzigzag(get_varint(&p));
+    d->source_partition = (int32_t)unzigzag(get_varint(&p));
+    d->source_offset = unzigzag(get_varint(&p));
+    d->sku_order_id = STR(o, (asw_str)get_varint(&p));
+    asw_str shop = (asw_str)get_varint(&p);
+    d->shop_id = shop ? STR(o, shop) : NULL;
+    d->ruleset_version = STR(o, (asw_str)get_varint(&p));
+    d->source_topic = STR(o, (asw_str)get_varint(&p));
+    d->aftersale_id = STR(o, a->aftersale_id);
+    d->order_id = asw_order_id(o);
+}
+
+/* ---- builders for decoders ---- */
 
 void asw_order_set_shop(asw_order *o, const char *shop_id) {
-    replace_str(&o->shop_id, shop_id);
+    will_change(o);
+    o->shop_id = shop_id ? reuse_or_add(o, o->shop_id, shop_id) : 0;
+}
+
+void asw_order_put_sku(asw_order *o, const char *sku_order_id, int64_t paid, int64_t refunded,
+                       int64_t reserved, int32_t refund_successes) {
+    asw_sku_state *s = will_change_sku(o, get_sku(o, sku_order_id));
+    s->paid = paid;
+    s->refunded = refunded;
+    s->reserved = reserved;
+    s->refund_successes = refund_successes;
+}
+
+/* Keep the derived counters right around a change of a counted app. */
+static void uncount(asw_order *o, const asw_app *a) {
+    if (!a->counted)
+        return;
+    o->n_counted--;
+    if (a->state == ASW_APP_OPEN) {
+        o->n_open--;
+        will_change_sku(o, get_sku(o, STR(o, a->sku_order_id)))->open_apps--;
+    }
+}
+
+static void count(asw_order *o, const asw_app *a) {
+    if (!a->counted)
+        return;
+    o->n_counted++;
+    if (a->state == ASW_APP_OPEN) {
+        o->n_open++;
+        will_change_sku(o, get_sku(o, STR(o, a->sku_order_id)))->open_apps++;
+    }
+}
+
+void asw_order_compact(asw_order *o) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < o->n_skus; i++)
+        if (o->skus[i].sku_order_id)
+            o->skus[n++] = o->skus[i];
+    o->n_skus = n;
+    n = 0;
+    for (uint32_t i = 0; i < o->n_apps; i++)
+        if (o->apps[i].aftersale_id)
+            o->apps[n++] = o->apps[i];
+    o->n_apps = n;
+    n = 0;
+    for (uint32_t i = 0; i < o->n_externals; i++)
+        if (o->externals[i].refund_id)
+            o->externals[n++] = o->externals[i];
+    o->n_externals = n;
+    n = 0;
+    for (uint32_t i = 0; i < o->n_seen; i++)
+        if (o->seen[i])
+            o->seen[n++] = o->seen[i];
+    o->n_seen = n;
+    index_rebuild(o);
+    o->n_counted = o->n_open = 0;
+    for (uint32_t i = 0; i < o->n_skus; i++)
+        o->skus[i].open_apps = 0;
+    for (uint32_t i = 0; i < o->n_apps; i++)
+        count(o, &o->apps[i]);
+}
+
+/* Move a counted application to another state. */
+static void set_state(asw_order *o, asw_app *a, asw_app_state to) {
+    uncount(o, a);
+    a->state = (uint8_t)to;
+    count(o, a);
+}
+
+void asw_order_put_app(asw_order *o, const char *aftersale_id, bool counted,
+                       const char *sku_order_id, const char *shop_id, bool has_type,
+                       asw_aftersale_type type, asw_app_state state, int64_t reserved,
+                       const asw_decision *d) {
+    asw_str sku = counted ? get_sku(o, sku_order_id)->sku_order_id : 0;
+    asw_app *a = get_any_app(o, aftersale_id);
+    uncount(o, a);
+    a->counted = counted;
+    if (counted) {
+        a->sku_order_id = sku;
+        a->shop_id = shop_str(o, shop_id);
+        a->has_type = has_type;
+        a->type = (uint8_t)type;
+        a->state = (uint8_t)state;
+        a->reserved = reserved;
+    } else {
+        a->sku_order_id = a->shop_id = 0;
+        a->has_type = 0;
+        a->type = 0;
+        a->state = 0;
+        a->reserved = 0;
+    }
+    count(o, a);
+    a->decision = d ? remember_decision(o, d) : 0;
+}
+
+void asw_order_put_external(asw_order *o, const char *refund_id, const char *sku_order_id,
+                            asw_external_kind kind) {
+    will_change(o);
+    int64_t i = asw_order_find_entity(o, ASW_ENT_EXTERNAL, refund_id);
+    asw_external *x;
+    if (i >= 0) {
+        x = &o->externals[i];
+    } else {
+        GROW(o, externals, n_externals, cap_externals);
+        x = &o->externals[o->n_externals];
+        x->refund_id = pool_add(&o->pool, refund_id);
+        o->n_externals++;
+        index_added(o, ASW_ENT_EXTERNAL, o->n_externals - 1);
+    }
+    x->sku_order_id = sku_str(o, sku_order_id);
+    x->kind = kind;
+}
+
+void asw_order_put_seen(asw_order *o, const char *event_id) {
+    remember_event(o, event_id);
 }
 
 asw_order *asw_order_clone(const asw_order *src) {
-    asw_order *o = asw_order_new(src->order_id);
-    o->shop_id = asw_strdup(src->shop_id);
+    asw_order *o = asw_order_new(asw_order_id(src));
+    if (src->shop_id)
+        asw_order_set_shop(o, STR(src, src->shop_id));
     o->paid = src->paid;
     o->refunded = src->refunded;
     o->reserved = src->reserved;
@@ -247,16 +793,28 @@ asw_order *asw_order_clone(const asw_order *src) {
     o->max_event_time = src->max_event_time;
     o->has_deadline = src->has_deadline;
     o->deadline = src->deadline;
-    for (size_t i = 0; i < src->n_skus; i++)
-        asw_order_put_sku(o, &src->skus[i]);
-    for (size_t i = 0; i < src->n_apps; i++)
-        asw_order_put_app(o, &src->apps[i]);
-    for (size_t i = 0; i < src->n_decided; i++)
-        asw_order_put_decided(o, &src->decided[i]);
-    for (size_t i = 0; i < src->n_externals; i++)
-        asw_order_put_external(o, &src->externals[i]);
-    for (size_t i = 0; i < src->n_event_ids; i++)
-        asw_order_put_event_id(o, src->event_ids[i]);
+    for (uint32_t i = 0; i < src->n_skus; i++) {
+        const asw_sku_state *s = &src->skus[i];
+        asw_order_put_sku(o, STR(src, s->sku_order_id), s->paid, s->refunded, s->reserved,
+                          s->refund_successes);
+    }
+    for (uint32_t i = 0; i < src->n_apps; i++) {
+        const asw_app *a = &src->apps[i];
+        asw_decision d;
+        if (a->decision)
+            asw_order_decision(src, a, &d);
+        asw_order_put_app(o, STR(src, a->aftersale_id), a->counted, STR(src, a->sku_order_id),
+                          a->shop_id ? STR(src, a->shop_id) : NULL, a->has_type,
+                          (asw_aftersale_type)a->type, (asw_app_state)a->state, a->reserved,
+                          a->decision ? &d : NULL);
+    }
+    for (uint32_t i = 0; i < src->n_externals; i++) {
+        const asw_external *x = &src->externals[i];
+        asw_order_put_external(o, STR(src, x->refund_id), STR(src, x->sku_order_id),
+                               (asw_external_kind)x->kind);
+    }
+    for (uint32_t i = 0; i < src->n_seen; i++)
+        asw_order_put_seen(o, STR(src, src->seen[i]));
     return o;
 }
 
@@ -268,20 +826,7 @@ static bool str_eq(const char *a, const char *b) {
     return strcmp(a, b) == 0;
 }
 
-static bool sku_eq(const asw_sku_state *a, const asw_sku_state *b) {
-    return str_eq(a->sku_order_id, b->sku_order_id) && a->paid == b->paid &&
-           a->refunded == b->refunded && a->reserved == b->reserved &&
-           a->refund_successes == b->refund_successes;
-}
-
-static bool app_eq(const asw_app *a, const asw_app *b) {
-    return str_eq(a->aftersale_id, b->aftersale_id) && str_eq(a->sku_order_id, b->sku_order_id) &&
-           str_eq(a->shop_id, b->shop_id) && a->has_type == b->has_type &&
-           (!a->has_type || a->type == b->type) && a->state == b->state &&
-           a->reserved == b->reserved;
-}
-
-static bool decided_eq(const asw_decided *a, const asw_decided *b) {
+static bool decision_eq(const asw_decision *a, const asw_decision *b) {
     return str_eq(a->aftersale_id, b->aftersale_id) && str_eq(a->sku_order_id, b->sku_order_id) &&
            str_eq(a->shop_id, b->shop_id) && str_eq(a->ruleset_version, b->ruleset_version) &&
            str_eq(a->source_topic, b->source_topic) && a->initiator == b->initiator &&
@@ -294,33 +839,56 @@ static bool decided_eq(const asw_decided *a, const asw_decided *b) {
            a->source_offset == b->source_offset;
 }
 
-static bool external_eq(const asw_external *a, const asw_external *b) {
-    return str_eq(a->refund_id, b->refund_id) && str_eq(a->sku_order_id, b->sku_order_id) &&
-           a->kind == b->kind;
+static bool app_eq(const asw_order *oa, const asw_app *a, const asw_order *ob, const asw_app *b) {
+    if (a->counted != b->counted || (a->decision != 0) != (b->decision != 0))
+        return false;
+    if (a->counted && (!str_eq(STR(oa, a->sku_order_id), STR(ob, b->sku_order_id)) ||
+                       (a->shop_id != 0) != (b->shop_id != 0) ||
+                       (a->shop_id && !str_eq(STR(oa, a->shop_id), STR(ob, b->shop_id))) ||
+                       a->has_type != b->has_type || (a->has_type && a->type != b->type) ||
+                       a->state != b->state || a->reserved != b->reserved))
+        return false;
+    if (a->decision) {
+        asw_decision da, db;
+        asw_order_decision(oa, a, &da);
+        asw_order_decision(ob, b, &db);
+        da.order_id = db.order_id = NULL;
+        if (!decision_eq(&da, &db))
+            return false;
+    }
+    return true;
 }
 
 bool asw_order_equal(const asw_order *a, const asw_order *b) {
-    if (!str_eq(a->order_id, b->order_id) || !str_eq(a->shop_id, b->shop_id) ||
-        a->paid != b->paid || a->refunded != b->refunded || a->reserved != b->reserved ||
+    if (!str_eq(asw_order_id(a), asw_order_id(b)) || (a->shop_id != 0) != (b->shop_id != 0) ||
+        (a->shop_id && !str_eq(STR(a, a->shop_id), STR(b, b->shop_id))) || a->paid != b->paid ||
+        a->refunded != b->refunded || a->reserved != b->reserved ||
         a->prior_success != b->prior_success || a->max_event_time != b->max_event_time ||
         a->has_deadline != b->has_deadline || (a->has_deadline && a->deadline != b->deadline) ||
-        a->n_skus != b->n_skus || a->n_apps != b->n_apps || a->n_decided != b->n_decided ||
-        a->n_externals != b->n_externals || a->n_event_ids != b->n_event_ids)
+        a->n_counted != b->n_counted)
         return false;
-    for (size_t i = 0; i < a->n_skus; i++)
-        if (!sku_eq(&a->skus[i], &b->skus[i]))
+    for (int k = 0; k < ASW_ENT__COUNT; k++)
+        if (asw_order_entity_count(a, (asw_entity_kind)k) !=
+            asw_order_entity_count(b, (asw_entity_kind)k))
             return false;
-    for (size_t i = 0; i < a->n_apps; i++)
-        if (!app_eq(&a->apps[i], &b->apps[i]))
+    for (uint32_t i = 0; i < a->n_skus; i++) {
+        const asw_sku_state *x = &a->skus[i], *y = find_sku(b, STR(a, x->sku_order_id));
+        if (!y || x->paid != y->paid || x->refunded != y->refunded || x->reserved != y->reserved ||
+            x->refund_successes != y->refund_successes || x->open_apps != y->open_apps)
             return false;
-    for (size_t i = 0; i < a->n_decided; i++)
-        if (!decided_eq(&a->decided[i], &b->decided[i]))
+    }
+    for (uint32_t i = 0; i < a->n_apps; i++) {
+        const asw_app *y = find_any_app(b, STR(a, a->apps[i].aftersale_id));
+        if (!y || !app_eq(a, &a->apps[i], b, y))
             return false;
-    for (size_t i = 0; i < a->n_externals; i++)
-        if (!external_eq(&a->externals[i], &b->externals[i]))
+    }
+    for (uint32_t i = 0; i < a->n_externals; i++) {
+        const asw_external *x = &a->externals[i], *y = find_external(b, STR(a, x->refund_id));
+        if (!y || x->kind != y->kind || !str_eq(STR(a, x->sku_order_id), STR(b, y->sku_order_id)))
             return false;
-    for (size_t i = 0; i < a->n_event_ids; i++)
-        if (strcmp(a->event_ids[i], b->event_ids[i]) != 0)
+    }
+    for (uint32_t i = 0; i < a->n_seen; i++)
+        if (!event_seen(b, STR(a, a->seen[i])))
             return false;
     return true;
 }
@@ -346,7 +914,14 @@ const asw_app *asw_order_find_app(const asw_order *o, const char *id) {
 }
 
 int32_t asw_order_applications_used(const asw_order *o) {
-    return (int32_t)o->n_apps;
+    return (int32_t)o->n_counted;
+}
+
+uint32_t asw_order_decided_count(const asw_order *o) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < o->n_apps; i++)
+        n += o->apps[i].decision != 0;
+    return n;
 }
 
 /* ---- applying events ---- */
@@ -385,14 +960,14 @@ static bool application_invalid(const asw_event *ev) {
 }
 
 /* Another counted application on the same sub-order still OPEN? */
-static bool open_application_on_sku(const asw_order *o, const char *sku, const char *self) {
-    for (size_t i = 0; i < o->n_apps; i++) {
-        const asw_app *a = &o->apps[i];
-        if (a->state == ASW_APP_OPEN && strcmp(a->sku_order_id, sku) == 0 &&
-            strcmp(a->aftersale_id, self) != 0)
-            return true;
-    }
-    return false;
+static bool open_application_on_sku(const asw_order *o, const asw_sku_state *sku,
+                                    const char *self) {
+    if (!sku || sku->open_apps == 0)
+        return false;
+    const asw_app *a = find_app(o, self);
+    bool self_open_here = a && a->state == ASW_APP_OPEN &&
+                          strcmp(STR(o, a->sku_order_id), STR(o, sku->sku_order_id)) == 0;
+    return sku->open_apps > (self_open_here ? 1 : 0);
 }
 
 #define REASON(r) ((asw_reason_set)(1u << (r)))
@@ -421,7 +996,7 @@ static asw_reason_set decide(const asw_order *o, const asw_sku_state *sku, const
         r |= REASON(ASW_R_AFTERSALE_PERIOD_EXPIRED);
 
     /* 5: one open application per sub-order. */
-    if (open_application_on_sku(o, ev->sku_order_id, ev->aftersale_id))
+    if (open_application_on_sku(o, sku, ev->aftersale_id))
         r |= REASON(ASW_R_APPLICATION_IN_PROGRESS);
 
     /* 6: the per-order quota, once goods shipped (§1.2 rule 1). An
@@ -448,33 +1023,11 @@ static asw_reason_set decide(const asw_order *o, const asw_sku_state *sku, const
     return r;
 }
 
-static void fill_decision(asw_decision *d, const asw_order *o, const asw_decided *k) {
-    d->aftersale_id = k->aftersale_id;
-    d->order_id = o->order_id;
-    d->sku_order_id = k->sku_order_id;
-    d->shop_id = k->shop_id;
-    d->initiator = k->initiator;
-    d->outcome = k->outcome;
-    d->reasons = k->reasons;
-    d->applications_used = k->applications_used;
-    d->applications_limit = k->applications_limit;
-    d->order_remaining = k->order_remaining;
-    d->sku_remaining = k->sku_remaining;
-    d->multi_refund = k->multi_refund;
-    d->sku_prior_refunds = k->sku_prior_refunds;
-    d->duplicate = false;
-    d->event_time = k->event_time;
-    d->ruleset_version = k->ruleset_version;
-    d->source_topic = k->source_topic;
-    d->source_partition = k->source_partition;
-    d->source_offset = k->source_offset;
-}
-
 /* The ledger after a change, on the record's sub-order. */
 static void fill_record(asw_refund_record *r, const asw_order *o, const asw_sku_state *sku,
                         asw_record_status status, int64_t amount, const asw_event *ev) {
-    r->order_id = o->order_id;
-    r->sku_order_id = sku->sku_order_id;
+    r->order_id = asw_order_id(o);
+    r->sku_order_id = STR(o, sku->sku_order_id);
     r->status = status;
     r->amount = amount;
     r->order_paid = o->paid;
@@ -490,18 +1043,22 @@ static void fill_record(asw_refund_record *r, const asw_order *o, const asw_sku_
     r->event_time = ev->event_time;
 }
 
+static const char *order_shop(const asw_order *o) {
+    return o->shop_id ? STR(o, o->shop_id) : NULL;
+}
+
 /* Origin, type and shop of a record about a counted application. */
 static void record_from_app(asw_refund_record *r, const asw_order *o, const asw_app *a) {
-    r->record_id = a->aftersale_id;
+    r->record_id = STR(o, a->aftersale_id);
     r->origin = ASW_ORIGIN_APPLICATION;
     r->has_aftersale_type = a->has_type;
-    r->aftersale_type = a->type;
-    r->shop_id = a->shop_id ? a->shop_id : o->shop_id;
+    r->aftersale_type = (asw_aftersale_type)a->type;
+    r->shop_id = a->shop_id ? STR(o, a->shop_id) : order_shop(o);
 }
 
 /* Book the paid amounts an event carries (SPEC: the latest valid event). */
 static asw_sku_state *book_paid(asw_order *o, const asw_event *ev) {
-    asw_sku_state *sku = get_sku(o, ev->sku_order_id);
+    asw_sku_state *sku = will_change_sku(o, get_sku(o, ev->sku_order_id));
     bool snapshot = ev->type == ASW_EV_APPLIED;
     o->paid = snapshot ? ev->order.order_paid_amount : ev->order_paid_amount;
     sku->paid = snapshot ? ev->order.sku_paid_amount : ev->sku_paid_amount;
@@ -509,36 +1066,43 @@ static asw_sku_state *book_paid(asw_order *o, const asw_event *ev) {
 }
 
 static void release(asw_order *o, asw_app *a) {
-    asw_sku_state *sku = get_sku(o, a->sku_order_id);
+    asw_sku_state *sku = will_change_sku(o, get_sku(o, STR(o, a->sku_order_id)));
     o->reserved -= a->reserved;
     sku->reserved -= a->reserved;
     a->reserved = 0;
 }
 
-/* A counted application learnt of from a lifecycle event only. */
+/* A counted application learnt of from a lifecycle event only (it may have
+ * been decided, but was never counted). */
 static asw_app *add_unmatched_app(asw_order *o, const asw_event *ev, asw_app_state state) {
-    asw_app *a = add_app(o, ev->aftersale_id);
-    a->sku_order_id = asw_strdup(ev->sku_order_id);
-    a->state = state;
+    asw_str sku = get_sku(o, ev->sku_order_id)->sku_order_id;
+    asw_app *a = get_any_app(o, ev->aftersale_id);
+    a->sku_order_id = sku;
+    a->shop_id = 0;
+    a->has_type = 0;
+    a->state = (uint8_t)state;
+    a->reserved = 0;
+    a->counted = 1;
+    count(o, a);
     return a;
 }
 
 static void touch(asw_order *o, const asw_event *ev, asw_result *out) {
+    will_change(o);
     if (ev->event_time > o->max_event_time)
         o->max_event_time = ev->event_time;
-    remember_event(o, ev->event_id);
     out->state_changed = true;
 }
 
 static void apply_application(asw_order *o, const asw_ruleset *rules, const asw_event *ev,
                               const asw_source *src, asw_result *out) {
     bool oversized = application_oversized(ev);
-    asw_decided *prev =
-        ev->aftersale_id[0] && !oversized ? find_decided(o, ev->aftersale_id) : NULL;
-    if (prev) {
+    const asw_app *prev =
+        ev->aftersale_id[0] && !oversized ? find_any_app(o, ev->aftersale_id) : NULL;
+    if (prev && prev->decision) {
         /* Replay or redelivery: the original decision, flagged. */
         out->has_decision = true;
-        fill_decision(&out->decision, o, prev);
+        asw_order_decision(o, prev, &out->decision);
         out->decision.duplicate = true;
         return;
     }
@@ -548,44 +1112,43 @@ static void apply_application(asw_order *o, const asw_ruleset *rules, const asw_
     }
 
     asw_reason_set reasons;
-    asw_sku_state *sku;
+    const asw_sku_state *sku;
     if (application_invalid(ev)) {
         reasons = REASON(ASW_R_INVALID_REQUEST); /* and nothing else is checked */
         sku = find_sku(o, ev->sku_order_id);
     } else {
         sku = book_paid(o, ev);
-        replace_str(&o->shop_id, ev->shop_id);
+        o->shop_id = shop_str(o, ev->shop_id);
         o->has_deadline = ev->order.has_deadline;
         o->deadline = ev->order.aftersale_deadline;
         reasons = decide(o, sku, rules, ev);
     }
 
     bool accepted = reasons == 0;
-    if (accepted && ev->initiator == ASW_INIT_BUYER) {
-        asw_app *a = add_app(o, ev->aftersale_id);
-        /* NULL: a lifecycle event already counted it (unmatched); its
-         * lifecycle is over, so nothing is reserved again. */
-        if (a) {
-            a->sku_order_id = asw_strdup(ev->sku_order_id);
-            a->shop_id = asw_strdup(ev->shop_id);
-            a->has_type = true;
-            a->type = ev->aftersale_type;
-            a->state = ASW_APP_OPEN;
-            a->reserved = ev->amount;
-            o->reserved += ev->amount;
-            sku->reserved += ev->amount;
-            out->has_record = true;
-            fill_record(&out->record, o, sku, ASW_RS_PENDING, ev->amount, ev);
-            record_from_app(&out->record, o, a);
-        }
+    asw_app *counted = NULL;
+    if (accepted && ev->initiator == ASW_INIT_BUYER && !find_app(o, ev->aftersale_id)) {
+        /* Counted and reserved. (One a lifecycle event already counted is
+         * not: its lifecycle is over, so nothing is reserved again.) */
+        asw_sku_state *s = will_change_sku(o, (asw_sku_state *)sku);
+        counted = get_any_app(o, ev->aftersale_id);
+        counted->sku_order_id = s->sku_order_id;
+        counted->shop_id = o->shop_id;
+        counted->has_type = 1;
+        counted->type = (uint8_t)ev->aftersale_type;
+        counted->state = ASW_APP_OPEN;
+        counted->reserved = ev->amount;
+        counted->counted = 1;
+        count(o, counted);
+        o->reserved += ev->amount;
+        s->reserved += ev->amount;
     }
+    sku = find_sku(o, ev->sku_order_id); /* the array may have moved */
 
-    asw_decided k = {
+    asw_decision d = {
         .aftersale_id = ev->aftersale_id,
+        .order_id = ev->order_id,
         .sku_order_id = ev->sku_order_id,
         .shop_id = ev->shop_id,
-        .ruleset_version = (char *)asw_ruleset_version(rules),
-        .source_topic = (char *)(src && src->topic ? src->topic : ""),
         .initiator = ev->initiator,
         .outcome = accepted ? ASW_OUT_ACCEPTED : ASW_OUT_REJECTED,
         .reasons = reasons,
@@ -595,7 +1158,10 @@ static void apply_application(asw_order *o, const asw_ruleset *rules, const asw_
         .sku_remaining = sku ? asw_sku_remaining(sku) : 0,
         .multi_refund = sku && sku->refund_successes > 0,
         .sku_prior_refunds = sku ? sku->refund_successes : 0,
+        .duplicate = false,
         .event_time = ev->event_time,
+        .ruleset_version = asw_ruleset_version(rules),
+        .source_topic = src && src->topic ? src->topic : "",
         .source_partition = src ? src->partition : 0,
         .source_offset = src ? src->offset : 0,
     };
@@ -603,15 +1169,24 @@ static void apply_application(asw_order *o, const asw_ruleset *rules, const asw_
     if (oversized) {
         /* Too long to keep: decided, but the state does not change. The
          * decision borrows the event's strings and the ruleset's. */
-        fill_decision(&out->decision, o, &k);
+        out->decision = d;
         return;
     }
     if (ev->aftersale_id[0]) {
-        asw_order_put_decided(o, &k);
-        fill_decision(&out->decision, o, find_decided(o, ev->aftersale_id));
+        asw_app *a = get_any_app(o, ev->aftersale_id);
+        a->decision = remember_decision(o, &d);
+        asw_order_decision(o, a, &out->decision);
     } else {
-        /* Nothing to key a re-emission on: decided, but not remembered. */
-        fill_decision(&out->decision, o, &k);
+        /* Nothing to key a re-emission on: decided, but not remembered; its
+         * event id is, so a redelivery is ignored. */
+        out->decision = d;
+        remember_event(o, ev->event_id);
+    }
+    if (counted) {
+        const asw_app *a = find_app(o, ev->aftersale_id);
+        out->has_record = true;
+        fill_record(&out->record, o, sku, ASW_RS_PENDING, ev->amount, ev);
+        record_from_app(&out->record, o, a);
     }
     touch(o, ev, out);
 }
@@ -627,13 +1202,14 @@ static void apply_end(asw_order *o, const asw_event *ev, asw_app_state to, asw_r
     }
     int64_t released = 0;
     if (a) {
+        will_change_app(o, a);
         released = a->reserved;
         release(o, a);
-        a->state = to;
+        set_state(o, a, to);
     } else {
         a = add_unmatched_app(o, ev, to);
     }
-    asw_sku_state *sku = get_sku(o, a->sku_order_id);
+    const asw_sku_state *sku = get_sku(o, STR(o, a->sku_order_id));
     out->has_record = true;
     fill_record(&out->record, o, sku, rs, released, ev);
     record_from_app(&out->record, o, a);
@@ -658,13 +1234,15 @@ static void apply_succeeded(asw_order *o, const asw_event *ev, asw_result *out) 
     bool unmatched = a == NULL;
     /* Money that moved is a fact: booked even after a withdraw or close. */
     if (a) {
+        will_change_app(o, a);
         release(o, a);
-        a->state = ASW_APP_SUCCEEDED;
+        set_state(o, a, ASW_APP_SUCCEEDED);
     } else {
-        a = add_unmatched_app(o, ev, ASW_APP_SUCCEEDED);
+        add_unmatched_app(o, ev, ASW_APP_SUCCEEDED);
     }
     asw_sku_state *sku = book_paid(o, ev);
     book_refund(o, sku, ev->amount);
+    a = find_app(o, ev->aftersale_id);
     out->has_record = true;
     fill_record(&out->record, o, sku, ASW_RS_SUCCEEDED, ev->amount, ev);
     record_from_app(&out->record, o, a);
@@ -673,9 +1251,12 @@ static void apply_succeeded(asw_order *o, const asw_event *ev, asw_result *out) 
 }
 
 static void apply_clawback(asw_order *o, const asw_event *ev, asw_result *out) {
-    asw_sku_state *sku = get_sku(o, ev->sku_order_id);
+    asw_sku_state *sku = will_change_sku(o, get_sku(o, ev->sku_order_id));
     o->refunded = o->refunded > ev->amount ? o->refunded - ev->amount : 0;
     sku->refunded = sku->refunded > ev->amount ? sku->refunded - ev->amount : 0;
+    /* Claw-backs are told apart by event id only (SPEC 4). */
+    remember_event(o, ev->event_id);
+    sku = find_sku(o, ev->sku_order_id);
 
     asw_refund_record *r = &out->record;
     out->has_record = true;
@@ -685,16 +1266,16 @@ static void apply_clawback(asw_order *o, const asw_event *ev, asw_result *out) {
     if (a) {
         record_from_app(r, o, a);
     } else if (x) {
-        r->record_id = x->refund_id;
+        r->record_id = STR(o, x->refund_id);
         r->origin = ASW_ORIGIN_EXTERNAL;
         r->has_kind = true;
-        r->kind = x->kind;
-        r->shop_id = o->shop_id;
+        r->kind = (asw_external_kind)x->kind;
+        r->shop_id = order_shop(o);
     } else {
         /* The refund it reverses was never seen; taken as an application's. */
         r->record_id = ev->refund_id;
         r->origin = ASW_ORIGIN_APPLICATION;
-        r->shop_id = o->shop_id;
+        r->shop_id = order_shop(o);
         r->unmatched = true;
     }
     touch(o, ev, out);
@@ -705,22 +1286,21 @@ static void apply_external(asw_order *o, const asw_event *ev, asw_result *out) {
         out->status = ASW_APPLY_IGNORED;
         return;
     }
-    asw_external x = {
-        .refund_id = ev->refund_id, .sku_order_id = ev->sku_order_id, .kind = ev->kind};
-    asw_order_put_external(o, &x);
     if (ev->shop_id[0])
-        replace_str(&o->shop_id, ev->shop_id);
+        o->shop_id = shop_str(o, ev->shop_id);
     asw_sku_state *sku = book_paid(o, ev);
     book_refund(o, sku, ev->amount);
+    asw_order_put_external(o, ev->refund_id, ev->sku_order_id, ev->kind);
+    sku = find_sku(o, ev->sku_order_id);
 
     asw_refund_record *r = &out->record;
     out->has_record = true;
     fill_record(r, o, sku, ASW_RS_RECORDED, ev->amount, ev);
-    r->record_id = find_external(o, ev->refund_id)->refund_id;
+    r->record_id = STR(o, find_external(o, ev->refund_id)->refund_id);
     r->origin = ASW_ORIGIN_EXTERNAL;
     r->has_kind = true;
     r->kind = ev->kind;
-    r->shop_id = o->shop_id;
+    r->shop_id = order_shop(o);
     touch(o, ev, out);
 }
 
@@ -769,6 +1349,16 @@ static bool refund_overflows(const asw_order *o, const char *sku_id, int64_t amo
            (sku && ledger_overflows(sku->refunded, sku->reserved, amount));
 }
 
+/*
+ * Deduplication by event id (SPEC 4: "any other event whose event_id was
+ * seen before is ignored"). Event ids are unique per event (SPEC 3), so a
+ * seen id means a redelivery; for most events the state already tells a
+ * redelivery by the event's own key (a lifecycle event finds its
+ * application no longer OPEN, a success finds it SUCCEEDED, an external
+ * refund finds its refund_id). Only the events nothing else deduplicates --
+ * claw-backs, and applications without an aftersale_id -- keep their event
+ * id, which bounds the set by the events that need it.
+ */
 void asw_order_apply(asw_order *o, const asw_ruleset *rules, const asw_event *ev,
                      const asw_source *src, asw_result *out) {
     memset(out, 0, sizeof *out);

@@ -2,10 +2,14 @@
  * processor.c -- one partition's order states, stream time, retention and
  * change tracking around the pure core; see processor.h.
  *
- * Rollback keeps, per transaction, a copy of each order as it was before the
- * transaction first changed it (or a note that it did not exist). Undoing
- * walks those notes backwards, so an order dropped and created again within
- * one transaction comes back as it was.
+ * Rollback never copies an order: the ledger's journal records what each
+ * order looked like before the transaction changed it (its header and the
+ * before-images of the entities it changed), and the processor keeps, per
+ * transaction, the orders it created and those it dropped (moved aside,
+ * not destroyed). Undoing walks those notes backwards, so an order dropped
+ * and created again within one transaction comes back as it was. So does
+ * the cost of a transaction: proportional to what it changed, never to an
+ * order's history.
  */
 #include "asw/processor.h"
 
@@ -15,10 +19,12 @@
 #include "asw/alloc.h"
 #include "asw/store.h"
 
-typedef struct saved {
-    char *order_id;
-    asw_order *before; /* NULL: the order did not exist */
-} saved;
+/* One creation or drop of an order in the current transaction. */
+typedef struct lifecycle {
+    asw_order *created; /* created in this transaction (owned by the store) */
+    asw_order *dropped; /* dropped in this transaction (owned here until the
+                           checkpoint or the rollback) */
+} lifecycle;
 
 struct asw_processor {
     const asw_ruleset *rules;
@@ -29,9 +35,14 @@ struct asw_processor {
     bool stream_time_restored; /* the changelog had a stream time record */
     int64_t stream_time;
     int64_t committed_stream_time;
-    uint64_t txn; /* current transaction number, for asw_order.txn_mark */
-    saved *saved;
-    size_t n_saved, cap_saved;
+    asw_order_journal *journal; /* NULL unless track */
+    lifecycle *life;
+    size_t n_life, cap_life;
+    /* The changed orders still in state, filled on demand for the
+     * changelog. */
+    asw_order **changed;
+    size_t n_changed, cap_changed;
+    bool changed_valid;
 };
 
 asw_processor *asw_processor_new(const asw_ruleset *rules, const asw_state_limits *limits,
@@ -41,41 +52,49 @@ asw_processor *asw_processor_new(const asw_ruleset *rules, const asw_state_limit
     p->limits = *limits;
     p->track = track_changes;
     p->store = asw_store_new();
-    p->txn = 1;
+    if (track_changes)
+        p->journal = asw_order_journal_new();
     return p;
 }
 
-static void forget_saved(asw_processor *p) {
-    for (size_t i = 0; i < p->n_saved; i++) {
-        free(p->saved[i].order_id);
-        asw_order_destroy(p->saved[i].before);
+static void note(asw_processor *p, asw_order *created, asw_order *dropped) {
+    if (p->n_life == p->cap_life) {
+        p->cap_life = p->cap_life ? p->cap_life * 2 : 16;
+        p->life = asw_realloc(p->life, p->cap_life * sizeof *p->life);
     }
-    p->n_saved = 0;
+    p->life[p->n_life++] = (lifecycle){created, dropped};
+    p->changed_valid = false;
+}
+
+/* Forget the transaction's notes; the dropped orders die now. */
+static void forget(asw_processor *p) {
+    if (p->journal)
+        asw_order_journal_reset(p->journal);
+    for (size_t i = 0; i < p->n_life; i++)
+        asw_order_destroy(p->life[i].dropped);
+    p->n_life = 0;
+    p->n_changed = 0;
+    p->changed_valid = false;
 }
 
 void asw_processor_destroy(asw_processor *p) {
     if (!p)
         return;
-    forget_saved(p);
-    free(p->saved);
+    forget(p);
+    asw_order_journal_destroy(p->journal);
+    free(p->life);
+    free(p->changed);
     asw_store_destroy(p->store);
     free(p);
 }
 
-/* Before the first change of an order in this transaction, keep its prior
- * state (o == NULL: it does not exist yet). */
-static void save(asw_processor *p, const char *order_id, asw_order *o) {
-    if (!p->track || (o && o->txn_mark == p->txn))
-        return;
-    if (p->n_saved == p->cap_saved) {
-        p->cap_saved = p->cap_saved ? p->cap_saved * 2 : 16;
-        p->saved = asw_realloc(p->saved, p->cap_saved * sizeof *p->saved);
-    }
-    saved *s = &p->saved[p->n_saved++];
-    s->order_id = asw_strdup(order_id);
-    s->before = o ? asw_order_clone(o) : NULL;
-    if (o)
-        o->txn_mark = p->txn;
+/* Drop an order from state; tracked, it is kept aside for a rollback. */
+static void drop(asw_processor *p, asw_order *o) {
+    asw_order *taken = asw_store_take(p->store, asw_order_id(o));
+    if (p->track)
+        note(p, NULL, taken);
+    else
+        asw_order_destroy(taken);
 }
 
 /* Stream time - retention_ms into *horizon; false before any stream time
@@ -85,17 +104,10 @@ static bool retention_horizon(const asw_processor *p, int64_t *horizon) {
            !__builtin_sub_overflow(p->stream_time, p->limits.retention_ms, horizon);
 }
 
-static bool has_open_application(const asw_order *o) {
-    for (size_t i = 0; i < o->n_apps; i++)
-        if (o->apps[i].state == ASW_APP_OPEN)
-            return true;
-    return false;
-}
-
 /* SPEC 7: an order may be dropped only when it is closed. One whose
  * deadline is unknown never is, by time. */
 static bool closed(const asw_processor *p, const asw_order *o) {
-    if (!o->has_deadline || has_open_application(o))
+    if (!o->has_deadline || o->n_open > 0)
         return false;
     int64_t last = o->deadline > o->max_event_time ? o->deadline : o->max_event_time;
     int64_t horizon;
@@ -118,16 +130,11 @@ static void advance_stream_time(asw_processor *p, int64_t t) {
     p->stream_time = t < cap ? t : cap;
 }
 
-static void drop(asw_processor *p, const char *order_id, asw_order *o) {
-    save(p, order_id, o);
-    asw_store_remove(p->store, order_id);
-}
-
 void asw_processor_apply(asw_processor *p, const asw_event *ev, const asw_source *src,
                          asw_result *out) {
     asw_order *o = asw_store_get(p->store, ev->order_id);
     if (o && closed(p, o)) {
-        drop(p, ev->order_id, o);
+        drop(p, o);
         o = NULL;
     }
     int64_t horizon;
@@ -145,19 +152,23 @@ void asw_processor_apply(asw_processor *p, const asw_event *ev, const asw_source
         o = asw_order_new(ev->order_id);
         asw_store_put(p->store, o);
     }
-    /* The copy for rollback must be taken before the change; for an order
-     * that turns out unchanged it is harmless (restoring it is a no-op). */
-    save(p, ev->order_id, created ? NULL : o);
-    if (created)
-        o->txn_mark = p->txn;
+    if (p->journal) {
+        asw_order_journal_begin(p->journal, o);
+        p->changed_valid = false;
+    }
     asw_order_apply(o, p->rules, ev, src, out);
-    if (!out->state_changed && created) {
-        /* Nothing was booked: do not keep an empty order around. */
-        if (p->track && p->n_saved && p->saved[p->n_saved - 1].before == NULL &&
-            strcmp(p->saved[p->n_saved - 1].order_id, ev->order_id) == 0) {
-            free(p->saved[--p->n_saved].order_id);
+    if (created) {
+        if (out->state_changed) {
+            if (p->track)
+                note(p, o, NULL);
+        } else {
+            /* Nothing was booked: do not keep an empty order around. The
+             * result borrows nothing from it (no record, and a decision not
+             * remembered borrows the event's strings). */
+            if (p->journal)
+                asw_order_journal_forget(p->journal, o);
+            asw_store_remove(p->store, ev->order_id);
         }
-        asw_store_remove(p->store, ev->order_id);
     }
     advance_stream_time(p, ev->event_time);
 }
@@ -184,81 +195,154 @@ const asw_order *asw_processor_get(const asw_processor *p, const char *order_id)
 }
 
 void asw_processor_restore(asw_processor *p, asw_order *state) {
-    if (!p->stream_time_restored &&
-        (!p->has_stream_time || state->max_event_time > p->stream_time)) {
-        p->has_stream_time = true;
-        p->stream_time = state->max_event_time;
-    }
-    p->committed_has_stream_time = p->has_stream_time;
-    p->committed_stream_time = p->stream_time;
     asw_store_put(p->store, state);
-}
-
-void asw_processor_restore_stream_time(asw_processor *p, int64_t stream_time) {
-    p->stream_time_restored = true;
-    p->has_stream_time = p->committed_has_stream_time = true;
-    p->stream_time = p->committed_stream_time = stream_time;
 }
 
 void asw_processor_restore_tombstone(asw_processor *p, const char *order_id) {
     asw_store_remove(p->store, order_id);
 }
 
-size_t asw_processor_evict(asw_processor *p) {
-    size_t n, dropped = 0;
-    const char **ids = asw_store_ids(p->store, &n);
-    for (size_t i = 0; i < n; i++) {
-        asw_order *o = asw_store_get(p->store, ids[i]);
-        if (!closed(p, o))
-            continue;
-        char *id = asw_strdup(ids[i]); /* ids[i] dies with the order */
-        drop(p, id, o);
-        free(id);
-        dropped++;
+asw_order *asw_processor_restore_get(asw_processor *p, const char *order_id) {
+    return asw_store_get_or_create(p->store, order_id);
+}
+
+void asw_processor_restore_stream_time(asw_processor *p, int64_t stream_time) {
+    p->stream_time_restored = true;
+    p->has_stream_time = true;
+    p->stream_time = stream_time;
+}
+
+static void max_event_time(asw_order *o, void *opaque) {
+    asw_processor *p = opaque;
+    if (!p->has_stream_time || o->max_event_time > p->stream_time) {
+        p->has_stream_time = true;
+        p->stream_time = o->max_event_time;
     }
-    free(ids);
-    return dropped;
+}
+
+void asw_processor_restore_done(asw_processor *p) {
+    if (!p->stream_time_restored)
+        asw_store_foreach(p->store, max_event_time, p);
+    p->committed_has_stream_time = p->has_stream_time;
+    p->committed_stream_time = p->stream_time;
+}
+
+void asw_processor_foreach(asw_processor *p, void (*fn)(asw_order *, void *), void *opaque) {
+    asw_store_foreach(p->store, fn, opaque);
+}
+
+typedef struct sweep {
+    asw_processor *p;
+    asw_order **closed;
+    size_t n, cap;
+} sweep;
+
+static void collect_closed(asw_order *o, void *opaque) {
+    sweep *sw = opaque;
+    if (!closed(sw->p, o))
+        return;
+    if (sw->n == sw->cap) {
+        sw->cap = sw->cap ? sw->cap * 2 : 64;
+        sw->closed = asw_realloc(sw->closed, sw->cap * sizeof *sw->closed);
+    }
+    sw->closed[sw->n++] = o;
+}
+
+size_t asw_processor_evict(asw_processor *p) {
+    /* The outputs never depend on the order in which closed orders are
+     * dropped, so the table is walked in hash order, unsorted. */
+    sweep sw = {p, NULL, 0, 0};
+    asw_store_foreach(p->store, collect_closed, &sw);
+    for (size_t i = 0; i < sw.n; i++)
+        drop(p, sw.closed[i]);
+    free(sw.closed);
+    return sw.n;
+}
+
+size_t asw_processor_dropped_count(const asw_processor *p) {
+    return p->n_life;
+}
+
+const asw_order *asw_processor_dropped_at(const asw_processor *p, size_t i) {
+    return p->life[i].dropped;
+}
+
+/* The orders the journal began that changed and are still in state. */
+static void list_changed(asw_processor *p) {
+    if (p->changed_valid || !p->journal)
+        return;
+    p->n_changed = 0;
+    size_t n = asw_order_journal_count(p->journal);
+    for (size_t i = 0; i < n; i++) {
+        asw_order *o = asw_order_journal_at(p->journal, i);
+        if (!o || !asw_order_journal_order_changed(p->journal, o) ||
+            asw_store_get(p->store, asw_order_id(o)) != o)
+            continue;
+        if (p->n_changed == p->cap_changed) {
+            p->cap_changed = p->cap_changed ? p->cap_changed * 2 : 64;
+            p->changed = asw_realloc(p->changed, p->cap_changed * sizeof *p->changed);
+        }
+        p->changed[p->n_changed++] = o;
+    }
+    p->changed_valid = true;
 }
 
 size_t asw_processor_changed_count(const asw_processor *p) {
-    return p->n_saved;
+    list_changed((asw_processor *)p);
+    return p->n_changed;
 }
 
-const asw_order *asw_processor_changed_at(const asw_processor *p, size_t i, const char **order_id) {
-    *order_id = p->saved[i].order_id;
-    return asw_store_get(p->store, p->saved[i].order_id);
+const asw_order *asw_processor_changed_at(const asw_processor *p, size_t i) {
+    list_changed((asw_processor *)p);
+    return p->changed[i];
+}
+
+bool asw_processor_entity_changed(const asw_processor *p, const asw_order *o, asw_entity_kind kind,
+                                  uint32_t i) {
+    return p->journal && asw_order_journal_entity_changed(p->journal, o, kind, i);
+}
+
+void asw_processor_each_change(const asw_processor *p, const asw_order *o,
+                               void (*fn)(void *opaque, asw_entity_kind kind, uint32_t i),
+                               void *opaque) {
+    if (p->journal)
+        asw_order_journal_each_change(p->journal, o, fn, opaque);
 }
 
 void asw_processor_checkpoint(asw_processor *p) {
-    forget_saved(p);
+    forget(p);
     p->committed_has_stream_time = p->has_stream_time;
     p->committed_stream_time = p->stream_time;
-    p->txn++;
 }
 
 void asw_processor_rollback(asw_processor *p) {
-    for (size_t i = p->n_saved; i-- > 0;) {
-        saved *s = &p->saved[i];
-        if (s->before) {
-            asw_store_put(p->store, s->before);
-            s->before = NULL;
-        } else {
-            asw_store_remove(p->store, s->order_id);
+    if (p->journal) {
+        asw_order_journal_rollback(p->journal);
+        asw_order_journal_reset(p->journal);
+    }
+    for (size_t i = p->n_life; i-- > 0;) {
+        lifecycle *l = &p->life[i];
+        if (l->created)
+            asw_store_remove(p->store, asw_order_id(l->created));
+        if (l->dropped) {
+            asw_store_put(p->store, l->dropped);
+            l->dropped = NULL;
         }
     }
-    forget_saved(p);
+    p->n_life = 0;
+    p->n_changed = 0;
+    p->changed_valid = false;
     p->has_stream_time = p->committed_has_stream_time;
     p->stream_time = p->committed_stream_time;
-    p->txn++;
+}
+
+static void clone_into(asw_order *o, void *opaque) {
+    asw_store_put(opaque, asw_order_clone(o));
 }
 
 asw_processor *asw_processor_clone(const asw_processor *p) {
     asw_processor *c = asw_processor_new(p->rules, &p->limits, p->track);
-    size_t n;
-    const char **ids = asw_store_ids(p->store, &n);
-    for (size_t i = 0; i < n; i++)
-        asw_store_put(c->store, asw_order_clone(asw_store_get(p->store, ids[i])));
-    free(ids);
+    asw_store_foreach(p->store, clone_into, c->store);
     c->has_stream_time = c->committed_has_stream_time = p->has_stream_time;
     c->stream_time = c->committed_stream_time = p->stream_time;
     return c;

@@ -45,7 +45,7 @@ void asw_store_destroy(asw_store *s) {
 static size_t probe(const asw_store *s, const char *id) {
     size_t mask = s->cap - 1;
     size_t i = hash_id(id) & mask;
-    while (s->slots[i] && strcmp(s->slots[i]->order_id, id) != 0)
+    while (s->slots[i] && strcmp(asw_order_id(s->slots[i]), id) != 0)
         i = (i + 1) & mask;
     return i;
 }
@@ -57,7 +57,7 @@ static void grow(asw_store *s) {
     s->slots = asw_calloc(s->cap, sizeof *s->slots);
     for (size_t i = 0; i < old_cap; i++)
         if (old[i])
-            s->slots[probe(s, old[i]->order_id)] = old[i];
+            s->slots[probe(s, asw_order_id(old[i]))] = old[i];
     free(old);
 }
 
@@ -66,7 +66,7 @@ asw_order *asw_store_get(const asw_store *s, const char *order_id) {
 }
 
 void asw_store_put(asw_store *s, asw_order *order) {
-    size_t i = probe(s, order->order_id);
+    size_t i = probe(s, asw_order_id(order));
     if (s->slots[i]) {
         asw_order_destroy(s->slots[i]);
         s->slots[i] = order;
@@ -87,18 +87,18 @@ asw_order *asw_store_get_or_create(asw_store *s, const char *order_id) {
     return o;
 }
 
-void asw_store_remove(asw_store *s, const char *order_id) {
+asw_order *asw_store_take(asw_store *s, const char *order_id) {
     size_t mask = s->cap - 1;
     size_t i = probe(s, order_id);
-    if (!s->slots[i])
-        return;
-    asw_order_destroy(s->slots[i]);
+    asw_order *taken = s->slots[i];
+    if (!taken)
+        return NULL;
     s->slots[i] = NULL;
     s->count--;
     /* Shift back the entries of the probe run that follows, so that every
      * remaining entry stays reachable from its home slot. */
     for (size_t j = (i + 1) & mask; s->slots[j]; j = (j + 1) & mask) {
-        size_t home = hash_id(s->slots[j]->order_id) & mask;
+        size_t home = hash_id(asw_order_id(s->slots[j])) & mask;
         bool movable = (j > i) ? (home <= i || home > j) : (home <= i && home > j);
         if (movable) {
             s->slots[i] = s->slots[j];
@@ -106,6 +106,17 @@ void asw_store_remove(asw_store *s, const char *order_id) {
             i = j;
         }
     }
+    return taken;
+}
+
+void asw_store_remove(asw_store *s, const char *order_id) {
+    asw_order_destroy(asw_store_take(s, order_id));
+}
+
+void asw_store_foreach(const asw_store *s, void (*fn)(asw_order *, void *), void *opaque) {
+    for (size_t i = 0; i < s->cap; i++)
+        if (s->slots[i])
+            fn(s->slots[i], opaque);
 }
 
 size_t asw_store_count(const asw_store *s) {
@@ -121,7 +132,7 @@ const char **asw_store_ids(const asw_store *s, size_t *n) {
     size_t k = 0;
     for (size_t i = 0; i < s->cap; i++)
         if (s->slots[i])
-            ids[k++] = s->slots[i]->order_id;
+            ids[k++] = asw_order_id(s->slots[i]);
     qsort(ids, k, sizeof *ids, cmp_str);
     *n = k;
     return ids;

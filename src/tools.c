@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "asw/alloc.h"
+#include "asw/changelog.h"
 #include "asw/cli.h"
 #include "asw/config.h"
 #include "asw/jsonl.h"
@@ -526,6 +527,14 @@ void asw_tools_format_message(asw_codec *c, const void *key, size_t keylen, cons
         return;
     }
     char msg[512] = "";
+    if (asw_changelog_is_record(value, len)) {
+        /* The changelog's own records (src/changelog.c). */
+        if (asw_changelog_describe(key, keylen, value, len, out, msg, sizeof msg) == 0) {
+            asw_jsonl_add_kafka_fields(out, start, h, nh, partition, offset);
+            free(h);
+            return;
+        }
+    }
     int32_t id = 0;
     asw_codec_err e = asw_codec_peek_id(value, len, &id);
     if (e == ASW_CODEC_OK) {

@@ -4,14 +4,24 @@
  * become records, and how a partition is rebuilt from them.
  *
  * Layout of one changelog partition (the same number as its input
- * partition):
+ * partition): one record per entity, so that no record grows with an
+ * order's history and a transaction writes only what it changed.
  *
- *   key = order_id                  value = OrderState, or null (tombstone:
- *                                   the order was dropped, SPEC 7)
- *   key = ASW_CHANGELOG_PARTITION_KEY  value = PartitionState (stream time)
+ *   key = order_id                   the order's ledger (totals, deadline,
+ *                                    shop)
+ *   key = order_id NUL 'S' sku id    a sub-order's ledger
+ *   key = order_id NUL 'A' id        an application: counted part and/or
+ *                                    the remembered decision
+ *   key = order_id NUL 'X' refund id an external refund
+ *   key = order_id NUL 'E' event id  an event id kept for deduplication
+ *   key = ASW_CHANGELOG_PARTITION_KEY  PartitionState (Avro, id 21): the
+ *                                    stream time
  *
- * No order id can equal the partition key: it starts with a NUL byte, and
- * an input record whose key holds one never matches its event's order_id.
+ * A null value is a tombstone; a dropped order tombstones its ledger key
+ * first, then each entity key. Order ids hold no NUL byte (an input record
+ * whose key holds one never matches its event's order_id), so the layout
+ * is unambiguous. Values: see src/changelog.c. A restore also reads the
+ * Avro OrderState (id 20) that earlier versions wrote under the order key.
  *
  * Kafka-free: the worker produces the records this module encodes and feeds
  * it the records it consumes, so the format and the restore policy are
@@ -20,6 +30,7 @@
 #ifndef ASW_CHANGELOG_H
 #define ASW_CHANGELOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -72,7 +83,8 @@ void asw_changelog_restore_add(asw_changelog_restore *r, const void *key, size_t
 /* Counts of what the records did. */
 typedef struct asw_changelog_restore_stats {
     int64_t records;    /* records fed */
-    int64_t states;     /* order states put */
+    int64_t states;     /* order ledgers (or legacy whole states) put */
+    int64_t entities;   /* entity records put */
     int64_t tombstones; /* tombstones applied */
     int64_t corrupt;    /* corrupt records, superseded or not */
     int64_t superseded; /* corrupt records a later record replaced */
@@ -88,5 +100,17 @@ void asw_changelog_restore_get_stats(const asw_changelog_restore *r,
  * processed.
  */
 int asw_changelog_restore_finish(asw_changelog_restore *r, char *err, size_t errlen);
+
+/* Is a value one of this module's records (not Avro)? */
+bool asw_changelog_is_record(const void *value, size_t len);
+
+/*
+ * One changelog record as a JSON line (for the consume tool):
+ * {"type":"OrderLedger"|"SkuLedger"|"Application"|"ExternalRefund"|
+ * "SeenEvent","order_id":...,"id":...,...}. Returns 0, or -1 with
+ * "CORRUPT_RECORD: why" in err.
+ */
+int asw_changelog_describe(const void *key, size_t keylen, const void *value, size_t len,
+                           asw_buf *out, char *err, size_t errlen);
 
 #endif /* ASW_CHANGELOG_H */

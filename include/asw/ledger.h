@@ -3,9 +3,23 @@
  * the function that applies one event to it (SPEC section 4).
  *
  * No I/O, no clock, no Kafka, no Avro. The state is a transparent value so
- * that the codec can serialize it to the changelog; only this module changes
- * it. Every array below is kept sorted by its id (strcmp order) so that a
- * serialized state never depends on arrival order or hash-table order.
+ * that the changelog codec can write it entity by entity; only this module
+ * changes it.
+ *
+ * Layout, chosen so that per-event work does not grow with an order's
+ * history (STYLE 15) and a state stays small:
+ *
+ * - Every string of an order lives in the order's own pool, addressed by an
+ *   asw_str offset. Pool chunks never move, so a `const char *` from
+ *   asw_order_str() stays valid until the order is destroyed or rolled back
+ *   past the string.
+ * - The entities -- sub-order ledgers, applications (counted, decided or
+ *   both), external refunds and the event ids that nothing else
+ *   deduplicates -- are arrays in arrival order, found through one hash
+ *   index per order once it holds more than a few of them.
+ * - A journal (asw_order_journal, owned by the processor) records what one
+ *   transaction changed: the header and the entities' before-images, so a
+ *   rollback and the changelog both touch only what changed.
  */
 #ifndef ASW_LEDGER_H
 #define ASW_LEDGER_H
@@ -17,85 +31,100 @@
 extern "C" {
 #endif
 
+/* A string in an order's pool; 0 is "none". */
+typedef uint32_t asw_str;
+
 /* The ledger of one sub-order. */
 typedef struct asw_sku_state {
-    char *sku_order_id;
+    asw_str sku_order_id;
+    int32_t refund_successes; /* SPEC "refund success" count (sku_refunds) */
+    int32_t open_apps;        /* counted applications OPEN on it (derived) */
+    uint32_t txn_mark;        /* journal bookkeeping; not state */
     int64_t paid;             /* latest sku_paid_amount of a valid event, 0 until one */
     int64_t refunded;         /* never below zero */
     int64_t reserved;         /* sum of the OPEN applications' reservations */
-    int32_t refund_successes; /* SPEC "refund success" count (sku_refunds) */
 } asw_sku_state;
 
-/* A counted application: an accepted BUYER application, or one the worker
- * learnt of from a lifecycle event only (unmatched). */
+/*
+ * An application the order knows of: decided (an AfterSaleApplied was
+ * decided, any outcome, buyer or card; `decision` holds it for a duplicate's
+ * re-emission), counted (an accepted BUYER application, or one a lifecycle
+ * event named), or both.
+ */
 typedef struct asw_app {
-    char *aftersale_id;
-    char *sku_order_id;
-    char *shop_id; /* NULL for an unmatched application */
-    bool has_type; /* false for an unmatched application */
-    asw_aftersale_type type;
-    asw_app_state state;
-    int64_t reserved; /* amount still reserved (0 unless OPEN) */
+    asw_str aftersale_id;
+    asw_str sku_order_id; /* counted: its sub-order */
+    asw_str shop_id;      /* counted: its shop; 0 when learnt from a lifecycle event */
+    asw_str decision;     /* the remembered decision (encoded in the pool); 0: not decided */
+    uint8_t counted;      /* bool */
+    uint8_t state;        /* asw_app_state, when counted */
+    uint8_t has_type;     /* false when learnt from a lifecycle event */
+    uint8_t type;         /* asw_aftersale_type */
+    uint32_t txn_mark;    /* journal bookkeeping; not state */
+    int64_t reserved;     /* amount still reserved (0 unless OPEN) */
 } asw_app;
-
-/* A decision already made on this order (buyer or card, any outcome), kept
- * to re-emit it on a duplicate. Strings are owned. */
-typedef struct asw_decided {
-    char *aftersale_id;
-    char *sku_order_id;
-    char *shop_id;
-    char *ruleset_version;
-    char *source_topic;
-    asw_initiator initiator;
-    asw_outcome outcome;
-    asw_reason_set reasons;
-    int32_t applications_used;
-    int32_t applications_limit;
-    int64_t order_remaining;
-    int64_t sku_remaining;
-    bool multi_refund;
-    int32_t sku_prior_refunds;
-    int64_t event_time;
-    int32_t source_partition;
-    int64_t source_offset;
-} asw_decided;
 
 /* An external refund already recorded (ExternalRefundRecorded). */
 typedef struct asw_external {
-    char *refund_id;
-    char *sku_order_id;
-    asw_external_kind kind;
+    asw_str refund_id;
+    asw_str sku_order_id;
+    uint32_t kind; /* asw_external_kind */
 } asw_external;
 
+/* Entity kinds, as the changelog and the journal name them. */
+typedef enum asw_entity_kind {
+    ASW_ENT_SKU = 0,
+    ASW_ENT_APP,
+    ASW_ENT_EXTERNAL,
+    ASW_ENT_SEEN, /* an event id remembered for deduplication */
+    ASW_ENT__COUNT
+} asw_entity_kind;
+
+/* A pool of strings whose chunks never move. */
+typedef struct asw_pool {
+    char **chunks;
+    uint32_t n_chunks;
+    uint32_t len; /* bytes used, as one offset space */
+} asw_pool;
+
+typedef struct asw_order_journal asw_order_journal;
+
 /*
- * The state of one order. All strings and arrays are owned by the order.
+ * The state of one order. Everything is owned by the order.
  */
 typedef struct asw_order {
-    char *order_id;
-    char *shop_id;    /* last shop_id seen on a valid event, NULL if none */
+    asw_pool pool;
+    asw_str order_id;
+    asw_str shop_id;  /* last shop_id seen on a valid event, 0 if none */
     int64_t paid;     /* latest order_paid_amount of a valid event */
     int64_t refunded; /* never below zero */
     int64_t reserved;
-    bool prior_success;     /* any application succeeded or external refund recorded */
     int64_t max_event_time; /* largest event_time applied to this order */
-    bool has_deadline;      /* latest aftersale_deadline seen, for retention */
-    int64_t deadline;
+    int64_t deadline;       /* latest aftersale_deadline seen (when has_deadline) */
+    uint32_t n_counted;     /* counted applications (derived) */
+    uint32_t n_open;        /* counted applications OPEN (derived) */
+    bool prior_success;     /* any application succeeded or external refund recorded */
+    bool has_deadline;
+    uint8_t restore_flags; /* bookkeeping of a changelog restore; not state */
 
-    /* Transient bookkeeping of the processor (which transaction last saved
-     * this order for rollback). Not state: never serialized, cloned or
-     * compared. */
-    uint64_t txn_mark;
+    /* The journal of the transaction under way, or NULL; set by the
+     * processor. Not state. */
+    asw_order_journal *journal;
+    uint32_t journal_slot;
 
     asw_sku_state *skus;
-    size_t n_skus, cap_skus;
+    uint32_t n_skus, cap_skus;
     asw_app *apps;
-    size_t n_apps, cap_apps;
-    asw_decided *decided;
-    size_t n_decided, cap_decided;
+    uint32_t n_apps, cap_apps;
     asw_external *externals;
-    size_t n_externals, cap_externals;
-    char **event_ids;
-    size_t n_event_ids, cap_event_ids;
+    uint32_t n_externals, cap_externals;
+    asw_str *seen;
+    uint32_t n_seen, cap_seen;
+
+    /* Hash index over every entity, built once the order holds more than
+     * a few: slot = kind << 28 | (index + 1), 0 = empty. */
+    uint32_t *index;
+    uint32_t index_cap;
 } asw_order;
 
 /* What one event did. */
@@ -111,7 +140,7 @@ typedef enum asw_apply_status {
 
 /*
  * The result of asw_order_apply(). The decision and record borrow strings
- * from the order and the event: valid until either is changed or freed.
+ * from the order and the event: valid until either is freed or rolled back.
  */
 typedef struct asw_result {
     asw_apply_status status;
@@ -132,18 +161,20 @@ asw_order *asw_order_new(const char *order_id);
 /* Free an order state. asw_order_destroy(NULL) is a no-op. */
 void asw_order_destroy(asw_order *order);
 
-/* Deep copy of an order state (used to roll back to a committed state). */
+/* Deep copy of an order state (without journal). */
 asw_order *asw_order_clone(const asw_order *order);
 
-/* Are two order states equal, field by field? */
+/* Are two order states equal? Entities are compared as sets (by id), so
+ * two states built in different orders compare equal. */
 bool asw_order_equal(const asw_order *a, const asw_order *b);
 
 /*
  * Apply one event to the order's state and describe its outputs.
  *
- * @param order   the state of ev->order_id; changed in place.
+ * @param order   the state of ev->order_id; changed in place (and its
+ *                journal, if any, told what changed first).
  * @param rules   the ruleset (limit, rollout, version).
- * @param ev      the event; its order_id must equal order->order_id.
+ * @param ev      the event; its order_id must equal the order's.
  * @param src     where the event came from; stamped on a new decision.
  * @param out     written in full on every call.
  *
@@ -152,6 +183,11 @@ bool asw_order_equal(const asw_order *a, const asw_order *b);
  */
 void asw_order_apply(asw_order *order, const asw_ruleset *rules, const asw_event *ev,
                      const asw_source *src, asw_result *out);
+
+/* A string of the order ("" for 0). */
+const char *asw_order_str(const asw_order *order, asw_str s);
+/* The order's id. */
+const char *asw_order_id(const asw_order *order);
 
 /* Remaining amounts as SPEC section 4 defines them. */
 int64_t asw_order_remaining(const asw_order *order);
@@ -166,18 +202,79 @@ const asw_app *asw_order_find_app(const asw_order *order, const char *aftersale_
 /* Number of counted applications (SPEC applications_used). */
 int32_t asw_order_applications_used(const asw_order *order);
 
+/* How many applications were decided (remembered for re-emission). */
+uint32_t asw_order_decided_count(const asw_order *order);
+
+/* The remembered decision of a decided application (a->decision != 0),
+ * as first emitted (duplicate = false); strings borrowed from the order. */
+void asw_order_decision(const asw_order *order, const asw_app *a, asw_decision *out);
+
 /*
- * Insertion helpers for decoders that rebuild a state (the changelog codec).
- * Each copies its strings and keeps the array sorted; a duplicate id replaces
- * nothing and returns -1, success returns 0.
+ * Builders for decoders that rebuild a state (the changelog codec). Each
+ * copies its strings and inserts or replaces the entity with that id
+ * (insert-or-replace: a changelog holds an entity's successive values).
+ * Derived counters are kept right.
  */
-int asw_order_put_sku(asw_order *order, const asw_sku_state *sku);
-int asw_order_put_app(asw_order *order, const asw_app *app);
-int asw_order_put_decided(asw_order *order, const asw_decided *d);
-int asw_order_put_external(asw_order *order, const asw_external *e);
-int asw_order_put_event_id(asw_order *order, const char *event_id);
-/* Set the shop id (copied; NULL clears it). */
 void asw_order_set_shop(asw_order *order, const char *shop_id);
+void asw_order_put_sku(asw_order *order, const char *sku_order_id, int64_t paid, int64_t refunded,
+                       int64_t reserved, int32_t refund_successes);
+/* An application; `counted` fields are used when counted, `d` when not NULL
+ * (the decision to remember; its strings are copied). */
+void asw_order_put_app(asw_order *order, const char *aftersale_id, bool counted,
+                       const char *sku_order_id, const char *shop_id, bool has_type,
+                       asw_aftersale_type type, asw_app_state state, int64_t reserved,
+                       const asw_decision *d);
+void asw_order_put_external(asw_order *order, const char *refund_id, const char *sku_order_id,
+                            asw_external_kind kind);
+void asw_order_put_seen(asw_order *order, const char *event_id);
+
+/* Recompute what is derived from the entities (open and counted
+ * applications) and the index, after a rebuild that removed entities;
+ * entities whose id is 0 are removed first. */
+void asw_order_compact(asw_order *order);
+
+/* Find any entity by kind and id: its index, or -1. */
+int64_t asw_order_find_entity(const asw_order *order, asw_entity_kind kind, const char *id);
+/* The id of entity `i` of `kind`. */
+const char *asw_order_entity_id(const asw_order *order, asw_entity_kind kind, uint32_t i);
+/* Entity count of a kind. */
+uint32_t asw_order_entity_count(const asw_order *order, asw_entity_kind kind);
+
+/* ---- journal: what a transaction changed, for rollback and the changelog ---- */
+
+/*
+ * A journal records, per order touched in a transaction, its header and
+ * array lengths as they were, and the before-image of each entity changed
+ * (once per transaction). It lets the processor roll an order back and the
+ * changelog write only the entities that changed.
+ */
+asw_order_journal *asw_order_journal_new(void);
+void asw_order_journal_destroy(asw_order_journal *j);
+
+/* Start journaling `order` in the current transaction (no-op when it is
+ * already). */
+void asw_order_journal_begin(asw_order_journal *j, asw_order *order);
+/* How many orders were begun since the last reset, and the i-th. */
+size_t asw_order_journal_count(const asw_order_journal *j);
+asw_order *asw_order_journal_at(const asw_order_journal *j, size_t i);
+/* Is entity `i` of `kind` new or changed in this transaction? (The header is
+ * changed whenever the order was begun and anything changed.) */
+bool asw_order_journal_entity_changed(const asw_order_journal *j, const asw_order *order,
+                                      asw_entity_kind kind, uint32_t i);
+/* Did anything of the order change since it was begun? */
+bool asw_order_journal_order_changed(const asw_order_journal *j, const asw_order *order);
+/* Call fn for every entity of `order` new or changed since begin: O(what
+ * changed), whatever the order's size. */
+void asw_order_journal_each_change(const asw_order_journal *j, const asw_order *order,
+                                   void (*fn)(void *opaque, asw_entity_kind kind, uint32_t i),
+                                   void *opaque);
+/* Undo every change since begin, on every order begun, newest first. */
+void asw_order_journal_rollback(asw_order_journal *j);
+/* Forget what was recorded (the transaction committed, or was rolled back);
+ * detaches the orders. */
+void asw_order_journal_reset(asw_order_journal *j);
+/* Stop journaling one order (it is being destroyed). */
+void asw_order_journal_forget(asw_order_journal *j, asw_order *order);
 
 #ifdef __cplusplus
 }

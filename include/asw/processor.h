@@ -65,13 +65,19 @@ size_t asw_processor_order_count(const asw_processor *p);
 const asw_order *asw_processor_get(const asw_processor *p, const char *order_id);
 
 /* Rebuild from the changelog: put a state (ownership taken; replaces any
- * state of the same order), remove one (a tombstone), or set the stream
- * time the partition had. Not tracked as changes. A changelog written
- * before stream time was stored has no stream time record: then stream time
- * is the largest max_event_time of the restored orders. */
+ * state of the same order), remove one (a tombstone), get one to change in
+ * place (created empty when absent), or set the stream time the partition
+ * had. Not tracked as changes. A changelog written before stream time was
+ * stored has no stream time record: then stream time is the largest
+ * max_event_time of the restored orders (asw_processor_restore_done()). */
 void asw_processor_restore(asw_processor *p, asw_order *state);
 void asw_processor_restore_tombstone(asw_processor *p, const char *order_id);
+asw_order *asw_processor_restore_get(asw_processor *p, const char *order_id);
 void asw_processor_restore_stream_time(asw_processor *p, int64_t stream_time);
+/* After the last restored record. */
+void asw_processor_restore_done(asw_processor *p);
+/* Call fn on every order (hash order: for work that does not depend on it). */
+void asw_processor_foreach(asw_processor *p, void (*fn)(asw_order *, void *), void *opaque);
 
 /*
  * Drop every order closed at the current stream time (tracked as changes:
@@ -81,12 +87,26 @@ void asw_processor_restore_stream_time(asw_processor *p, int64_t stream_time);
  */
 size_t asw_processor_evict(asw_processor *p);
 
-/* Changes since the last checkpoint, in the order they first happened.
- * asw_processor_changed_at() returns the order's current state, or NULL when
- * it was dropped (write a tombstone); *order_id is valid until the next
- * checkpoint or rollback. Only with track_changes. */
+/*
+ * Changes since the last checkpoint (only with track_changes), for the
+ * changelog:
+ *  - the orders dropped, each as it was when dropped (its keys must be
+ *    tombstoned); an order dropped and then created again appears here and
+ *    among the changed ones;
+ *  - the orders in state that changed, and which of their entities did.
+ * Pointers are valid until the next apply, checkpoint or rollback.
+ */
+size_t asw_processor_dropped_count(const asw_processor *p);
+/* NULL when entry i is not a drop (the list also holds the creations). */
+const asw_order *asw_processor_dropped_at(const asw_processor *p, size_t i);
 size_t asw_processor_changed_count(const asw_processor *p);
-const asw_order *asw_processor_changed_at(const asw_processor *p, size_t i, const char **order_id);
+const asw_order *asw_processor_changed_at(const asw_processor *p, size_t i);
+bool asw_processor_entity_changed(const asw_processor *p, const asw_order *o, asw_entity_kind kind,
+                                  uint32_t i);
+/* Call fn for each entity of a changed order that changed (O(changes)). */
+void asw_processor_each_change(const asw_processor *p, const asw_order *o,
+                               void (*fn)(void *opaque, asw_entity_kind kind, uint32_t i),
+                               void *opaque);
 
 /* The changes are committed: forget the prior states. */
 void asw_processor_checkpoint(asw_processor *p);

@@ -2,7 +2,8 @@
  * store.h -- the in-memory states of the orders a worker owns, by order id.
  *
  * A hash table; nothing that reaches an output depends on its iteration
- * order (asw_store_ids() returns the ids sorted).
+ * order (asw_store_ids() returns the ids sorted; asw_store_foreach() is for
+ * work whose result does not depend on it).
  */
 #ifndef ASW_STORE_H
 #define ASW_STORE_H
@@ -27,6 +28,11 @@ asw_order *asw_store_get_or_create(asw_store *s, const char *order_id);
 void asw_store_put(asw_store *s, asw_order *order);
 /* Remove and destroy an order's state; no-op when absent. */
 void asw_store_remove(asw_store *s, const char *order_id);
+/* Remove an order's state and hand it to the caller (NULL when absent). */
+asw_order *asw_store_take(asw_store *s, const char *order_id);
+/* Call fn on every order, in hash-table order: only for work whose result
+ * does not depend on the order of the calls. fn must not add or remove. */
+void asw_store_foreach(const asw_store *s, void (*fn)(asw_order *, void *), void *opaque);
 size_t asw_store_count(const asw_store *s);
 
 /* The ids of every order, sorted (strcmp). The caller frees the array

@@ -183,21 +183,47 @@ Test(changelog, a_corrupt_record_nothing_supersedes_fails_the_restore_and_names_
     asw_processor_destroy(back);
 }
 
-Test(changelog, a_state_under_another_orders_key_or_a_nul_key_is_corrupt) {
+Test(changelog, a_record_of_another_kind_than_its_key_or_a_foreign_key_is_corrupt) {
     asw_processor *p = feed_and_write(3, 10, 10);
+    /* The order's ledger value under a sub-order key. */
     rec *r = &fx.recs[last_of("O000001")];
-    push("O-other", 7, r->value, r->len);
+    push("O000001\0SO000001-9", 18, r->value, r->len);
     int rc;
     char err[512] = "";
     asw_processor *back = restore_all(&rc, err, sizeof err);
     cr_assert_eq(rc, -1);
-    cr_assert(strstr(err, "not of its key"), "%s", err);
+    cr_assert(strstr(err, "another kind than its key"), "%s", err);
     asw_processor_destroy(back);
-    push("O-other", 7, NULL, 0);
+    push("O000001\0SO000001-9", 18, NULL, 0);
+    /* A key with a NUL byte and no entity kind after it. */
     push("\0x", 2, r->value, r->len);
     back = restore_all(&rc, err, sizeof err);
     cr_assert_eq(rc, -1);
     cr_assert(strstr(err, "key '\\x00x'"), "%s", err);
+    asw_processor_destroy(back);
+    asw_processor_destroy(p);
+}
+
+Test(changelog, entity_records_without_their_orders_ledger_fail_the_restore) {
+    asw_processor *p = feed_and_write(3, 10, 10);
+    /* Lose every ledger record of O000001, keep its entity records. */
+    size_t kept = 0;
+    for (size_t i = 0; i < fx.n; i++) {
+        if (fx.recs[i].keylen == 7 && memcmp(fx.recs[i].key, "O000001", 7) == 0) {
+            free(fx.recs[i].key);
+            free(fx.recs[i].value);
+            continue;
+        }
+        fx.recs[kept++] = fx.recs[i];
+    }
+    cr_assert_lt(kept, fx.n);
+    fx.n = kept;
+    int rc;
+    char err[512] = "";
+    asw_processor *back = restore_all(&rc, err, sizeof err);
+    cr_assert_eq(rc, -1);
+    cr_assert(strstr(err, "without their order's record"), "%s", err);
+    cr_assert_null(asw_processor_get(back, "O000001"), "no half state is kept");
     asw_processor_destroy(back);
     asw_processor_destroy(p);
 }
@@ -220,4 +246,46 @@ Test(changelog, a_corrupt_partition_record_fails_unless_superseded) {
     asw_buf_free(&buf);
     asw_processor_destroy(back);
     asw_processor_destroy(p);
+}
+
+Test(changelog, a_whole_state_written_by_an_earlier_version_is_still_restored) {
+    asw_processor *p = feed_and_write(11, 30, 1000);
+    /* The same orders as the Avro OrderState records an earlier version
+     * wrote. */
+    for (size_t i = 0; i < fx.n; i++) {
+        free(fx.recs[i].key);
+        free(fx.recs[i].value);
+    }
+    fx.n = 0;
+    asw_buf buf = ASW_BUF_INIT;
+    size_t legacy = 0;
+    /* Every order of p, found through the ids of the same stream. */
+    asw_gen *g = asw_gen_new(11, 30, 8);
+    asw_event ev;
+    while (asw_gen_next(g, &ev)) {
+        const asw_order *o = asw_processor_get(p, ev.order_id);
+        bool seen = false;
+        for (size_t i = 0; i < fx.n && !seen; i++)
+            seen = fx.recs[i].keylen == strlen(ev.order_id) &&
+                   memcmp(fx.recs[i].key, ev.order_id, fx.recs[i].keylen) == 0;
+        if (o && !seen) {
+            cr_assert_eq(asw_codec_encode_state(fx.codec, o, &buf), ASW_CODEC_OK);
+            push(ev.order_id, strlen(ev.order_id), buf.data, buf.len);
+            legacy++;
+        }
+        asw_event_clear(&ev);
+    }
+    asw_gen_destroy(g);
+    cr_assert_gt(legacy, 10);
+    cr_assert_eq(asw_codec_encode_partition_state(fx.codec, asw_processor_stream_time(p), &buf),
+                 ASW_CODEC_OK);
+    push(ASW_CHANGELOG_PARTITION_KEY, ASW_CHANGELOG_PARTITION_KEY_LEN, buf.data, buf.len);
+    asw_buf_free(&buf);
+    int rc;
+    char err[512];
+    asw_processor *back = restore_all(&rc, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert(asw_processor_equal(p, back));
+    asw_processor_destroy(p);
+    asw_processor_destroy(back);
 }

@@ -219,21 +219,11 @@ static asw_order *sample_state(void) {
     o->has_deadline = true;
     o->deadline = 1701296000000;
 
-    asw_sku_state s1 = {"O1-1", 6000, 3000, 1200, 2};
-    asw_sku_state s2 = {"O1-2", 4000, 500, 0, 1};
-    cr_assert_eq(asw_order_put_sku(o, &s2), 0);
-    cr_assert_eq(asw_order_put_sku(o, &s1), 0);
+    asw_order_put_sku(o, "O1-2", 4000, 500, 0, 1);
+    asw_order_put_sku(o, "O1-1", 6000, 3000, 1200, 2);
 
-    asw_app a1 = {"A1", "O1-1", "s1", true, ASW_AT_REFUND_ONLY_SHIPPED, ASW_APP_SUCCEEDED, 0};
-    asw_app a2 = {"A2", "O1-1", "s1", true, ASW_AT_RETURN_AND_REFUND, ASW_APP_OPEN, 1200};
-    asw_app a3 = {"A0", "O1-2", NULL, false, 0, ASW_APP_CLOSED, 0};
-    cr_assert_eq(asw_order_put_app(o, &a1), 0);
-    cr_assert_eq(asw_order_put_app(o, &a2), 0);
-    cr_assert_eq(asw_order_put_app(o, &a3), 0);
-
-    asw_decided d1;
+    asw_decision d1;
     memset(&d1, 0, sizeof d1);
-    d1.aftersale_id = "A1";
     d1.sku_order_id = "O1-1";
     d1.shop_id = "s1";
     d1.ruleset_version = "rs1-aa63de3c";
@@ -246,11 +236,10 @@ static asw_order *sample_state(void) {
     d1.event_time = 1700000001000;
     d1.source_partition = 3;
     d1.source_offset = 42;
-    asw_decided d2 = d1;
-    d2.aftersale_id = "C9";
+    asw_decision d2 = d1;
     d2.shop_id = NULL;
-    d2.ruleset_version = NULL;
-    d2.source_topic = NULL;
+    d2.ruleset_version = "";
+    d2.source_topic = "";
     d2.initiator = ASW_INIT_MERCHANT_CARD;
     d2.outcome = ASW_OUT_REJECTED;
     d2.reasons = 1u << ASW_R_INVALID_REQUEST | 1u << ASW_R_NO_REFUNDABLE_AMOUNT;
@@ -258,17 +247,22 @@ static asw_order *sample_state(void) {
     d2.sku_prior_refunds = 4;
     d2.source_partition = -1;
     d2.source_offset = -1;
-    cr_assert_eq(asw_order_put_decided(o, &d2), 0);
-    cr_assert_eq(asw_order_put_decided(o, &d1), 0);
 
-    asw_external e1 = {"R9", "O1-2", ASW_EK_SMALL_PAYMENT};
-    asw_external e2 = {"R1", "O1-1", ASW_EK_HISTORICAL};
-    cr_assert_eq(asw_order_put_external(o, &e1), 0);
-    cr_assert_eq(asw_order_put_external(o, &e2), 0);
+    /* Counted and decided; counted only (open); counted from a lifecycle
+     * event only (no shop, no type); decided only (a card check). */
+    asw_order_put_app(o, "A1", true, "O1-1", "s1", true, ASW_AT_REFUND_ONLY_SHIPPED,
+                      ASW_APP_SUCCEEDED, 0, &d1);
+    asw_order_put_app(o, "A2", true, "O1-1", "s1", true, ASW_AT_RETURN_AND_REFUND, ASW_APP_OPEN,
+                      1200, NULL);
+    asw_order_put_app(o, "A0", true, "O1-2", NULL, false, 0, ASW_APP_CLOSED, 0, NULL);
+    asw_order_put_app(o, "C9", false, NULL, NULL, false, 0, 0, 0, &d2);
 
-    cr_assert_eq(asw_order_put_event_id(o, "ev-3"), 0);
-    cr_assert_eq(asw_order_put_event_id(o, "ev-1"), 0);
-    cr_assert_eq(asw_order_put_event_id(o, "ev-2"), 0);
+    asw_order_put_external(o, "R9", "O1-2", ASW_EK_SMALL_PAYMENT);
+    asw_order_put_external(o, "R1", "O1-1", ASW_EK_HISTORICAL);
+
+    asw_order_put_seen(o, "ev-3");
+    asw_order_put_seen(o, "ev-1");
+    asw_order_put_seen(o, "ev-2");
     return o;
 }
 

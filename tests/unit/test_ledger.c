@@ -615,20 +615,20 @@ Test(ledger, application_with_a_text_field_over_128_bytes_is_invalid_and_not_kep
     cr_assert_str_eq(t_reasons(r.decision.reasons), "", "128 bytes is allowed");
     const char *fields[] = {"event_id", "aftersale_id", "sku_order_id", "shop_id", "order_id"};
     for (int f = 0; f < 5; f++) {
-        asw_order *before = asw_order_clone(order);
+        /* The order's own id: that order's state, empty. */
+        asw_order *target = f == 4 ? asw_order_new(over) : order;
+        asw_order *before = asw_order_clone(target);
         asw_event ev = t_applied("e2", "A2", "S2", 100);
         char **field[] = {&ev.event_id, &ev.aftersale_id, &ev.sku_order_id, &ev.shop_id,
                           &ev.order_id};
         t_set(field[f], over);
-        if (f == 4) /* the order's own id: another order's state */
-            t_set(&order->order_id, over);
-        r = t_apply(order, rules, ev);
+        r = t_apply(target, rules, ev);
         cr_assert_str_eq(t_reasons(r.decision.reasons), "INVALID_REQUEST", "%s", fields[f]);
         cr_assert_not(r.state_changed, "%s: nothing that long is kept", fields[f]);
-        if (f == 4)
-            t_set(&order->order_id, before->order_id);
-        cr_assert(asw_order_equal(before, order), "%s", fields[f]);
+        cr_assert(asw_order_equal(before, target), "%s", fields[f]);
         asw_order_destroy(before);
+        if (target != order)
+            asw_order_destroy(target);
     }
     free(ok);
     free(over);
@@ -689,19 +689,60 @@ Test(ledger, redelivered_rejection_and_card_check_are_re_emitted_too) {
     cr_assert_eq(cdup.decision.initiator, ASW_INIT_MERCHANT_CARD);
 }
 
-Test(ledger, repeated_event_id_of_a_lifecycle_event_is_ignored) {
+/* Event ids are unique per event (SPEC 3): a seen one is a redelivery, and
+ * each event's own key tells it (docs/rules.md, "Deduplication"). */
+Test(ledger, every_redelivered_fact_is_ignored_and_changes_nothing) {
     accept("e1", "A1", "S1", 3000);
-    t_apply(order, rules, t_external("x1", "R1", "S2", ASW_EK_OFFLINE, 100));
-    asw_result r = t_apply(order, rules, t_external("x1", "R2", "S2", ASW_EK_OFFLINE, 100));
-    cr_assert_eq(r.status, ASW_APPLY_IGNORED);
-    cr_assert_eq(order->refunded, 100);
+    asw_event facts[] = {
+        t_external("x1", "R1", "S2", ASW_EK_OFFLINE, 100),
+        t_withdrawn("w1", "A1", "S1"),
+        t_succeeded("s1", "A1", "S1", 3000),
+        t_closed("c1", "A9", "S1"),          /* unmatched: counted as CLOSED */
+        t_succeeded("s2", "A8", "S1", 200),  /* unmatched success */
+        t_clawed_back("k1", "R1", "S2", 30), /* claw-backs keep their event id */
+    };
+    int n = (int)(sizeof facts / sizeof facts[0]);
+    for (int i = 0; i < n; i++) {
+        asw_event copy;
+        asw_event_copy(&copy, &facts[i]);
+        asw_result first = t_apply(order, rules, facts[i]);
+        cr_assert_eq(first.status, ASW_APPLY_OK, "fact %d", i);
+        asw_order *before = asw_order_clone(order);
+        asw_result again = t_apply(order, rules, copy);
+        cr_assert_eq(again.status, ASW_APPLY_IGNORED, "fact %d redelivered", i);
+        cr_assert_not(again.has_record);
+        cr_assert(asw_order_equal(before, order), "fact %d changed the state", i);
+        asw_order_destroy(before);
+    }
+    /* A claw-back of the same refund under another event id is another
+     * claw-back (SPEC 4: told apart by event id only). */
+    cr_assert_eq(t_apply(order, rules, t_clawed_back("k2", "R1", "S2", 30)).status, ASW_APPLY_OK);
 }
 
-Test(ledger, new_application_reusing_a_seen_event_id_is_ignored) {
-    accept("e1", "A1", "S1", 100);
-    asw_result r = t_apply(order, rules, t_applied("e1", "A2", "S2", 100));
-    cr_assert_eq(r.status, ASW_APPLY_IGNORED);
-    cr_assert_not(r.has_decision);
+Test(ledger, redelivered_application_without_aftersale_id_is_ignored_by_event_id) {
+    asw_event a = t_applied("e1", "", "S1", 100);
+    asw_result r = t_apply(order, rules, a);
+    cr_assert_str_eq(t_reasons(r.decision.reasons), "INVALID_REQUEST");
+    asw_result again = t_apply(order, rules, t_applied("e1", "", "S1", 100));
+    cr_assert_eq(again.status, ASW_APPLY_IGNORED);
+    cr_assert_not(again.has_decision);
+}
+
+Test(ledger, per_event_state_is_bounded_by_the_events_that_need_it) {
+    /* Withdrawals, closes, successes and external refunds keep no event id:
+     * their own keys deduplicate them. */
+    for (int i = 0; i < 50; i++) {
+        char eid[16], aid[16];
+        snprintf(eid, sizeof eid, "w%d", i);
+        snprintf(aid, sizeof aid, "U%d", i);
+        t_apply(order, rules, t_withdrawn(eid, aid, "S1"));
+        snprintf(eid, sizeof eid, "x%d", i);
+        snprintf(aid, sizeof aid, "R%d", i);
+        t_apply(order, rules, t_external(eid, aid, "S1", ASW_EK_OFFLINE, 1));
+    }
+    cr_assert_eq(order->n_seen, 0);
+    cr_assert_eq(order->n_apps, 50);
+    cr_assert_eq(order->n_externals, 50);
 }
 
 /* ---- invalid facts ---- */

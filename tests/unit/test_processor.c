@@ -114,11 +114,8 @@ Test(processor, changes_list_each_changed_order_once_in_first_change_order) {
     asw_processor_apply(p, &b, &src, &res);
     asw_processor_apply(p, &a2, &src, &res);
     cr_assert_eq(asw_processor_changed_count(p), 2);
-    const char *id;
-    cr_assert_not_null(asw_processor_changed_at(p, 0, &id));
-    cr_assert_str_eq(id, "O1");
-    cr_assert_not_null(asw_processor_changed_at(p, 1, &id));
-    cr_assert_str_eq(id, "O2");
+    cr_assert_str_eq(asw_order_id(asw_processor_changed_at(p, 0)), "O1");
+    cr_assert_str_eq(asw_order_id(asw_processor_changed_at(p, 1)), "O2");
     asw_processor_checkpoint(p);
     cr_assert_eq(asw_processor_changed_count(p), 0);
     asw_event_clear(&a);
@@ -195,12 +192,15 @@ Test(processor, closed_order_is_dropped_once_retention_past_deadline_and_last_ev
     walk(p, t0 + 40 * day, t0 + 40 * day);
     cr_assert_eq(asw_processor_evict(p), 1);
     cr_assert_null(asw_processor_get(p, "O1"));
-    const char *id = NULL;
     bool tombstone = false;
-    for (size_t i = 0; i < asw_processor_changed_count(p); i++)
-        if (!asw_processor_changed_at(p, i, &id) && strcmp(id, "O1") == 0)
+    for (size_t i = 0; i < asw_processor_dropped_count(p); i++) {
+        const asw_order *d = asw_processor_dropped_at(p, i);
+        if (d && strcmp(asw_order_id(d), "O1") == 0)
             tombstone = true;
+    }
     cr_assert(tombstone, "the dropped order must be written as a tombstone");
+    for (size_t i = 0; i < asw_processor_changed_count(p); i++)
+        cr_assert_str_neq(asw_order_id(asw_processor_changed_at(p, i)), "O1");
     /* Rolling back brings it back. */
     asw_processor_rollback(p);
     cr_assert_not_null(asw_processor_get(p, "O1"));
@@ -325,11 +325,13 @@ Test(processor, restore_takes_the_stored_stream_time_over_the_states) {
     asw_order *o = asw_order_new("O9");
     o->max_event_time = 12345;
     asw_processor_restore(p, o);
+    asw_processor_restore_done(p);
     cr_assert_eq(asw_processor_stream_time(p), 12345, "an old changelog: from the states");
     asw_processor_restore_stream_time(p, 99999);
     asw_order *o2 = asw_order_new("O8");
     o2->max_event_time = 123456;
     asw_processor_restore(p, o2);
+    asw_processor_restore_done(p);
     cr_assert_eq(asw_processor_stream_time(p), 99999);
     cr_assert_eq(asw_processor_changed_count(p), 0, "a restored state is not a change");
     cr_assert_not(asw_processor_stream_time_changed(p));

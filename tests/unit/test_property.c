@@ -21,24 +21,39 @@
 #define SEEDS           120
 #define ORDERS_PER_SEED 80
 
-/* Reservations must equal what the OPEN applications hold. */
+/* Reservations must equal what the OPEN applications hold, and the derived
+ * counters what the applications say. */
 static void check_reservations(const asw_order *o, uint64_t seed) {
     int64_t total = 0;
+    int32_t counted = 0, open_total = 0;
     for (size_t s = 0; s < o->n_skus; s++) {
         const asw_sku_state *sku = &o->skus[s];
+        const char *sku_id = asw_order_str(o, sku->sku_order_id);
         int64_t on_sku = 0;
+        int32_t open = 0;
         for (size_t a = 0; a < o->n_apps; a++)
-            if (strcmp(o->apps[a].sku_order_id, sku->sku_order_id) == 0)
+            if (o->apps[a].counted &&
+                strcmp(asw_order_str(o, o->apps[a].sku_order_id), sku_id) == 0) {
                 on_sku += o->apps[a].reserved;
+                open += o->apps[a].state == ASW_APP_OPEN;
+            }
         cr_assert_eq(sku->reserved, on_sku, "seed %llu order %s sku %s", (unsigned long long)seed,
-                     o->order_id, sku->sku_order_id);
+                     asw_order_id(o), sku_id);
+        cr_assert_eq(sku->open_apps, open, "seed %llu order %s sku %s", (unsigned long long)seed,
+                     asw_order_id(o), sku_id);
         cr_assert_geq(sku->refunded, 0);
         total += on_sku;
+        open_total += open;
     }
-    for (size_t a = 0; a < o->n_apps; a++)
+    for (size_t a = 0; a < o->n_apps; a++) {
+        counted += o->apps[a].counted;
         if (o->apps[a].state != ASW_APP_OPEN)
             cr_assert_eq(o->apps[a].reserved, 0);
-    cr_assert_eq(o->reserved, total, "seed %llu order %s", (unsigned long long)seed, o->order_id);
+    }
+    cr_assert_eq(o->reserved, total, "seed %llu order %s", (unsigned long long)seed,
+                 asw_order_id(o));
+    cr_assert_eq(asw_order_applications_used(o), counted);
+    cr_assert_eq((int32_t)o->n_open, open_total);
     cr_assert_geq(o->refunded, 0);
 }
 
@@ -142,7 +157,7 @@ Test(property, every_order_state_round_trips_through_the_changelog_codec) {
                     asw_codec_decode_state(codec, buf.data, buf.len, &back, err, sizeof err),
                     ASW_CODEC_OK, "%s", err);
                 cr_assert(asw_order_equal(o, back), "seed %llu order %s", (unsigned long long)seed,
-                          o->order_id);
+                          asw_order_id(o));
                 asw_order_destroy(back);
                 checked++;
             }
