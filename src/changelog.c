@@ -28,14 +28,32 @@
 #define VERSION 1
 
 /* Record kinds: the byte after the magic, and the one after the NUL in an
- * entity key. */
-#define K_ORDER    'O'
-#define K_SKU      'S'
-#define K_APP      'A'
-#define K_EXTERNAL 'X'
-#define K_SEEN     'E'
+ * entity key. An application is two records: its counted part (changes with
+ * its lifecycle) and its decision (written once). */
+typedef enum rec_kind { R_ORDER, R_SKU, R_APP, R_DECISION, R_EXTERNAL, R_SEEN, R__COUNT } rec_kind;
+static const char rec_char[R__COUNT] = {'O', 'S', 'A', 'D', 'X', 'E'};
 
-static const char entity_char[ASW_ENT__COUNT] = {K_SKU, K_APP, K_EXTERNAL, K_SEEN};
+static int rec_kind_of(char c) {
+    for (int k = 0; k < R__COUNT; k++)
+        if (rec_char[k] == c)
+            return k;
+    return -1;
+}
+
+/* The entity an entity record is part of. */
+static asw_entity_kind entity_of(rec_kind k) {
+    switch (k) {
+    case R_SKU:
+        return ASW_ENT_SKU;
+    case R_APP:
+    case R_DECISION:
+        return ASW_ENT_APP;
+    case R_EXTERNAL:
+        return ASW_ENT_EXTERNAL;
+    default:
+        return ASW_ENT_SEEN;
+    }
+}
 
 static bool is_partition_key(const void *key, size_t keylen) {
     return keylen == ASW_CHANGELOG_PARTITION_KEY_LEN &&
@@ -79,28 +97,37 @@ static void put_opt_str(asw_buf *b, const char *s) {
     asw_buf_append(b, s, n);
 }
 
-static void start(asw_buf *b, char kind) {
+static void start(asw_buf *b, rec_kind kind) {
     asw_buf_reset(b);
     put_byte(b, MAGIC);
-    put_byte(b, (uint8_t)kind);
+    put_byte(b, (uint8_t)rec_char[kind]);
     put_byte(b, VERSION);
 }
 
-/* key = order_id, or order_id NUL kind id. */
-static void entity_key(asw_buf *k, const asw_order *o, asw_entity_kind kind, uint32_t i) {
+/* key = order_id (R_ORDER), or order_id NUL kind id. */
+static void record_key(asw_buf *k, const asw_order *o, rec_kind kind, uint32_t i) {
     asw_buf_reset(k);
     const char *id = asw_order_id(o);
     asw_buf_append(k, id, strlen(id));
-    if ((int)kind < 0)
+    if (kind == R_ORDER)
         return;
-    char sep[2] = {'\0', entity_char[kind]};
+    char sep[2] = {'\0', rec_char[kind]};
     asw_buf_append(k, sep, 2);
-    const char *e = asw_order_entity_id(o, kind, i);
+    const char *e = asw_order_entity_id(o, entity_of(kind), i);
     asw_buf_append(k, e, strlen(e));
 }
 
-static void encode_header(asw_buf *b, const asw_order *o) {
-    start(b, K_ORDER);
+static void put_sku_fields(asw_buf *b, const asw_sku_state *s) {
+    put_var(b, s->paid);
+    put_var(b, s->refunded);
+    put_var(b, s->reserved);
+    put_var(b, s->refund_successes);
+}
+
+/* The order's ledger, with the sub-orders it carries inline (they are at
+ * the front of the array: see asw_order_compact()). */
+static void encode_ledger(asw_buf *b, const asw_order *o) {
+    start(b, R_ORDER);
     put_var(b, o->paid);
     put_var(b, o->refunded);
     put_var(b, o->reserved);
@@ -109,24 +136,26 @@ static void encode_header(asw_buf *b, const asw_order *o) {
     if (o->has_deadline)
         put_var(b, o->deadline);
     put_opt_str(b, o->shop_id ? asw_order_str(o, o->shop_id) : NULL);
+    put_uvar(b, o->n_ledger_skus);
+    for (uint32_t i = 0, found = 0; i < o->n_skus && found < o->n_ledger_skus; i++) {
+        const asw_sku_state *s = &o->skus[i];
+        if (!s->in_ledger)
+            continue;
+        found++;
+        put_str(b, asw_order_str(o, s->sku_order_id));
+        put_sku_fields(b, s);
+    }
 }
 
-static void encode_entity(asw_buf *b, const asw_order *o, asw_entity_kind kind, uint32_t i) {
+static void encode_record(asw_buf *b, const asw_order *o, rec_kind kind, uint32_t i) {
+    start(b, kind);
     switch (kind) {
-    case ASW_ENT_SKU: {
-        const asw_sku_state *s = &o->skus[i];
-        start(b, K_SKU);
-        put_var(b, s->paid);
-        put_var(b, s->refunded);
-        put_var(b, s->reserved);
-        put_var(b, s->refund_successes);
+    case R_SKU:
+        put_sku_fields(b, &o->skus[i]);
         break;
-    }
-    case ASW_ENT_APP: {
+    case R_APP: {
         const asw_app *a = &o->apps[i];
-        start(b, K_APP);
-        put_byte(b,
-                 (uint8_t)((a->counted ? 1 : 0) | (a->decision ? 2 : 0) | (a->has_type ? 4 : 0)));
+        put_byte(b, (uint8_t)((a->counted ? 1 : 0) | (a->has_type ? 4 : 0)));
         if (a->counted) {
             put_byte(b, a->state);
             put_byte(b, a->type);
@@ -134,41 +163,39 @@ static void encode_entity(asw_buf *b, const asw_order *o, asw_entity_kind kind, 
             put_str(b, asw_order_str(o, a->sku_order_id));
             put_opt_str(b, a->shop_id ? asw_order_str(o, a->shop_id) : NULL);
         }
-        if (a->decision) {
-            asw_decision d;
-            asw_order_decision(o, a, &d);
-            put_byte(b, (uint8_t)(d.initiator | (d.outcome << 2) | (d.multi_refund ? 0x10 : 0)));
-            put_uvar(b, d.reasons);
-            put_var(b, d.applications_used);
-            put_var(b, d.applications_limit);
-            put_var(b, d.order_remaining);
-            put_var(b, d.sku_remaining);
-            put_var(b, d.sku_prior_refunds);
-            put_var(b, d.event_time);
-            put_var(b, d.source_partition);
-            put_var(b, d.source_offset);
-            put_str(b, d.sku_order_id);
-            put_opt_str(b, d.shop_id);
-            put_str(b, d.ruleset_version);
-            put_str(b, d.source_topic);
-        }
         break;
     }
-    case ASW_ENT_EXTERNAL: {
+    case R_DECISION: {
+        asw_decision d;
+        asw_order_decision(o, &o->apps[i], &d);
+        put_byte(b, (uint8_t)(d.initiator | (d.outcome << 2) | (d.multi_refund ? 0x10 : 0)));
+        put_uvar(b, d.reasons);
+        put_var(b, d.applications_used);
+        put_var(b, d.applications_limit);
+        put_var(b, d.order_remaining);
+        put_var(b, d.sku_remaining);
+        put_var(b, d.sku_prior_refunds);
+        put_var(b, d.event_time);
+        put_var(b, d.source_partition);
+        put_var(b, d.source_offset);
+        put_str(b, d.sku_order_id);
+        put_opt_str(b, d.shop_id);
+        put_str(b, d.ruleset_version);
+        put_str(b, d.source_topic);
+        break;
+    }
+    case R_EXTERNAL: {
         const asw_external *x = &o->externals[i];
-        start(b, K_EXTERNAL);
         put_byte(b, (uint8_t)x->kind);
         put_str(b, asw_order_str(o, x->sku_order_id));
         break;
     }
-    default:
-        start(b, K_SEEN);
+    default: /* R_SEEN: the key says it all */
         break;
     }
 }
 
 typedef struct writer {
-    const asw_processor *proc;
     const asw_order *o;
     asw_buf *key, *val;
     asw_changelog_emit_fn *emit;
@@ -176,32 +203,72 @@ typedef struct writer {
     int rc;
 } writer;
 
-static void write_entity(void *opaque, asw_entity_kind kind, uint32_t i) {
-    writer *w = opaque;
+static void emit_record(writer *w, rec_kind kind, uint32_t i) {
     if (w->rc)
         return;
-    entity_key(w->key, w->o, kind, i);
-    encode_entity(w->val, w->o, kind, i);
+    record_key(w->key, w->o, kind, i);
+    encode_record(w->val, w->o, kind, i);
     w->rc = w->emit(w->opaque, w->key->data, w->key->len, w->val->data, w->val->len);
 }
 
-/* Tombstones for every key of a dropped order: its header first, so that a
+/* One changed entity: the records of the parts that changed. */
+static void write_change(void *opaque, asw_entity_kind kind, uint32_t i, const void *before) {
+    writer *w = opaque;
+    switch (kind) {
+    case ASW_ENT_SKU:
+        if (!w->o->skus[i].in_ledger) /* else in the ledger record */
+            emit_record(w, R_SKU, i);
+        break;
+    case ASW_ENT_APP: {
+        const asw_app *a = &w->o->apps[i], *b = before;
+        bool counted_changed = !b || a->counted != b->counted || a->state != b->state ||
+                               a->reserved != b->reserved || a->type != b->type ||
+                               a->has_type != b->has_type || a->sku_order_id != b->sku_order_id ||
+                               a->shop_id != b->shop_id;
+        if ((a->counted || (b && b->counted)) && counted_changed)
+            emit_record(w, R_APP, i);
+        if (a->decision && (!b || a->decision != b->decision))
+            emit_record(w, R_DECISION, i);
+        break;
+    }
+    case ASW_ENT_EXTERNAL:
+        emit_record(w, R_EXTERNAL, i);
+        break;
+    default:
+        emit_record(w, R_SEEN, i);
+        break;
+    }
+}
+
+static int emit_tombstone(writer *w, const asw_order *o, rec_kind kind, uint32_t i) {
+    record_key(w->key, o, kind, i);
+    return w->emit(w->opaque, w->key->data, w->key->len, NULL, 0);
+}
+
+/* Tombstones for every key of a dropped order: its ledger first, so that a
  * restore that meets it forgets the whole order at once (see restore). */
 static int write_tombstones(writer *w, const asw_order *o) {
-    entity_key(w->key, o, (asw_entity_kind)-1, 0);
-    int rc = w->emit(w->opaque, w->key->data, w->key->len, NULL, 0);
-    for (int k = 0; k < ASW_ENT__COUNT && !rc; k++)
-        for (uint32_t i = 0; i < asw_order_entity_count(o, (asw_entity_kind)k) && !rc; i++) {
-            entity_key(w->key, o, (asw_entity_kind)k, i);
-            rc = w->emit(w->opaque, w->key->data, w->key->len, NULL, 0);
-        }
+    int rc = emit_tombstone(w, o, R_ORDER, 0);
+    for (uint32_t i = 0; i < o->n_skus && !rc; i++)
+        if (!o->skus[i].in_ledger)
+            rc = emit_tombstone(w, o, R_SKU, i);
+    for (uint32_t i = 0; i < o->n_apps && !rc; i++) {
+        if (o->apps[i].counted)
+            rc = emit_tombstone(w, o, R_APP, i);
+        if (!rc && o->apps[i].decision)
+            rc = emit_tombstone(w, o, R_DECISION, i);
+    }
+    for (uint32_t i = 0; i < o->n_externals && !rc; i++)
+        rc = emit_tombstone(w, o, R_EXTERNAL, i);
+    for (uint32_t i = 0; i < o->n_seen && !rc; i++)
+        rc = emit_tombstone(w, o, R_SEEN, i);
     return rc;
 }
 
 int asw_changelog_write(asw_codec *codec, const asw_processor *proc, asw_buf *scratch,
                         asw_changelog_emit_fn *emit, void *opaque, char *err, size_t errlen) {
     asw_buf key = ASW_BUF_INIT;
-    writer w = {proc, NULL, &key, scratch, emit, opaque, 0};
+    writer w = {NULL, &key, scratch, emit, opaque, 0};
     for (size_t i = 0; i < asw_processor_dropped_count(proc) && !w.rc; i++) {
         const asw_order *d = asw_processor_dropped_at(proc, i);
         if (d)
@@ -209,11 +276,11 @@ int asw_changelog_write(asw_codec *codec, const asw_processor *proc, asw_buf *sc
     }
     for (size_t i = 0; i < asw_processor_changed_count(proc) && !w.rc; i++) {
         w.o = asw_processor_changed_at(proc, i);
-        asw_processor_each_change(proc, w.o, write_entity, &w);
+        asw_processor_each_change(proc, w.o, write_change, &w);
         if (w.rc)
             break;
-        entity_key(&key, w.o, (asw_entity_kind)-1, 0);
-        encode_header(scratch, w.o);
+        record_key(&key, w.o, R_ORDER, 0);
+        encode_ledger(scratch, w.o);
         w.rc = emit(opaque, key.data, key.len, scratch->data, scratch->len);
     }
     asw_buf_free(&key);
@@ -290,37 +357,57 @@ static const char *get_str_max(reader *r, char *out, size_t max, bool nullable) 
 /* An id: at most ASW_TEXT_MAX bytes, the longest a state ever holds. */
 #define get_str(r, out, nullable) get_str_max((r), (out), ASW_TEXT_MAX, (nullable))
 
-/* A decoded entity or header, strings in the buffers. */
+/* A sub-order's ledger as a record holds it. */
+typedef struct sku_fields {
+    int64_t paid, refunded, reserved;
+    int32_t refund_successes;
+    char id[ASW_TEXT_MAX + 1];
+} sku_fields;
+
+/* A decoded record, strings in its buffers. */
 typedef struct entry {
-    char kind;
-    /* order header */
+    rec_kind kind;
+    /* R_ORDER */
     int64_t paid, refunded, reserved, max_event_time, deadline;
     bool prior_success, has_deadline;
     const char *shop;
-    /* sku */
-    int32_t refund_successes;
-    /* app */
-    bool counted, decided, has_type;
+    uint32_t n_skus; /* inline */
+    sku_fields skus[ASW_LEDGER_SKUS];
+    /* R_SKU */
+    sku_fields sku_fields;
+    /* R_APP */
+    bool counted, has_type;
     uint8_t state, type;
     const char *sku;
+    /* R_DECISION */
     asw_decision d;
-    /* external */
+    /* R_EXTERNAL */
     uint8_t ext_kind;
     char s1[ASW_TEXT_MAX + 1], s2[ASW_TEXT_MAX + 1], s3[ASW_TEXT_MAX + 1], s4[ASW_TEXT_MAX + 1],
         s5[ASW_TEXT_MAX + 1], topic[256];
 } entry;
 
-/* Decode a v2 value. Returns NULL, or why it is corrupt. */
+static void get_sku_fields(reader *r, sku_fields *f) {
+    f->paid = get_var(r);
+    f->refunded = get_var(r);
+    f->reserved = get_var(r);
+    f->refund_successes = (int32_t)get_var(r);
+}
+
+/* Decode a value. Returns NULL, or why it is corrupt. */
 static const char *decode_entry(const void *value, size_t len, entry *e) {
     reader r = {value, (const uint8_t *)value + len, false};
     memset(e, 0, offsetof(entry, s1));
     if (len < 3 || get_byte(&r) != MAGIC)
         return "not a changelog record";
-    e->kind = (char)get_byte(&r);
+    int kind = rec_kind_of((char)get_byte(&r));
+    if (kind < 0)
+        return "an unknown record kind";
+    e->kind = (rec_kind)kind;
     if (get_byte(&r) != VERSION)
         return "unknown record version";
     switch (e->kind) {
-    case K_ORDER: {
+    case R_ORDER: {
         e->paid = get_var(&r);
         e->refunded = get_var(&r);
         e->reserved = get_var(&r);
@@ -331,18 +418,22 @@ static const char *decode_entry(const void *value, size_t len, entry *e) {
         if (e->has_deadline)
             e->deadline = get_var(&r);
         e->shop = get_str(&r, e->s1, true);
+        uint64_t n = get_uvar(&r);
+        if (n > ASW_LEDGER_SKUS)
+            return "too many sub-orders in a ledger record";
+        e->n_skus = (uint32_t)n;
+        for (uint32_t i = 0; i < e->n_skus && !r.bad; i++) {
+            get_str(&r, e->skus[i].id, false);
+            get_sku_fields(&r, &e->skus[i]);
+        }
         break;
     }
-    case K_SKU:
-        e->paid = get_var(&r);
-        e->refunded = get_var(&r);
-        e->reserved = get_var(&r);
-        e->refund_successes = (int32_t)get_var(&r);
+    case R_SKU:
+        get_sku_fields(&r, &e->sku_fields);
         break;
-    case K_APP: {
+    case R_APP: {
         uint8_t f = get_byte(&r);
         e->counted = f & 1;
-        e->decided = (f & 2) != 0;
         e->has_type = (f & 4) != 0;
         if (e->counted) {
             e->state = get_byte(&r);
@@ -353,40 +444,39 @@ static const char *decode_entry(const void *value, size_t len, entry *e) {
             if (e->state >= ASW_APP__COUNT || e->type >= ASW_AT__COUNT)
                 return "an enum out of range";
         }
-        if (e->decided) {
-            asw_decision *d = &e->d;
-            uint8_t df = get_byte(&r);
-            d->initiator = (asw_initiator)(df & 3);
-            d->outcome = (asw_outcome)((df >> 2) & 3);
-            d->multi_refund = (df & 0x10) != 0;
-            d->reasons = (asw_reason_set)get_uvar(&r);
-            d->applications_used = (int32_t)get_var(&r);
-            d->applications_limit = (int32_t)get_var(&r);
-            d->order_remaining = get_var(&r);
-            d->sku_remaining = get_var(&r);
-            d->sku_prior_refunds = (int32_t)get_var(&r);
-            d->event_time = get_var(&r);
-            d->source_partition = (int32_t)get_var(&r);
-            d->source_offset = get_var(&r);
-            d->sku_order_id = get_str(&r, e->s3, false);
-            d->shop_id = get_str(&r, e->s4, true);
-            d->ruleset_version = get_str(&r, e->s5, false);
-            d->source_topic = get_str_max(&r, e->topic, sizeof e->topic - 1, false);
-            if (d->initiator >= ASW_INIT__COUNT || d->outcome >= ASW_OUT__COUNT)
-                return "an enum out of range";
-        }
         break;
     }
-    case K_EXTERNAL:
+    case R_DECISION: {
+        asw_decision *d = &e->d;
+        uint8_t df = get_byte(&r);
+        d->initiator = (asw_initiator)(df & 3);
+        d->outcome = (asw_outcome)((df >> 2) & 3);
+        d->multi_refund = (df & 0x10) != 0;
+        d->reasons = (asw_reason_set)get_uvar(&r);
+        d->applications_used = (int32_t)get_var(&r);
+        d->applications_limit = (int32_t)get_var(&r);
+        d->order_remaining = get_var(&r);
+        d->sku_remaining = get_var(&r);
+        d->sku_prior_refunds = (int32_t)get_var(&r);
+        d->event_time = get_var(&r);
+        d->source_partition = (int32_t)get_var(&r);
+        d->source_offset = get_var(&r);
+        d->sku_order_id = get_str(&r, e->s3, false);
+        d->shop_id = get_str(&r, e->s4, true);
+        d->ruleset_version = get_str(&r, e->s5, false);
+        d->source_topic = get_str_max(&r, e->topic, sizeof e->topic - 1, false);
+        if (d->initiator >= ASW_INIT__COUNT || d->outcome >= ASW_OUT__COUNT)
+            return "an enum out of range";
+        break;
+    }
+    case R_EXTERNAL:
         e->ext_kind = get_byte(&r);
         e->sku = get_str(&r, e->s1, false);
         if (e->ext_kind >= ASW_EK__COUNT)
             return "an enum out of range";
         break;
-    case K_SEEN:
+    default: /* R_SEEN */
         break;
-    default:
-        return "an unknown record kind";
     }
     if (r.bad)
         return "a truncated or corrupt record";
@@ -518,28 +608,23 @@ static void supersede(asw_changelog_restore *r, const void *key, size_t keylen) 
     }
 }
 
-static int entity_kind_of(char c) {
-    for (int k = 0; k < ASW_ENT__COUNT; k++)
-        if (entity_char[k] == c)
-            return k;
-    return -1;
-}
-
-/* Forget one entity of an order being rebuilt: its id becomes 0 and the
- * end of the restore compacts the order. */
-static void remove_entity(asw_changelog_restore *r, asw_order *o, asw_entity_kind kind,
-                          const char *id) {
-    int64_t i = asw_order_find_entity(o, kind, id);
+/* Forget what one record of an order being rebuilt said. A whole entity
+ * whose id becomes 0 is removed when the restore compacts the order. */
+static void remove_part(asw_changelog_restore *r, asw_order *o, rec_kind kind, const char *id) {
+    int64_t i = asw_order_find_entity(o, entity_of(kind), id);
     if (i < 0)
         return;
     switch (kind) {
-    case ASW_ENT_SKU:
+    case R_SKU:
         o->skus[i].sku_order_id = 0;
         break;
-    case ASW_ENT_APP:
-        o->apps[i].aftersale_id = 0;
+    case R_APP:
+        asw_order_put_app_counted(o, id, false, NULL, NULL, false, 0, 0, 0);
         break;
-    case ASW_ENT_EXTERNAL:
+    case R_DECISION:
+        asw_order_put_app_decision(o, id, NULL);
+        break;
+    case R_EXTERNAL:
         o->externals[i].refund_id = 0;
         break;
     default:
@@ -570,34 +655,43 @@ static const char *restore_legacy(asw_changelog_restore *r, const char *order_id
     return NULL;
 }
 
-static void apply_entry(asw_order *o, int kind, const char *id, const entry *e) {
-    switch (kind) {
-    case ASW_ENT_SKU:
-        asw_order_put_sku(o, id, e->paid, e->refunded, e->reserved, e->refund_successes);
+static void apply_record(asw_order *o, const char *id, const entry *e) {
+    switch (e->kind) {
+    case R_ORDER:
+        o->paid = e->paid;
+        o->refunded = e->refunded;
+        o->reserved = e->reserved;
+        o->max_event_time = e->max_event_time;
+        o->prior_success = e->prior_success;
+        o->has_deadline = e->has_deadline;
+        o->deadline = e->has_deadline ? e->deadline : 0;
+        asw_order_set_shop(o, e->shop);
+        for (uint32_t i = 0; i < e->n_skus; i++) {
+            const sku_fields *f = &e->skus[i];
+            asw_order_put_sku(o, f->id, f->paid, f->refunded, f->reserved, f->refund_successes,
+                              true);
+        }
+        o->restore_flags |= RF_HEADER;
         break;
-    case ASW_ENT_APP:
-        asw_order_put_app(o, id, e->counted, e->sku, e->shop, e->has_type,
-                          (asw_aftersale_type)e->type, (asw_app_state)e->state, e->reserved,
-                          e->decided ? &e->d : NULL);
+    case R_SKU:
+        asw_order_put_sku(o, id, e->sku_fields.paid, e->sku_fields.refunded, e->sku_fields.reserved,
+                          e->sku_fields.refund_successes, false);
         break;
-    case ASW_ENT_EXTERNAL:
+    case R_APP:
+        asw_order_put_app_counted(o, id, e->counted, e->sku, e->shop, e->has_type,
+                                  (asw_aftersale_type)e->type, (asw_app_state)e->state,
+                                  e->reserved);
+        break;
+    case R_DECISION:
+        asw_order_put_app_decision(o, id, &e->d);
+        break;
+    case R_EXTERNAL:
         asw_order_put_external(o, id, e->sku, (asw_external_kind)e->ext_kind);
         break;
     default:
         asw_order_put_seen(o, id);
         break;
     }
-}
-
-static void apply_header(asw_order *o, const entry *e) {
-    o->paid = e->paid;
-    o->refunded = e->refunded;
-    o->reserved = e->reserved;
-    o->max_event_time = e->max_event_time;
-    o->prior_success = e->prior_success;
-    o->has_deadline = e->has_deadline;
-    o->deadline = e->has_deadline ? e->deadline : 0;
-    asw_order_set_shop(o, e->shop);
 }
 
 void asw_changelog_restore_add(asw_changelog_restore *r, const void *key, size_t keylen,
@@ -626,10 +720,10 @@ void asw_changelog_restore_add(asw_changelog_restore *r, const void *key, size_t
     /* order_id, or order_id NUL kind id: order ids hold no NUL. */
     const char *nul = memchr(key, '\0', keylen);
     size_t idlen = nul ? (size_t)(nul - (const char *)key) : keylen;
-    int kind = -1;
+    int kind = R_ORDER;
     if (nul) {
-        kind = keylen > idlen + 1 ? entity_kind_of(nul[1]) : -1;
-        if (kind < 0 || idlen == 0 || memchr(nul + 1, '\0', keylen - idlen - 1)) {
+        kind = keylen > idlen + 1 ? rec_kind_of(nul[1]) : -1;
+        if (kind <= R_ORDER || idlen == 0 || memchr(nul + 1, '\0', keylen - idlen - 1)) {
             mark_corrupt(r, key, keylen, offset, "a key that is no order's");
             return;
         }
@@ -649,18 +743,18 @@ void asw_changelog_restore_add(asw_changelog_restore *r, const void *key, size_t
 
     const char *why = NULL;
     if (!value) {
-        if (kind < 0) {
+        if (kind == R_ORDER) {
             asw_processor_restore_tombstone(r->proc, order_id);
             r->stats.tombstones++;
         } else {
             asw_order *o = (asw_order *)asw_processor_get(r->proc, order_id);
             if (o)
-                remove_entity(r, o, (asw_entity_kind)kind, entity_id);
+                remove_part(r, o, (rec_kind)kind, entity_id);
         }
         supersede(r, key, keylen);
         return;
     }
-    if (kind < 0 && len > 0 && ((const uint8_t *)value)[0] == 0) {
+    if (kind == R_ORDER && len > 0 && ((const uint8_t *)value)[0] == 0) {
         why = restore_legacy(r, order_id, value, len, err, sizeof err);
         if (!why) {
             r->stats.states++;
@@ -670,19 +764,15 @@ void asw_changelog_restore_add(asw_changelog_restore *r, const void *key, size_t
     } else {
         entry *e = asw_malloc(sizeof *e);
         why = decode_entry(value, len, e);
-        if (!why &&
-            ((kind < 0) != (e->kind == K_ORDER) || (kind >= 0 && e->kind != entity_char[kind])))
+        if (!why && (int)e->kind != kind)
             why = "a record of another kind than its key";
         if (!why) {
             asw_order *o = asw_processor_restore_get(r->proc, order_id);
-            if (kind < 0) {
-                apply_header(o, e);
-                o->restore_flags |= RF_HEADER;
+            apply_record(o, entity_id, e);
+            if (kind == R_ORDER)
                 r->stats.states++;
-            } else {
-                apply_entry(o, kind, entity_id, e);
+            else
                 r->stats.entities++;
-            }
             free(e);
             supersede(r, key, keylen);
             return;
@@ -694,15 +784,11 @@ void asw_changelog_restore_add(asw_changelog_restore *r, const void *key, size_t
     /* What the key held before is not its state any more. For the order's
      * ledger record: the ledger is unknown until a later one (its entities
      * stay; without a ledger at the end they make the restore fail). */
-    if (kind < 0) {
-        asw_order *o = (asw_order *)asw_processor_get(r->proc, order_id);
-        if (o)
-            o->restore_flags &= (uint8_t)~RF_HEADER;
-    } else {
-        asw_order *o = (asw_order *)asw_processor_get(r->proc, order_id);
-        if (o)
-            remove_entity(r, o, (asw_entity_kind)kind, entity_id);
-    }
+    asw_order *o = (asw_order *)asw_processor_get(r->proc, order_id);
+    if (o && kind == R_ORDER)
+        o->restore_flags &= (uint8_t)~RF_HEADER;
+    else if (o)
+        remove_part(r, o, (rec_kind)kind, entity_id);
     mark_corrupt(r, key, keylen, offset, why);
 }
 
@@ -730,9 +816,18 @@ typedef struct finishing {
     size_t n_orphans, cap_orphans;
 } finishing;
 
+/* Are the sub-orders of the ledger record at the front (where the writer
+ * looks for them)? */
+static bool ledger_skus_in_front(const asw_order *o) {
+    for (uint32_t i = 0; i < o->n_ledger_skus && i < o->n_skus; i++)
+        if (!o->skus[i].in_ledger)
+            return false;
+    return true;
+}
+
 static void finish_order(asw_order *o, void *opaque) {
     finishing *f = opaque;
-    if (o->restore_flags & RF_COMPACT)
+    if ((o->restore_flags & RF_COMPACT) || !ledger_skus_in_front(o))
         asw_order_compact(o);
     bool header = o->restore_flags & RF_HEADER;
     o->restore_flags = 0;
@@ -791,6 +886,14 @@ static void jput_int(json_t *o, const char *k, int64_t v) {
     json_object_set_new(o, k, json_integer(v));
 }
 
+static void jput_sku(json_t *j, const sku_fields *f) {
+    jput_int(j, "paid", f->paid);
+    jput_int(j, "refunded", f->refunded);
+    jput_int(j, "reserved", f->reserved);
+    jput_int(j, "remaining", f->paid - (f->refunded + f->reserved));
+    jput_int(j, "refund_successes", f->refund_successes);
+}
+
 int asw_changelog_describe(const void *key, size_t keylen, const void *value, size_t len,
                            asw_buf *out, char *err, size_t errlen) {
     const char *nul = key ? memchr(key, '\0', keylen) : NULL;
@@ -802,15 +905,15 @@ int asw_changelog_describe(const void *key, size_t keylen, const void *value, si
         free(e);
         return -1;
     }
-    static const char *const names[] = {"SkuLedger", "Application", "ExternalRefund", "SeenEvent"};
-    int kind = nul && keylen > idlen + 1 ? entity_kind_of(nul[1]) : -1;
+    static const char *const names[R__COUNT] = {"OrderLedger", "SkuLedger",      "Application",
+                                                "Decision",    "ExternalRefund", "SeenEvent"};
     json_t *j = json_object();
-    json_object_set_new(j, "type", json_string(kind < 0 ? "OrderLedger" : names[kind]));
+    json_object_set_new(j, "type", json_string(names[e->kind]));
     json_object_set_new(j, "order_id", json_stringn(key ? key : "", idlen));
-    if (kind >= 0)
+    if (nul && keylen >= idlen + 2)
         json_object_set_new(j, "id", json_stringn(nul + 2, keylen - idlen - 2));
     switch (e->kind) {
-    case K_ORDER:
+    case R_ORDER: {
         jput_int(j, "paid", e->paid);
         jput_int(j, "refunded", e->refunded);
         jput_int(j, "reserved", e->reserved);
@@ -820,15 +923,20 @@ int asw_changelog_describe(const void *key, size_t keylen, const void *value, si
         json_object_set_new(j, "aftersale_deadline",
                             e->has_deadline ? json_integer(e->deadline) : json_null());
         jput_str(j, "shop_id", e->shop);
+        json_t *skus = json_array();
+        for (uint32_t i = 0; i < e->n_skus; i++) {
+            json_t *k = json_object();
+            jput_str(k, "sku_order_id", e->skus[i].id);
+            jput_sku(k, &e->skus[i]);
+            json_array_append_new(skus, k);
+        }
+        json_object_set_new(j, "skus", skus);
         break;
-    case K_SKU:
-        jput_int(j, "paid", e->paid);
-        jput_int(j, "refunded", e->refunded);
-        jput_int(j, "reserved", e->reserved);
-        jput_int(j, "remaining", e->paid - (e->refunded + e->reserved));
-        jput_int(j, "refund_successes", e->refund_successes);
+    }
+    case R_SKU:
+        jput_sku(j, &e->sku_fields);
         break;
-    case K_APP:
+    case R_APP:
         json_object_set_new(j, "counted", json_boolean(e->counted));
         if (e->counted) {
             jput_str(j, "sku_order_id", e->sku);
@@ -838,23 +946,26 @@ int asw_changelog_describe(const void *key, size_t keylen, const void *value, si
             jput_str(j, "state", asw_app_state_name((asw_app_state)e->state));
             jput_int(j, "reserved", e->reserved);
         }
-        if (e->decided) {
-            asw_buf tmp = ASW_BUF_INIT;
-            e->d.aftersale_id = "";
-            e->d.order_id = "";
-            asw_jsonl_format_decision(&e->d, &tmp);
-            json_t *d = json_loadb((const char *)tmp.data, tmp.len, 0, NULL);
-            asw_buf_free(&tmp);
-            if (d) {
-                json_object_del(d, "aftersale_id");
-                json_object_del(d, "order_id");
-                json_object_del(d, "type");
-                json_object_del(d, "duplicate");
-                json_object_set_new(j, "decision", d);
-            }
-        }
         break;
-    case K_EXTERNAL:
+    case R_DECISION: {
+        /* The Decision's own JSON form, without what the key says. */
+        asw_buf tmp = ASW_BUF_INIT;
+        e->d.aftersale_id = "";
+        e->d.order_id = "";
+        asw_jsonl_format_decision(&e->d, &tmp);
+        json_t *d = json_loadb((const char *)tmp.data, tmp.len, 0, NULL);
+        asw_buf_free(&tmp);
+        const char *k;
+        json_t *v;
+        json_object_foreach(d, k, v) {
+            if (strcmp(k, "type") && strcmp(k, "aftersale_id") && strcmp(k, "order_id") &&
+                strcmp(k, "duplicate"))
+                json_object_set(j, k, v);
+        }
+        json_decref(d);
+        break;
+    }
+    case R_EXTERNAL:
         jput_str(j, "sku_order_id", e->sku);
         jput_str(j, "kind", asw_external_kind_name((asw_external_kind)e->ext_kind));
         break;

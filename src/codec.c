@@ -1997,7 +1997,7 @@ static int extract_state(xc *x, avro_value_t *v, asw_order *o) {
             x_int(x, &it, "refund_successes", &successes) ||
             x_new_id(x, o, ASW_ENT_SKU, id, "sku_order_id"))
             return -1;
-        asw_order_put_sku(o, id, paid, refunded, reserved, successes);
+        asw_order_put_sku(o, id, paid, refunded, reserved, successes, i < ASW_LEDGER_SKUS);
     }
 
     if (x_array(x, v, "apps", &arr, &n))

@@ -52,6 +52,8 @@ struct asw_gen {
     gen_order active[MAX_ACTIVE];
     int64_t now;
     int64_t next_event;
+    int64_t max_gap; /* ms between two events, at most */
+    bool complete;   /* every order has a deadline and ends its applications */
 };
 
 /* splitmix64: small, fast, and good enough for test data. */
@@ -98,7 +100,7 @@ static void start_order(asw_gen *g, gen_order *o) {
                          : ASW_OS_CANCELLED;
     o->goods = chance(g, 8) ? ASW_GT_VIRTUAL : ASW_GT_PHYSICAL;
     o->cross_border = chance(g, 6);
-    o->has_deadline = !chance(g, 10);
+    o->has_deadline = !chance(g, 10) || g->complete;
     /* Mostly in the future; sometimes already over. */
     o->deadline = g->now + (chance(g, 10) ? -below(g, 86400000) : 1 + below(g, 15 * 86400000LL));
     o->steps_left = 1 + (int)below(g, 14);
@@ -228,8 +230,18 @@ static void gen_unmatched(asw_gen *g, gen_order *o, asw_event *ev) {
 }
 
 static void step_order(asw_gen *g, gen_order *o, asw_event *ev) {
+    if (g->complete && o->steps_left <= 0) {
+        gen_end(g, o, ev); /* winding up: its open applications end */
+        if (o->has_last)
+            asw_event_clear(&o->last);
+        asw_event_copy(&o->last, ev);
+        o->has_last = true;
+        return;
+    }
     int r = (int)below(g, 100);
-    if (o->has_last && r < 5) {
+    if (g->complete && !o->has_last) {
+        gen_application(g, o, ev); /* the application that tells the deadline */
+    } else if (o->has_last && r < 5) {
         asw_event_copy(ev, &o->last); /* a redelivery: same event id */
         ev->event_time = g->now;
     } else if (o->n_pending && r < 45) {
@@ -255,6 +267,7 @@ asw_gen *asw_gen_new(uint64_t seed, int32_t orders, int32_t active) {
     g->state = seed;
     g->orders_total = orders;
     g->now = 1700000000000LL;
+    g->max_gap = 600000;
     if (active < 1)
         active = 1;
     if (active > MAX_ACTIVE)
@@ -262,6 +275,14 @@ asw_gen *asw_gen_new(uint64_t seed, int32_t orders, int32_t active) {
     while (g->n_active < active && g->orders_started < g->orders_total)
         start_order(g, &g->active[g->n_active++]);
     return g;
+}
+
+void asw_gen_set_complete(asw_gen *g, bool complete) {
+    g->complete = complete;
+}
+
+void asw_gen_set_max_gap(asw_gen *g, int64_t max_gap_ms) {
+    g->max_gap = max_gap_ms > 0 ? max_gap_ms : 1;
 }
 
 void asw_gen_destroy(asw_gen *g) {
@@ -278,9 +299,9 @@ bool asw_gen_next(asw_gen *g, asw_event *ev) {
         return false;
     int32_t i = (int32_t)below(g, g->n_active);
     gen_order *o = &g->active[i];
-    g->now += 1 + below(g, 600000);
+    g->now += 1 + below(g, g->max_gap);
     step_order(g, o, ev);
-    if (o->steps_left <= 0) {
+    if (o->steps_left <= 0 && !(g->complete && o->n_pending > 0)) {
         if (g->orders_started < g->orders_total) {
             start_order(g, o);
         } else {

@@ -214,7 +214,7 @@ typedef struct jorder {
     /* The header and the lengths as they were at begin. */
     asw_str shop_id, last_rs, last_topic;
     int64_t paid, refunded, reserved, max_event_time, deadline;
-    uint32_t n_counted, n_open;
+    uint32_t n_counted, n_open, n_ledger_skus;
     bool prior_success, has_deadline, changed;
     uint32_t n_skus, n_apps, n_externals, n_seen, pool_len;
     uint32_t first_image; /* index + 1 of its newest image, 0 = none */
@@ -287,6 +287,7 @@ void asw_order_journal_begin(asw_order_journal *j, asw_order *o) {
                   .deadline = o->deadline,
                   .n_counted = o->n_counted,
                   .n_open = o->n_open,
+                  .n_ledger_skus = o->n_ledger_skus,
                   .prior_success = o->prior_success,
                   .has_deadline = o->has_deadline,
                   .n_skus = o->n_skus,
@@ -373,21 +374,22 @@ static asw_app *will_change_app(asw_order *o, asw_app *a) {
 }
 
 void asw_order_journal_each_change(const asw_order_journal *j, const asw_order *o,
-                                   void (*fn)(void *opaque, asw_entity_kind kind, uint32_t i),
-                                   void *opaque) {
+                                   asw_order_change_fn *fn, void *opaque) {
     if (o->journal != j)
         return;
     const jorder *r = &j->orders[o->journal_slot];
-    for (uint32_t k = r->first_image; k; k = j->images[k - 1].next)
-        fn(opaque, j->images[k - 1].kind, j->images[k - 1].index);
+    for (uint32_t k = r->first_image; k; k = j->images[k - 1].next) {
+        const jimage *im = &j->images[k - 1];
+        fn(opaque, im->kind, im->index, &im->u);
+    }
     for (uint32_t i = r->n_skus; i < o->n_skus; i++)
-        fn(opaque, ASW_ENT_SKU, i);
+        fn(opaque, ASW_ENT_SKU, i, NULL);
     for (uint32_t i = r->n_apps; i < o->n_apps; i++)
-        fn(opaque, ASW_ENT_APP, i);
+        fn(opaque, ASW_ENT_APP, i, NULL);
     for (uint32_t i = r->n_externals; i < o->n_externals; i++)
-        fn(opaque, ASW_ENT_EXTERNAL, i);
+        fn(opaque, ASW_ENT_EXTERNAL, i, NULL);
     for (uint32_t i = r->n_seen; i < o->n_seen; i++)
-        fn(opaque, ASW_ENT_SEEN, i);
+        fn(opaque, ASW_ENT_SEEN, i, NULL);
 }
 
 void asw_order_journal_rollback(asw_order_journal *j) {
@@ -423,6 +425,7 @@ void asw_order_journal_rollback(asw_order_journal *j) {
         o->deadline = r->deadline;
         o->n_counted = r->n_counted;
         o->n_open = r->n_open;
+        o->n_ledger_skus = r->n_ledger_skus;
         o->prior_success = r->prior_success;
         o->has_deadline = r->has_deadline;
         if (shrunk)
@@ -527,6 +530,10 @@ static asw_sku_state *get_sku(asw_order *o, const char *id) {
     s = &o->skus[o->n_skus];
     memset(s, 0, sizeof *s);
     s->sku_order_id = pool_add(&o->pool, id);
+    if (o->n_ledger_skus < ASW_LEDGER_SKUS) {
+        s->in_ledger = 1;
+        o->n_ledger_skus++;
+    }
     o->n_skus++;
     index_added(o, ASW_ENT_SKU, o->n_skus - 1);
     return s;
@@ -669,8 +676,12 @@ void asw_order_set_shop(asw_order *o, const char *shop_id) {
 }
 
 void asw_order_put_sku(asw_order *o, const char *sku_order_id, int64_t paid, int64_t refunded,
-                       int64_t reserved, int32_t refund_successes) {
+                       int64_t reserved, int32_t refund_successes, bool in_ledger) {
     asw_sku_state *s = will_change_sku(o, get_sku(o, sku_order_id));
+    if (s->in_ledger != in_ledger) { /* as the record that holds it says */
+        o->n_ledger_skus += in_ledger ? 1 : (uint32_t)-1;
+        s->in_ledger = in_ledger;
+    }
     s->paid = paid;
     s->refunded = refunded;
     s->reserved = reserved;
@@ -704,9 +715,22 @@ void asw_order_compact(asw_order *o) {
         if (o->skus[i].sku_order_id)
             o->skus[n++] = o->skus[i];
     o->n_skus = n;
+    /* The sub-orders of the ledger record first: the writer finds them at
+     * the front. */
+    if (o->n_skus) {
+        asw_sku_state *sorted = asw_malloc(o->n_skus * sizeof *sorted);
+        uint32_t front = 0, k = 0;
+        for (uint32_t i = 0; i < o->n_skus; i++)
+            front += o->skus[i].in_ledger != 0;
+        o->n_ledger_skus = front;
+        for (uint32_t i = 0; i < o->n_skus; i++)
+            sorted[o->skus[i].in_ledger ? k++ : front++] = o->skus[i];
+        memcpy(o->skus, sorted, o->n_skus * sizeof *sorted);
+        free(sorted);
+    }
     n = 0;
     for (uint32_t i = 0; i < o->n_apps; i++)
-        if (o->apps[i].aftersale_id)
+        if (o->apps[i].aftersale_id && (o->apps[i].counted || o->apps[i].decision))
             o->apps[n++] = o->apps[i];
     o->n_apps = n;
     n = 0;
@@ -734,10 +758,9 @@ static void set_state(asw_order *o, asw_app *a, asw_app_state to) {
     count(o, a);
 }
 
-void asw_order_put_app(asw_order *o, const char *aftersale_id, bool counted,
-                       const char *sku_order_id, const char *shop_id, bool has_type,
-                       asw_aftersale_type type, asw_app_state state, int64_t reserved,
-                       const asw_decision *d) {
+void asw_order_put_app_counted(asw_order *o, const char *aftersale_id, bool counted,
+                               const char *sku_order_id, const char *shop_id, bool has_type,
+                               asw_aftersale_type type, asw_app_state state, int64_t reserved) {
     asw_str sku = counted ? get_sku(o, sku_order_id)->sku_order_id : 0;
     asw_app *a = get_any_app(o, aftersale_id);
     uncount(o, a);
@@ -757,7 +780,20 @@ void asw_order_put_app(asw_order *o, const char *aftersale_id, bool counted,
         a->reserved = 0;
     }
     count(o, a);
+}
+
+void asw_order_put_app_decision(asw_order *o, const char *aftersale_id, const asw_decision *d) {
+    asw_app *a = get_any_app(o, aftersale_id);
     a->decision = d ? remember_decision(o, d) : 0;
+}
+
+void asw_order_put_app(asw_order *o, const char *aftersale_id, bool counted,
+                       const char *sku_order_id, const char *shop_id, bool has_type,
+                       asw_aftersale_type type, asw_app_state state, int64_t reserved,
+                       const asw_decision *d) {
+    asw_order_put_app_counted(o, aftersale_id, counted, sku_order_id, shop_id, has_type, type,
+                              state, reserved);
+    asw_order_put_app_decision(o, aftersale_id, d);
 }
 
 void asw_order_put_external(asw_order *o, const char *refund_id, const char *sku_order_id,
@@ -796,7 +832,7 @@ asw_order *asw_order_clone(const asw_order *src) {
     for (uint32_t i = 0; i < src->n_skus; i++) {
         const asw_sku_state *s = &src->skus[i];
         asw_order_put_sku(o, STR(src, s->sku_order_id), s->paid, s->refunded, s->reserved,
-                          s->refund_successes);
+                          s->refund_successes, s->in_ledger);
     }
     for (uint32_t i = 0; i < src->n_apps; i++) {
         const asw_app *a = &src->apps[i];

@@ -302,8 +302,7 @@ bool asw_processor_entity_changed(const asw_processor *p, const asw_order *o, as
     return p->journal && asw_order_journal_entity_changed(p->journal, o, kind, i);
 }
 
-void asw_processor_each_change(const asw_processor *p, const asw_order *o,
-                               void (*fn)(void *opaque, asw_entity_kind kind, uint32_t i),
+void asw_processor_each_change(const asw_processor *p, const asw_order *o, asw_order_change_fn *fn,
                                void *opaque) {
     if (p->journal)
         asw_order_journal_each_change(p->journal, o, fn, opaque);

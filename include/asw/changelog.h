@@ -8,10 +8,11 @@
  * order's history and a transaction writes only what it changed.
  *
  *   key = order_id                   the order's ledger (totals, deadline,
- *                                    shop)
- *   key = order_id NUL 'S' sku id    a sub-order's ledger
- *   key = order_id NUL 'A' id        an application: counted part and/or
- *                                    the remembered decision
+ *                                    shop, its first ASW_LEDGER_SKUS
+ *                                    sub-orders' ledgers)
+ *   key = order_id NUL 'S' sku id    a later sub-order's ledger
+ *   key = order_id NUL 'A' id        a counted application
+ *   key = order_id NUL 'D' id        the decision an application got
  *   key = order_id NUL 'X' refund id an external refund
  *   key = order_id NUL 'E' event id  an event id kept for deduplication
  *   key = ASW_CHANGELOG_PARTITION_KEY  PartitionState (Avro, id 21): the

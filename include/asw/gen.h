@@ -23,6 +23,16 @@ typedef struct asw_gen asw_gen;
 /* A generator of the events of `orders` orders, at most `active` of them
  * interleaved at a time (1..64). Never NULL (OOM aborts). */
 asw_gen *asw_gen_new(uint64_t seed, int32_t orders, int32_t active);
+/* Events are 1..max_gap_ms apart in event time (default 600000, ten
+ * minutes); a smaller gap packs more orders into a span of days. Call
+ * before the first asw_gen_next(). */
+void asw_gen_set_max_gap(asw_gen *g, int64_t max_gap_ms);
+/* Complete lives: every order has an after-sale deadline and starts with an
+ * application (the only event that carries the deadline), and one whose
+ * steps are over ends its open applications before it leaves the stream
+ * (so that, as in a real platform, orders close). Call before the first
+ * asw_gen_next(). */
+void asw_gen_set_complete(asw_gen *g, bool complete);
 /* asw_gen_destroy(NULL) is a no-op. */
 void asw_gen_destroy(asw_gen *g);
 

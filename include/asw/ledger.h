@@ -40,6 +40,8 @@ typedef struct asw_sku_state {
     int32_t refund_successes; /* SPEC "refund success" count (sku_refunds) */
     int32_t open_apps;        /* counted applications OPEN on it (derived) */
     uint32_t txn_mark;        /* journal bookkeeping; not state */
+    uint32_t in_ledger;       /* one of the first ASW_LEDGER_SKUS: the changelog
+                                 keeps it in the order's ledger record */
     int64_t paid;             /* latest sku_paid_amount of a valid event, 0 until one */
     int64_t refunded;         /* never below zero */
     int64_t reserved;         /* sum of the OPEN applications' reservations */
@@ -70,6 +72,10 @@ typedef struct asw_external {
     asw_str sku_order_id;
     uint32_t kind; /* asw_external_kind */
 } asw_external;
+
+/* How many sub-orders an order's ledger record carries inline; the others
+ * are records of their own (so no record grows with an order's history). */
+#define ASW_LEDGER_SKUS 8
 
 /* Entity kinds, as the changelog and the journal name them. */
 typedef enum asw_entity_kind {
@@ -103,6 +109,7 @@ typedef struct asw_order {
     int64_t deadline;       /* latest aftersale_deadline seen (when has_deadline) */
     uint32_t n_counted;     /* counted applications (derived) */
     uint32_t n_open;        /* counted applications OPEN (derived) */
+    uint32_t n_ledger_skus; /* sub-orders with in_ledger set */
     bool prior_success;     /* any application succeeded or external refund recorded */
     bool has_deadline;
     uint8_t restore_flags; /* bookkeeping of a changelog restore; not state */
@@ -217,13 +224,20 @@ void asw_order_decision(const asw_order *order, const asw_app *a, asw_decision *
  */
 void asw_order_set_shop(asw_order *order, const char *shop_id);
 void asw_order_put_sku(asw_order *order, const char *sku_order_id, int64_t paid, int64_t refunded,
-                       int64_t reserved, int32_t refund_successes);
+                       int64_t reserved, int32_t refund_successes, bool in_ledger);
 /* An application; `counted` fields are used when counted, `d` when not NULL
  * (the decision to remember; its strings are copied). */
 void asw_order_put_app(asw_order *order, const char *aftersale_id, bool counted,
                        const char *sku_order_id, const char *shop_id, bool has_type,
                        asw_aftersale_type type, asw_app_state state, int64_t reserved,
                        const asw_decision *d);
+/* One part of an application, the other left as it is: the counted part
+ * (counted = false uncounts it), or the remembered decision (NULL forgets
+ * it). */
+void asw_order_put_app_counted(asw_order *order, const char *aftersale_id, bool counted,
+                               const char *sku_order_id, const char *shop_id, bool has_type,
+                               asw_aftersale_type type, asw_app_state state, int64_t reserved);
+void asw_order_put_app_decision(asw_order *order, const char *aftersale_id, const asw_decision *d);
 void asw_order_put_external(asw_order *order, const char *refund_id, const char *sku_order_id,
                             asw_external_kind kind);
 void asw_order_put_seen(asw_order *order, const char *event_id);
@@ -264,10 +278,12 @@ bool asw_order_journal_entity_changed(const asw_order_journal *j, const asw_orde
 /* Did anything of the order change since it was begun? */
 bool asw_order_journal_order_changed(const asw_order_journal *j, const asw_order *order);
 /* Call fn for every entity of `order` new or changed since begin: O(what
- * changed), whatever the order's size. */
+ * changed), whatever the order's size. `before` is the entity as it was
+ * (an asw_sku_state or asw_app), or NULL for one new in the transaction. */
+typedef void(asw_order_change_fn)(void *opaque, asw_entity_kind kind, uint32_t i,
+                                  const void *before);
 void asw_order_journal_each_change(const asw_order_journal *j, const asw_order *order,
-                                   void (*fn)(void *opaque, asw_entity_kind kind, uint32_t i),
-                                   void *opaque);
+                                   asw_order_change_fn *fn, void *opaque);
 /* Undo every change since begin, on every order begun, newest first. */
 void asw_order_journal_rollback(asw_order_journal *j);
 /* Forget what was recorded (the transaction committed, or was rolled back);

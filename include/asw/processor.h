@@ -104,8 +104,7 @@ const asw_order *asw_processor_changed_at(const asw_processor *p, size_t i);
 bool asw_processor_entity_changed(const asw_processor *p, const asw_order *o, asw_entity_kind kind,
                                   uint32_t i);
 /* Call fn for each entity of a changed order that changed (O(changes)). */
-void asw_processor_each_change(const asw_processor *p, const asw_order *o,
-                               void (*fn)(void *opaque, asw_entity_kind kind, uint32_t i),
+void asw_processor_each_change(const asw_processor *p, const asw_order *o, asw_order_change_fn *fn,
                                void *opaque);
 
 /* The changes are committed: forget the prior states. */

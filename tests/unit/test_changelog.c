@@ -289,3 +289,58 @@ Test(changelog, a_whole_state_written_by_an_earlier_version_is_still_restored) {
     asw_processor_destroy(p);
     asw_processor_destroy(back);
 }
+
+Test(changelog, an_order_with_many_sub_orders_and_applications_round_trips) {
+    /* More sub-orders than the ledger record carries inline, and enough
+     * entities for the hash index: every record kind is written. */
+    asw_processor *p = asw_processor_new(fx.rules, &fx.limits, true);
+    asw_buf buf = ASW_BUF_INIT;
+    char err[256], id[32], eid[32];
+    int64_t off = 0;
+    for (int round = 0; round < 4; round++) {
+        for (int i = 0; i < 12; i++) {
+            asw_source src = {"t", 0, off++};
+            asw_result res;
+            snprintf(id, sizeof id, "S%02d", i);
+            snprintf(eid, sizeof eid, "x%d-%d", round, i);
+            asw_event ev = round % 2 ? t_clawed_back(eid, "R1", id, 1)
+                                     : t_external(eid, eid, id, ASW_EK_OFFLINE, 5);
+            ev.event_time += round * 1000 + i;
+            asw_processor_apply(p, &ev, &src, &res);
+            asw_event_clear(&ev);
+            snprintf(eid, sizeof eid, "a%d-%d", round, i);
+            snprintf(id, sizeof id, "A%d-%d", round, i);
+            ev = t_applied(eid, id, "S03", 1);
+            ev.initiator = i % 3 ? ASW_INIT_BUYER : ASW_INIT_MERCHANT_CARD;
+            ev.event_time += round * 1000 + i;
+            asw_processor_apply(p, &ev, &src, &res);
+            asw_event_clear(&ev);
+            snprintf(eid, sizeof eid, "w%d-%d", round, i);
+            ev = t_withdrawn(eid, id, "S03");
+            ev.event_time += round * 1000 + i;
+            asw_processor_apply(p, &ev, &src, &res);
+            asw_event_clear(&ev);
+        }
+        cr_assert_eq(asw_changelog_write(fx.codec, p, &buf, collect, NULL, err, sizeof err), 0);
+        asw_processor_checkpoint(p);
+    }
+    const asw_order *o = asw_processor_get(p, "O1");
+    cr_assert_not_null(o);
+    cr_assert_eq(o->n_skus, 12);
+    cr_assert_eq(o->n_ledger_skus, ASW_LEDGER_SKUS);
+    bool kinds[256] = {false};
+    for (size_t i = 0; i < fx.n; i++) {
+        const char *nul = memchr(fx.recs[i].key, '\0', fx.recs[i].keylen);
+        if (nul && fx.recs[i].keylen > (size_t)(nul - fx.recs[i].key) + 1)
+            kinds[(unsigned char)nul[1]] = true;
+    }
+    cr_assert(kinds['S'] && kinds['A'] && kinds['D'] && kinds['X'] && kinds['E'],
+              "every entity record kind is written");
+    int rc;
+    asw_processor *back = restore_all(&rc, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert(asw_processor_equal(p, back));
+    asw_buf_free(&buf);
+    asw_processor_destroy(p);
+    asw_processor_destroy(back);
+}

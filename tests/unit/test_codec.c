@@ -219,8 +219,8 @@ static asw_order *sample_state(void) {
     o->has_deadline = true;
     o->deadline = 1701296000000;
 
-    asw_order_put_sku(o, "O1-2", 4000, 500, 0, 1);
-    asw_order_put_sku(o, "O1-1", 6000, 3000, 1200, 2);
+    asw_order_put_sku(o, "O1-2", 4000, 500, 0, 1, true);
+    asw_order_put_sku(o, "O1-1", 6000, 3000, 1200, 2, true);
 
     asw_decision d1;
     memset(&d1, 0, sizeof d1);
