@@ -368,9 +368,14 @@ static void dead_letter(asw_worker *w, const rd_kafka_message_t *m, const char *
         w->stats.dead_letters++;
     } else if (!w->fatal && w->last_produce_error == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
         /* Too large to copy: the dead letter points at the original, which
-         * stays in the input topic at the source partition and offset. */
+         * stays in the input topic at the source partition and offset. A key
+         * longer than any id goes too (it may be what was too large). */
+        bool drop_key = m->key_len > ASW_TEXT_MAX;
         header_i64(again, "asw.value.dropped.bytes", (int64_t)m->len);
-        if (produce(w, w->topic_dlq, part, m->key, m->key_len, NULL, 0, again) == 0)
+        if (drop_key)
+            header_i64(again, "asw.key.dropped.bytes", (int64_t)m->key_len);
+        if (produce(w, w->topic_dlq, part, drop_key ? NULL : m->key, drop_key ? 0 : m->key_len,
+                    NULL, 0, again) == 0)
             w->stats.dead_letters++;
         else
             set_fatal(w, "cannot produce a dead letter to %s", w->topic_dlq);
@@ -383,31 +388,45 @@ static void dead_letter(asw_worker *w, const rd_kafka_message_t *m, const char *
                   m->offset, code, message);
 }
 
-static void produce_outputs(asw_worker *w, const asw_result *res, const char *order_id) {
+/* Produce one encoded output. One the producer refuses as too large -- only
+ * a decision echoing the ids of an INVALID_REQUEST of nearly a megabyte can
+ * be -- becomes a dead letter OUTPUT_TOO_LARGE instead: the input stays at
+ * its offset for anyone to see, and the partition goes on. */
+static void produce_output(asw_worker *w, const rd_kafka_message_t *m, const char *topic,
+                           const char *what, const char *order_id, int64_t *count) {
     size_t klen = strlen(order_id);
+    if (produce(w, topic, RD_KAFKA_PARTITION_UA, order_id, klen, w->buf.data, w->buf.len, NULL) ==
+        0) {
+        (*count)++;
+        return;
+    }
+    if (w->fatal)
+        return;
+    if (w->last_produce_error == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "the %s (%zu bytes, key %zu bytes) is larger than the producer "
+                 "or topic accepts", what, w->buf.len, klen);
+        dead_letter(w, m, "OUTPUT_TOO_LARGE", msg);
+        return;
+    }
+    set_fatal(w, "cannot produce the %s for order %.200s (%zu bytes)", what, order_id, w->buf.len);
+}
+
+static void produce_outputs(asw_worker *w, const rd_kafka_message_t *m, const asw_result *res,
+                            const char *order_id) {
     if (res->has_decision) {
         if (asw_codec_encode_decision(w->codec, &res->decision, &w->buf) != ASW_CODEC_OK) {
-            set_fatal(w, "cannot encode a decision for order %s", order_id);
+            set_fatal(w, "cannot encode a decision for order %.200s", order_id);
             return;
         }
-        if (produce(w, w->topic_dec, RD_KAFKA_PARTITION_UA, order_id, klen, w->buf.data, w->buf.len,
-                    NULL) == 0)
-            w->stats.decisions++;
-        else
-            set_fatal(w, "cannot produce the decision for order %s (%zu bytes)", order_id,
-                      w->buf.len);
+        produce_output(w, m, w->topic_dec, "decision", order_id, &w->stats.decisions);
     }
-    if (res->has_record) {
+    if (res->has_record && !w->fatal) {
         if (asw_codec_encode_record(w->codec, &res->record, &w->buf) != ASW_CODEC_OK) {
-            set_fatal(w, "cannot encode a refund record for order %s", order_id);
+            set_fatal(w, "cannot encode a refund record for order %.200s", order_id);
             return;
         }
-        if (produce(w, w->topic_rec, RD_KAFKA_PARTITION_UA, order_id, klen, w->buf.data, w->buf.len,
-                    NULL) == 0)
-            w->stats.records++;
-        else
-            set_fatal(w, "cannot produce the refund record for order %s (%zu bytes)", order_id,
-                      w->buf.len);
+        produce_output(w, m, w->topic_rec, "refund record", order_id, &w->stats.records);
     }
 }
 
@@ -654,7 +673,7 @@ static void process(asw_worker *w, const rd_kafka_message_t *m) {
         dead_letter(w, m, "LATE_EVENT", res.error);
         w->stats.late_events++;
     }
-    produce_outputs(w, &res, ev.order_id);
+    produce_outputs(w, m, &res, ev.order_id);
     asw_event_clear(&ev);
 }
 
