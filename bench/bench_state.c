@@ -25,7 +25,11 @@
  *              orders held and RSS at a quarter of the way and at the end.
  *              Target: the end within 20% of the quarter.
  *
+ *   fill       (for bench/restore_kafka.py) writes the changelog of N orders
+ *              to a real broker, as compaction leaves it.
+ *
  * Usage: asw-bench-state [busy N] [memory M] [changelog EVENTS] [flat DAYS]
+ *        asw-bench-state fill BROKERS INPUT_TOPIC CHANGELOG_TOPIC ORDERS
  * (no argument: busy 1000000, memory 1000000, changelog 500000, flat 480: at
  * a quarter of 480 days the 90-day retention past deadlines of up to 15 days
  * has reached its steady state).
@@ -39,7 +43,9 @@
 #include "asw/buf.h"
 #include "asw/changelog.h"
 #include "asw/codec.h"
+#include "asw/config.h"
 #include "asw/gen.h"
+#include "asw/kafka.h"
 #include "asw/ledger.h"
 #include "asw/processor.h"
 
@@ -371,7 +377,99 @@ static void bench_flat(long days) {
     asw_processor_destroy(p);
 }
 
+/* ---- fill: a changelog on a real broker, for bench/restore_kafka.py ---- */
+
+typedef struct filler {
+    rd_kafka_t *rk;
+    const char *topic;
+    long records, bytes;
+    int failed;
+} filler;
+
+static int produce_record(void *opaque, const void *key, size_t keylen, const void *value,
+                          size_t len) {
+    filler *f = opaque;
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            f->rk, RD_KAFKA_V_TOPIC(f->topic), RD_KAFKA_V_PARTITION(0),
+            RD_KAFKA_V_KEY((void *)key, keylen), RD_KAFKA_V_VALUE((void *)value, len),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            rd_kafka_poll(f->rk, 10);
+            continue;
+        }
+        if (e) {
+            fprintf(stderr, "produce: %s\n", rd_kafka_err2str(e));
+            f->failed = 1;
+            return -1;
+        }
+        f->records++;
+        f->bytes += (long)(keylen + len);
+        return 0;
+    }
+}
+
+/* The changelog of `orders` orders of the generate mix, as compaction leaves
+ * it (each order's records once, in their final state), on partition 0 of
+ * TOPIC (created compacted); and the one-partition input topic INPUT the
+ * worker will be assigned. */
+static int fill(asw_codec *codec, const char *brokers, const char *input, const char *topic,
+                long orders) {
+    char err[512];
+    asw_config *cfg = asw_config_new();
+    if (asw_config_set(cfg, "bootstrap.servers", brokers, err, sizeof err) ||
+        asw_config_set(cfg, "linger.ms", "20", err, sizeof err) ||
+        asw_config_set(cfg, "batch.size", "1000000", err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    asw_kafka_ctx ctx = {0};
+    rd_kafka_t *rk = asw_kafka_new(cfg, ASW_KAFKA_TOOL_PRODUCER, &ctx, NULL, NULL, err, sizeof err);
+    if (!rk || asw_kafka_create_topic(rk, input, 1, -1, false, 10000, err, sizeof err) ||
+        asw_kafka_create_topic(rk, topic, 1, -1, true, 10000, err, sizeof err)) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    /* Apply the whole stream with change tracking and write once: every
+     * order's records in their final state. */
+    asw_processor *p = asw_processor_new(rules, &forever, true);
+    asw_gen *g = asw_gen_new(5, (int32_t)orders, 64);
+    asw_source src = {input, 0, 0};
+    asw_event ev;
+    long events = 0;
+    while (asw_gen_next(g, &ev)) {
+        asw_result res;
+        asw_processor_apply(p, &ev, &src, &res);
+        asw_event_clear(&ev);
+        src.offset++;
+        events++;
+    }
+    filler f = {rk, topic, 0, 0, 0};
+    asw_buf scratch = ASW_BUF_INIT;
+    double t0 = now_s();
+    int rc = asw_changelog_write(codec, p, &scratch, produce_record, &f, err, sizeof err);
+    rd_kafka_flush(rk, 120000);
+    printf("fill      %zu orders (%ld events): %ld changelog records, %.1f MB, produced in "
+           "%.1f s\n",
+           asw_processor_order_count(p), events, f.records, (double)f.bytes / 1e6, now_s() - t0);
+    asw_buf_free(&scratch);
+    asw_gen_destroy(g);
+    asw_processor_destroy(p);
+    rd_kafka_destroy(rk);
+    asw_config_destroy(cfg);
+    return rc || f.failed ? 1 : 0;
+}
+
 int main(int argc, char **argv) {
+    if (argc == 6 && strcmp(argv[1], "fill") == 0) {
+        char err[256];
+        asw_codec *codec = asw_codec_new(err, sizeof err);
+        rules = asw_ruleset_new();
+        int rc = fill(codec, argv[2], argv[3], argv[4], strtol(argv[5], NULL, 10));
+        asw_ruleset_destroy(rules);
+        asw_codec_destroy(codec);
+        return rc;
+    }
     long busy = 1000000, memory = 1000000, changelog = 500000, flat = 480;
     bool all = argc < 2;
     bool do_busy = all, do_memory = all, do_changelog = all, do_flat = all;

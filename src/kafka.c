@@ -78,7 +78,15 @@ static int apply_role(rd_kafka_conf_t *conf, const asw_config *cfg, asw_kafka_ro
                        set(conf, "enable.auto.commit", "false", err, errlen) ||
                        set(conf, "isolation.level", "read_committed", err, errlen) ||
                        set(conf, "enable.partition.eof", "true", err, errlen) ||
-                       set(conf, "auto.offset.reset", "earliest", err, errlen)
+                       set(conf, "auto.offset.reset", "earliest", err, errlen) ||
+                       /* A restore waits for the end of a partition: the
+                        * broker should answer at once, in large fetches, and
+                        * the fetcher must not pause on a full local queue
+                        * (librdkafka 2.0 resumes it up to a second later). */
+                       set(conf, "fetch.wait.max.ms", "10", err, errlen) ||
+                       set(conf, "max.partition.fetch.bytes", "8388608", err, errlen) ||
+                       set(conf, "queued.min.messages", "10000000", err, errlen) ||
+                       set(conf, "queued.max.messages.kbytes", "262144", err, errlen)
                    ? -1
                    : 0;
     case ASW_KAFKA_TOOL_PRODUCER:

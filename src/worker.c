@@ -404,8 +404,10 @@ static void produce_output(asw_worker *w, const rd_kafka_message_t *m, const cha
         return;
     if (w->last_produce_error == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
         char msg[160];
-        snprintf(msg, sizeof msg, "the %s (%zu bytes, key %zu bytes) is larger than the producer "
-                 "or topic accepts", what, w->buf.len, klen);
+        snprintf(msg, sizeof msg,
+                 "the %s (%zu bytes, key %zu bytes) is larger than the producer "
+                 "or topic accepts",
+                 what, w->buf.len, klen);
         dead_letter(w, m, "OUTPUT_TOO_LARGE", msg);
         return;
     }
@@ -699,21 +701,52 @@ static void quarantine(asw_worker *w, int32_t p, const char *why) {
  * is quarantined: left without a processor (and paused), so it decides
  * nothing, while the others go on. Returns 0, 1 when a stop was requested
  * first, -1 when fatal. */
+/* One partition's changelog has been read to its end. */
+static void restore_done(asw_worker *w, asw_changelog_restore **rs, int32_t p) {
+    char err[512];
+    asw_changelog_restore_stats st;
+    asw_changelog_restore_get_stats(rs[p], &st);
+    w->stats.restored += st.states;
+    w->stats.changelog_corrupt += st.corrupt;
+    if (asw_changelog_restore_finish(rs[p], err, sizeof err) != 0)
+        quarantine(w, p, err);
+    asw_changelog_restore_destroy(rs[p]);
+    rs[p] = NULL;
+}
+
+#define RESTORE_BATCH 4096
+
 static int restore(asw_worker *w, const rd_kafka_topic_partition_list_t *parts) {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(parts->cnt);
     asw_changelog_restore **rs = asw_calloc((size_t)w->n_parts, sizeof *rs);
+    rd_kafka_message_t **batch = asw_malloc(RESTORE_BATCH * sizeof *batch);
+    rd_kafka_queue_t *q = NULL;
     int remaining = 0, rc = -1;
     for (int i = 0; i < parts->cnt; i++) {
         int32_t p = parts->elems[i].partition;
-        rd_kafka_topic_partition_list_add(l, w->topic_cl, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
         rs[p] = asw_changelog_restore_new(w->codec, w->parts[p].proc);
+        /* An empty changelog partition (a new application, or a partition
+         * that never held an order) needs no fetch: its watermarks say so. */
+        int64_t lo, hi;
+        if (rd_kafka_query_watermark_offsets(w->restorer, w->topic_cl, p, &lo, &hi,
+                                             META_TIMEOUT_MS) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+            lo == hi) {
+            restore_done(w, rs, p);
+            continue;
+        }
+        rd_kafka_topic_partition_list_add(l, w->topic_cl, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
         remaining++;
+    }
+    if (remaining == 0) {
+        rc = 0;
+        goto done;
     }
     rd_kafka_resp_err_t e = rd_kafka_assign(w->restorer, l);
     if (e) {
         set_fatal(w, "restore: assign %s: %s", w->topic_cl, rd_kafka_err2str(e));
         goto done;
     }
+    q = rd_kafka_queue_get_consumer(w->restorer);
     int64_t deadline = now_ms() + RESTORE_TIMEOUT_MS;
     while (remaining > 0 && !w->fatal) {
         if (w->stop && *w->stop) {
@@ -724,42 +757,37 @@ static int restore(asw_worker *w, const rd_kafka_topic_partition_list_t *parts) 
             set_fatal(w, "restore of %s timed out", w->topic_cl);
             goto done;
         }
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(w->restorer, 200);
-        if (!m)
-            continue;
-        bool ours = m->partition >= 0 && m->partition < w->n_parts && rs[m->partition];
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            if (ours) {
-                char err[512];
-                asw_changelog_restore *r = rs[m->partition];
-                asw_changelog_restore_stats st;
-                asw_changelog_restore_get_stats(r, &st);
-                w->stats.restored += st.states;
-                if (st.corrupt)
-                    w->stats.changelog_corrupt += st.corrupt;
-                if (asw_changelog_restore_finish(r, err, sizeof err) != 0)
-                    quarantine(w, m->partition, err);
-                asw_changelog_restore_destroy(r);
-                rs[m->partition] = NULL;
-                remaining--;
+        /* Batches: a large changelog restores at the rate of its decoding. */
+        ssize_t n = rd_kafka_consume_batch_queue(q, 10, batch, RESTORE_BATCH);
+        for (ssize_t i = 0; i < n; i++) {
+            rd_kafka_message_t *m = batch[i];
+            bool ours = m->partition >= 0 && m->partition < w->n_parts && rs[m->partition];
+            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                if (ours) {
+                    restore_done(w, rs, m->partition);
+                    remaining--;
+                }
+            } else if (m->err) {
+                asw_log_write(w->log, ASW_LOG_WARN, "restore_error", "topic=%s error=%s",
+                              w->topic_cl, rd_kafka_message_errstr(m));
+                if (is_fatal_code(m->err))
+                    set_fatal(w, "restore %s: %s", w->topic_cl, rd_kafka_message_errstr(m));
+            } else if (ours) {
+                asw_changelog_restore_add(rs[m->partition], m->key, m->key_len, m->payload, m->len,
+                                          m->offset);
             }
-        } else if (m->err) {
-            asw_log_write(w->log, ASW_LOG_WARN, "restore_error", "topic=%s error=%s", w->topic_cl,
-                          rd_kafka_message_errstr(m));
-            if (is_fatal_code(m->err))
-                set_fatal(w, "restore %s: %s", w->topic_cl, rd_kafka_message_errstr(m));
-        } else if (ours) {
-            asw_changelog_restore_add(rs[m->partition], m->key, m->key_len, m->payload, m->len,
-                                      m->offset);
+            rd_kafka_message_destroy(m);
         }
-        rd_kafka_message_destroy(m);
     }
     rc = w->fatal ? -1 : 0;
 done:
+    if (q)
+        rd_kafka_queue_destroy(q);
     rd_kafka_assign(w->restorer, NULL);
     for (int32_t p = 0; p < w->n_parts; p++)
         asw_changelog_restore_destroy(rs[p]);
     free(rs);
+    free(batch);
     rd_kafka_topic_partition_list_destroy(l);
     return rc;
 }
