@@ -43,6 +43,41 @@
 #define EVICT_EVERY_COMMITS 100
 #define STATS_EVERY_MS      10000
 
+/*
+ * The worker's transaction state: one field, moved only by txn_set(), which
+ * checks each move as librdkafka's transaction manager does
+ * (rd_kafka_txn_state_transition_is_valid):
+ *
+ *   READY --begin--> IN_TXN --commit or abort--> READY
+ *                    IN_TXN --a record failed--> ABORTABLE --abort--> READY
+ *   any --fatal error--> FATAL (terminal: the worker stops with a reason)
+ */
+typedef enum wtxn {
+    WTXN_READY = 0, /* no transaction open */
+    WTXN_IN_TXN,    /* begun: records produced into it */
+    WTXN_ABORTABLE, /* a record of it failed: it can only be aborted */
+    WTXN_FATAL      /* the worker must stop (asw_worker_error() says why) */
+} wtxn;
+
+static const char *wtxn_name(wtxn s) {
+    static const char *const names[] = {"READY", "IN_TXN", "ABORTABLE", "FATAL"};
+    return names[s];
+}
+
+static bool wtxn_transition_is_valid(wtxn from, wtxn to) {
+    switch (to) {
+    case WTXN_READY:
+        return from == WTXN_IN_TXN || from == WTXN_ABORTABLE;
+    case WTXN_IN_TXN:
+        return from == WTXN_READY;
+    case WTXN_ABORTABLE:
+        return from == WTXN_IN_TXN || from == WTXN_ABORTABLE;
+    case WTXN_FATAL:
+        return true;
+    }
+    return false;
+}
+
 typedef struct wpart {
     asw_processor *proc; /* NULL: not assigned, or quarantined */
     bool quarantined;    /* assigned, but its changelog could not be restored whole */
@@ -65,8 +100,7 @@ struct asw_worker {
 
     const volatile sig_atomic_t *stop; /* set by asw_worker_run(); may be NULL */
     bool started, closed;
-    bool txn_open;
-    bool txn_failed;                        /* a produce failed: the open transaction must abort */
+    wtxn txn;                               /* moved by txn_set() only */
     rd_kafka_resp_err_t last_produce_error; /* of the last synchronous produce failure */
     int aborts_in_a_row;                    /* since the last successful commit */
     int64_t txn_begin_ms;
@@ -77,8 +111,7 @@ struct asw_worker {
     int64_t last_stats_ms;
 
     asw_buf buf;
-    bool fatal;
-    char error[512];
+    char error[512]; /* why the worker is WTXN_FATAL */
     asw_worker_stats stats;
 };
 
@@ -88,10 +121,34 @@ static int64_t now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-__attribute__((format(printf, 2, 3))) static void set_fatal(asw_worker *w, const char *fmt, ...) {
-    if (w->fatal)
+static bool is_fatal(const asw_worker *w) {
+    return w->txn == WTXN_FATAL;
+}
+
+/* A transaction is open (possibly only abortable). */
+static bool txn_open(const asw_worker *w) {
+    return w->txn == WTXN_IN_TXN || w->txn == WTXN_ABORTABLE;
+}
+
+__attribute__((format(printf, 2, 3))) static void set_fatal(asw_worker *w, const char *fmt, ...);
+
+/* Move the transaction state; a move the state machine does not allow is a
+ * bug, and stops the worker rather than go on in a state nobody planned. */
+static void txn_set(asw_worker *w, wtxn to) {
+    if (w->txn == WTXN_FATAL)
         return;
-    w->fatal = true;
+    if (!wtxn_transition_is_valid(w->txn, to)) {
+        set_fatal(w, "internal error: transaction state %s cannot become %s", wtxn_name(w->txn),
+                  wtxn_name(to));
+        return;
+    }
+    w->txn = to;
+}
+
+__attribute__((format(printf, 2, 3))) static void set_fatal(asw_worker *w, const char *fmt, ...) {
+    if (w->txn == WTXN_FATAL)
+        return;
+    w->txn = WTXN_FATAL;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(w->error, sizeof w->error, fmt, ap);
@@ -158,7 +215,8 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     }
     /* A failed delivery fails the transaction: commit will report it as an
      * abortable (or fatal) error; note it so commit aborts right away. */
-    w->txn_failed = true;
+    if (w->txn == WTXN_IN_TXN)
+        txn_set(w, WTXN_ABORTABLE);
     asw_log_write(w->log, ASW_LOG_WARN, "delivery_failed", "topic=%s error=%s",
                   rd_kafka_topic_name(m->rkt), rd_kafka_err2name(m->err));
 }
@@ -366,7 +424,7 @@ static void dead_letter(asw_worker *w, const rd_kafka_message_t *m, const char *
     rd_kafka_headers_t *again = rd_kafka_headers_copy(h);
     if (produce(w, w->topic_dlq, part, m->key, m->key_len, m->payload, m->len, h) == 0) {
         w->stats.dead_letters++;
-    } else if (!w->fatal && w->last_produce_error == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+    } else if (!is_fatal(w) && w->last_produce_error == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
         /* Too large to copy: the dead letter points at the original, which
          * stays in the input topic at the source partition and offset. A key
          * longer than any id goes too (it may be what was too large). */
@@ -400,7 +458,7 @@ static void produce_output(asw_worker *w, const rd_kafka_message_t *m, const cha
         (*count)++;
         return;
     }
-    if (w->fatal)
+    if (is_fatal(w))
         return;
     if (w->last_produce_error == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
         char msg[160];
@@ -423,7 +481,7 @@ static void produce_outputs(asw_worker *w, const rd_kafka_message_t *m, const as
         }
         produce_output(w, m, w->topic_dec, "decision", order_id, &w->stats.decisions);
     }
-    if (res->has_record && !w->fatal) {
+    if (res->has_record && !is_fatal(w)) {
         if (asw_codec_encode_record(w->codec, &res->record, &w->buf) != ASW_CODEC_OK) {
             set_fatal(w, "cannot encode a refund record for order %.200s", order_id);
             return;
@@ -435,7 +493,7 @@ static void produce_outputs(asw_worker *w, const rd_kafka_message_t *m, const as
 /* ---- transactions ---- */
 
 static int begin_txn(asw_worker *w) {
-    if (w->txn_open)
+    if (txn_open(w))
         return 0;
     rd_kafka_error_t *error = rd_kafka_begin_transaction(w->producer);
     if (error) {
@@ -443,8 +501,7 @@ static int begin_txn(asw_worker *w) {
         rd_kafka_error_destroy(error);
         return -1;
     }
-    w->txn_open = true;
-    w->txn_failed = false;
+    txn_set(w, WTXN_IN_TXN);
     w->txn_begin_ms = now_ms();
     w->txn_records = 0;
     return 0;
@@ -463,7 +520,7 @@ static void rewind_consumer(asw_worker *w) {
             fatal_from_error(w, "seek after abort", error);
             rd_kafka_error_destroy(error);
         }
-        for (int i = 0; i < l->cnt && !w->fatal; i++)
+        for (int i = 0; i < l->cnt && !is_fatal(w); i++)
             if (l->elems[i].err)
                 set_fatal(w, "seek %s [%" PRId32 "] after abort: %s", w->topic_in,
                           l->elems[i].partition, rd_kafka_err2str(l->elems[i].err));
@@ -488,8 +545,7 @@ static int abort_and_rewind(asw_worker *w, const char *why) {
         rd_kafka_error_destroy(error);
         backoff(attempt);
     }
-    w->txn_open = false;
-    w->txn_failed = false;
+    txn_set(w, WTXN_READY);
     for (int32_t p = 0; p < w->n_parts; p++) {
         wpart *wp = &w->parts[p];
         if (!wp->proc)
@@ -504,7 +560,7 @@ static int abort_and_rewind(asw_worker *w, const char *why) {
     if (++w->aborts_in_a_row >= MAX_ABORTS_IN_A_ROW)
         set_fatal(w, "%d transactions aborted in a row, the last because: %s", w->aborts_in_a_row,
                   why);
-    return w->fatal ? -1 : 1;
+    return is_fatal(w) ? -1 : 1;
 }
 
 typedef struct changelog_target {
@@ -536,7 +592,7 @@ static void write_changelog(asw_worker *w) {
     if (evict)
         w->commits_since_evict = 0;
     char err[256];
-    for (int32_t p = 0; p < w->n_parts && !w->fatal; p++) {
+    for (int32_t p = 0; p < w->n_parts && !is_fatal(w); p++) {
         asw_processor *proc = w->parts[p].proc;
         if (!proc)
             continue;
@@ -589,16 +645,16 @@ static rd_kafka_error_t *send_and_commit(asw_worker *w) {
 }
 
 int asw_worker_commit(asw_worker *w) {
-    if (w->fatal)
+    if (is_fatal(w))
         return -1;
-    if (!w->txn_open)
+    if (!txn_open(w))
         return 0;
-    if (w->txn_failed)
+    if (w->txn == WTXN_ABORTABLE)
         return abort_and_rewind(w, "a record of the transaction could not be produced");
     write_changelog(w);
-    if (w->fatal)
+    if (is_fatal(w))
         return -1;
-    if (w->txn_failed)
+    if (w->txn == WTXN_ABORTABLE)
         return abort_and_rewind(w, "a record of the transaction could not be produced");
     rd_kafka_error_t *error = send_and_commit(w);
     if (error) {
@@ -615,7 +671,7 @@ int asw_worker_commit(asw_worker *w) {
         rd_kafka_error_destroy(error);
         return rc;
     }
-    w->txn_open = false;
+    txn_set(w, WTXN_READY);
     w->aborts_in_a_row = 0;
     for (int32_t p = 0; p < w->n_parts; p++) {
         wpart *wp = &w->parts[p];
@@ -748,7 +804,7 @@ static int restore(asw_worker *w, const rd_kafka_topic_partition_list_t *parts) 
     }
     q = rd_kafka_queue_get_consumer(w->restorer);
     int64_t deadline = now_ms() + RESTORE_TIMEOUT_MS;
-    while (remaining > 0 && !w->fatal) {
+    while (remaining > 0 && !is_fatal(w)) {
         if (w->stop && *w->stop) {
             rc = 1; /* interrupted: the caller leaves these partitions idle */
             goto done;
@@ -779,7 +835,7 @@ static int restore(asw_worker *w, const rd_kafka_topic_partition_list_t *parts) 
             rd_kafka_message_destroy(m);
         }
     }
-    rc = w->fatal ? -1 : 0;
+    rc = is_fatal(w) ? -1 : 0;
 done:
     if (q)
         rd_kafka_queue_destroy(q);
@@ -795,7 +851,7 @@ done:
 static void on_assign(asw_worker *w, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts) {
     /* A restore can take long; the open transaction of the partitions
      * already owned must not run into transaction.timeout.ms meanwhile. */
-    if (w->txn_open && !w->fatal)
+    if (txn_open(w))
         asw_worker_commit(w);
     /* Fetching the committed offsets read_committed waits until no
      * transaction of a previous owner is pending on them; only then is the
@@ -857,7 +913,7 @@ static void on_assign(asw_worker *w, rd_kafka_t *rk, rd_kafka_topic_partition_li
 }
 
 static void on_revoke(asw_worker *w, rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts) {
-    if (w->txn_open && !w->fatal) {
+    if (txn_open(w)) {
         if (rd_kafka_assignment_lost(rk))
             abort_and_rewind(w, "assignment lost");
         else
@@ -917,7 +973,7 @@ static void log_stats(asw_worker *w) {
 }
 
 int asw_worker_step(asw_worker *w, int timeout_ms) {
-    if (w->fatal)
+    if (is_fatal(w))
         return -1;
     rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, timeout_ms);
     if (m) {
@@ -933,42 +989,41 @@ int asw_worker_step(asw_worker *w, int timeout_ms) {
         rd_kafka_message_destroy(m);
     }
     rd_kafka_poll(w->producer, 0);
-    if (w->txn_open && !w->fatal &&
-        (w->txn_records >= w->commit_max_records ||
-         now_ms() - w->txn_begin_ms >= w->commit_interval_ms))
+    if (txn_open(w) && (w->txn_records >= w->commit_max_records ||
+                        now_ms() - w->txn_begin_ms >= w->commit_interval_ms))
         asw_worker_commit(w);
     log_stats(w);
-    return w->fatal ? -1 : 0;
+    return is_fatal(w) ? -1 : 0;
 }
 
 int asw_worker_close(asw_worker *w) {
     if (w->closed)
-        return w->fatal ? -1 : 0;
+        return is_fatal(w) ? -1 : 0;
     w->closed = true;
     if (w->started) {
-        if (w->txn_open && !w->fatal)
+        if (txn_open(w))
             asw_worker_commit(w);
         /* Leaving the group revokes every partition (on_revoke commits
          * whatever is still open) and lets the others take them over now. */
         rd_kafka_consumer_close(w->consumer);
-        if (w->txn_open && !w->fatal)
+        if (txn_open(w))
             abort_and_rewind(w, "shutting down");
     }
     if (!w->started)
-        return w->fatal ? -1 : 0; /* nothing ran: the caller reports why */
+        return is_fatal(w) ? -1 : 0; /* nothing ran: the caller reports why */
     asw_worker_stats *s = &w->stats;
     asw_log_write(w->log, ASW_LOG_INFO, "worker_stopped",
                   "consumed=%" PRId64 " decisions=%" PRId64 " records=%" PRId64
                   " dead_letters=%" PRId64 " late_events=%" PRId64 " commits=%" PRId64
                   " aborts=%" PRId64 " fatal=%s",
                   s->consumed, s->decisions, s->records, s->dead_letters, s->late_events,
-                  s->commits, s->aborts, w->fatal ? "true" : "false");
-    return w->fatal ? -1 : 0;
+                  s->commits, s->aborts, is_fatal(w) ? "true" : "false");
+    return is_fatal(w) ? -1 : 0;
 }
 
 int asw_worker_run(asw_worker *w, const volatile sig_atomic_t *stop) {
     w->stop = stop;
-    while (!*stop && !w->fatal)
+    while (!*stop && !is_fatal(w))
         asw_worker_step(w, 100);
     return asw_worker_close(w);
 }
@@ -992,7 +1047,7 @@ int32_t asw_worker_partition_count(const asw_worker *w) {
 }
 
 int64_t asw_worker_lag(const asw_worker *w) {
-    if (w->txn_open)
+    if (txn_open(w))
         return -1;
     int64_t lag = 0;
     int assigned = 0;
