@@ -23,6 +23,7 @@
 
 #include "asw/alloc.h"
 #include "asw/jsonl.h"
+#include "asw/varint.h"
 
 #define MAGIC   0xA5
 #define VERSION 1
@@ -68,17 +69,11 @@ static void put_byte(asw_buf *b, uint8_t v) {
 
 static void put_uvar(asw_buf *b, uint64_t v) {
     uint8_t tmp[10];
-    size_t n = 0;
-    while (v >= 0x80) {
-        tmp[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    tmp[n++] = (uint8_t)v;
-    asw_buf_append(b, tmp, n);
+    asw_buf_append(b, tmp, asw_varint_put(tmp, v));
 }
 
 static void put_var(asw_buf *b, int64_t v) {
-    put_uvar(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+    put_uvar(b, asw_zigzag(v));
 }
 
 static void put_str(asw_buf *b, const char *s) {
@@ -167,17 +162,9 @@ static void encode_record(asw_buf *b, const asw_order *o, rec_kind kind, uint32_
     }
     case R_DECISION: {
         asw_decision d;
+        uint8_t packed[ASW_DECISION_PACKED_MAX];
         asw_order_decision(o, &o->apps[i], &d);
-        put_byte(b, (uint8_t)(d.initiator | (d.outcome << 2) | (d.multi_refund ? 0x10 : 0)));
-        put_uvar(b, d.reasons);
-        put_var(b, d.applications_used);
-        put_var(b, d.applications_limit);
-        put_var(b, d.order_remaining);
-        put_var(b, d.sku_remaining);
-        put_var(b, d.sku_prior_refunds);
-        put_var(b, d.event_time);
-        put_var(b, d.source_partition);
-        put_var(b, d.source_offset);
+        asw_buf_append(b, packed, asw_decision_pack(&d, packed));
         put_str(b, d.sku_order_id);
         put_opt_str(b, d.shop_id);
         put_str(b, d.ruleset_version);
@@ -306,24 +293,14 @@ typedef struct reader {
 } reader;
 
 static uint64_t get_uvar(reader *r) {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (r->p >= r->end) {
-            r->bad = true;
-            return 0;
-        }
-        uint8_t b = *r->p++;
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80))
-            return v;
-    }
-    r->bad = true;
-    return 0;
+    int ok = 1;
+    uint64_t v = asw_varint_get(&r->p, r->end, &ok);
+    r->bad = r->bad || !ok;
+    return v;
 }
 
 static int64_t get_var(reader *r) {
-    uint64_t v = get_uvar(r);
-    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+    return asw_unzigzag(get_uvar(r));
 }
 
 static uint8_t get_byte(reader *r) {
@@ -448,25 +425,12 @@ static const char *decode_entry(const void *value, size_t len, entry *e) {
     }
     case R_DECISION: {
         asw_decision *d = &e->d;
-        uint8_t df = get_byte(&r);
-        d->initiator = (asw_initiator)(df & 3);
-        d->outcome = (asw_outcome)((df >> 2) & 3);
-        d->multi_refund = (df & 0x10) != 0;
-        d->reasons = (asw_reason_set)get_uvar(&r);
-        d->applications_used = (int32_t)get_var(&r);
-        d->applications_limit = (int32_t)get_var(&r);
-        d->order_remaining = get_var(&r);
-        d->sku_remaining = get_var(&r);
-        d->sku_prior_refunds = (int32_t)get_var(&r);
-        d->event_time = get_var(&r);
-        d->source_partition = (int32_t)get_var(&r);
-        d->source_offset = get_var(&r);
+        if (asw_decision_unpack(d, &r.p, r.end) != 0)
+            return "a truncated decision or an enum out of range";
         d->sku_order_id = get_str(&r, e->s3, false);
         d->shop_id = get_str(&r, e->s4, true);
         d->ruleset_version = get_str(&r, e->s5, false);
         d->source_topic = get_str_max(&r, e->topic, sizeof e->topic - 1, false);
-        if (d->initiator >= ASW_INIT__COUNT || d->outcome >= ASW_OUT__COUNT)
-            return "an enum out of range";
         break;
     }
     case R_EXTERNAL:

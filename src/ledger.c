@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "asw/alloc.h"
+#include "asw/varint.h"
 
 /* ---- the string pool ---- */
 
@@ -586,34 +587,6 @@ static asw_str shop_str(asw_order *o, const char *shop) {
 
 /* ---- remembered decisions: varints in the pool ---- */
 
-static size_t put_varint(uint8_t *p, uint64_t v) {
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    return n;
-}
-
-static uint64_t zigzag(int64_t v) {
-    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-}
-
-static int64_t unzigzag(uint64_t v) {
-    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
-}
-
-static uint64_t get_varint(const uint8_t **p) {
-    uint64_t v = 0;
-    for (int shift = 0;; shift += 7) {
-        uint8_t b = *(*p)++;
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80))
-            return v;
-    }
-}
-
 /* Encode a decision into the pool; its strings are interned first. */
 static asw_str remember_decision(asw_order *o, const asw_decision *d) {
     asw_str sku = sku_str(o, d->sku_order_id);
@@ -622,48 +595,29 @@ static asw_str remember_decision(asw_order *o, const asw_decision *d) {
     asw_str topic = reuse_or_add(o, *last_topic(o), d->source_topic ? d->source_topic : "");
     *last_rs(o) = rs;
     *last_topic(o) = topic;
-    uint8_t buf[16 * 10];
-    size_t n = 0;
-    buf[n++] = (uint8_t)(d->initiator | (d->outcome << 2) | (d->multi_refund ? 0x10 : 0));
-    n += put_varint(buf + n, d->reasons);
-    n += put_varint(buf + n, zigzag(d->applications_used));
-    n += put_varint(buf + n, zigzag(d->applications_limit));
-    n += put_varint(buf + n, zigzag(d->order_remaining));
-    n += put_varint(buf + n, zigzag(d->sku_remaining));
-    n += put_varint(buf + n, zigzag(d->sku_prior_refunds));
-    n += put_varint(buf + n, zigzag(d->event_time));
-    n += put_varint(buf + n, zigzag(d->source_partition));
-    n += put_varint(buf + n, zigzag(d->source_offset));
-    n += put_varint(buf + n, sku);
-    n += put_varint(buf + n, shop);
-    n += put_varint(buf + n, rs);
-    n += put_varint(buf + n, topic);
+    uint8_t buf[ASW_DECISION_PACKED_MAX + 4 * 5];
+    size_t n = asw_decision_pack(d, buf);
+    n += asw_varint_put(buf + n, sku);
+    n += asw_varint_put(buf + n, shop);
+    n += asw_varint_put(buf + n, rs);
+    n += asw_varint_put(buf + n, topic);
     uint32_t off = pool_alloc(&o->pool, (uint32_t)n);
     memcpy(pool_at(&o->pool, off), buf, n);
     return off;
 }
 
 void asw_order_decision(const asw_order *o, const asw_app *a, asw_decision *d) {
+    /* Written by remember_decision() in this pool: it is whole. */
     const uint8_t *p = (const uint8_t *)pool_at(&o->pool, a->decision);
+    const uint8_t *end = p + ASW_DECISION_PACKED_MAX + 4 * 10;
+    int ok = 1;
     memset(d, 0, sizeof *d);
-    uint8_t flags = *p++;
-    d->initiator = (asw_initiator)(flags & 3);
-    d->outcome = (asw_outcome)((flags >> 2) & 3);
-    d->multi_refund = (flags & 0x10) != 0;
-    d->reasons = (asw_reason_set)get_varint(&p);
-    d->applications_used = (int32_t)unzigzag(get_varint(&p));
-    d->applications_limit = (int32_t)unzigzag(get_varint(&p));
-    d->order_remaining = unzigzag(get_varint(&p));
-    d->sku_remaining = unzigzag(get_varint(&p));
-    d->sku_prior_refunds = (int32_t)unzigzag(get_varint(&p));
-    d->event_time = unzigzag(get_varint(&p));
-    d->source_partition = (int32_t)unzigzag(get_varint(&p));
-    d->source_offset = unzigzag(get_varint(&p));
-    d->sku_order_id = STR(o, (asw_str)get_varint(&p));
-    asw_str shop = (asw_str)get_varint(&p);
+    asw_decision_unpack(d, &p, end);
+    d->sku_order_id = STR(o, (asw_str)asw_varint_get(&p, end, &ok));
+    asw_str shop = (asw_str)asw_varint_get(&p, end, &ok);
     d->shop_id = shop ? STR(o, shop) : NULL;
-    d->ruleset_version = STR(o, (asw_str)get_varint(&p));
-    d->source_topic = STR(o, (asw_str)get_varint(&p));
+    d->ruleset_version = STR(o, (asw_str)asw_varint_get(&p, end, &ok));
+    d->source_topic = STR(o, (asw_str)asw_varint_get(&p, end, &ok));
     d->aftersale_id = STR(o, a->aftersale_id);
     d->order_id = asw_order_id(o);
 }

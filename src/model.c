@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "asw/alloc.h"
+#include "asw/varint.h"
 
 static int parse_symbol(const char *const *names, int count, const char *s) {
     if (!s)
@@ -111,4 +112,41 @@ void asw_event_copy(asw_event *dst, const asw_event *src) {
 bool asw_event_carries_paid(const asw_event *ev) {
     return ev->type == ASW_EV_APPLIED || ev->type == ASW_EV_SUCCEEDED ||
            ev->type == ASW_EV_EXTERNAL;
+}
+
+size_t asw_decision_pack(const asw_decision *d, uint8_t *out) {
+    size_t n = 0;
+    out[n++] = (uint8_t)(d->initiator | (d->outcome << 2) | (d->multi_refund ? 0x10 : 0));
+    n += asw_varint_put(out + n, d->reasons);
+    n += asw_varint_put(out + n, asw_zigzag(d->applications_used));
+    n += asw_varint_put(out + n, asw_zigzag(d->applications_limit));
+    n += asw_varint_put(out + n, asw_zigzag(d->order_remaining));
+    n += asw_varint_put(out + n, asw_zigzag(d->sku_remaining));
+    n += asw_varint_put(out + n, asw_zigzag(d->sku_prior_refunds));
+    n += asw_varint_put(out + n, asw_zigzag(d->event_time));
+    n += asw_varint_put(out + n, asw_zigzag(d->source_partition));
+    n += asw_varint_put(out + n, asw_zigzag(d->source_offset));
+    return n;
+}
+
+int asw_decision_unpack(asw_decision *d, const uint8_t **p, const uint8_t *end) {
+    int ok = 1;
+    if (*p >= end)
+        return -1;
+    uint8_t flags = *(*p)++;
+    d->initiator = (asw_initiator)(flags & 3);
+    d->outcome = (asw_outcome)((flags >> 2) & 3);
+    d->multi_refund = (flags & 0x10) != 0;
+    d->reasons = (asw_reason_set)asw_varint_get(p, end, &ok);
+    d->applications_used = (int32_t)asw_unzigzag(asw_varint_get(p, end, &ok));
+    d->applications_limit = (int32_t)asw_unzigzag(asw_varint_get(p, end, &ok));
+    d->order_remaining = asw_unzigzag(asw_varint_get(p, end, &ok));
+    d->sku_remaining = asw_unzigzag(asw_varint_get(p, end, &ok));
+    d->sku_prior_refunds = (int32_t)asw_unzigzag(asw_varint_get(p, end, &ok));
+    d->event_time = asw_unzigzag(asw_varint_get(p, end, &ok));
+    d->source_partition = (int32_t)asw_unzigzag(asw_varint_get(p, end, &ok));
+    d->source_offset = asw_unzigzag(asw_varint_get(p, end, &ok));
+    if (!ok || d->initiator >= ASW_INIT__COUNT || d->outcome >= ASW_OUT__COUNT)
+        return -1;
+    return 0;
 }
