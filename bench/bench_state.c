@@ -37,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -222,7 +223,7 @@ static int emit(void *opaque, const void *key, size_t keylen, const void *value,
 static double restore_rate(asw_codec *codec, const sink *s, size_t *orders) {
     double t0 = now_s();
     asw_processor *p = asw_processor_new(rules, &forever, true);
-    asw_changelog_restore *r = asw_changelog_restore_new(codec, p);
+    asw_changelog_restore *r = asw_changelog_restore_new(codec, p, "aftersale.events");
     const uint32_t *lens = (const uint32_t *)s->lens->data;
     size_t n = s->lens->len / (2 * sizeof *lens), ko = 0, vo = 0;
     for (size_t i = 0; i < n; i++) {
@@ -297,7 +298,8 @@ static void bench_changelog(asw_codec *codec, long events, long commit_every, in
         asw_event_clear(&ev);
         src.offset++;
         if (++n % commit_every == 0) {
-            asw_changelog_write(codec, p, &scratch, emit, &now, err, sizeof err);
+            asw_changelog_write(codec, p, "aftersale.events", &scratch, emit, &now, err,
+                                sizeof err);
             /* The baseline: each changed order's whole state. */
             for (size_t c = 0; c < asw_processor_changed_count(p); c++) {
                 const asw_order *o = asw_processor_changed_at(p, c);
@@ -447,7 +449,8 @@ static int fill(asw_codec *codec, const char *brokers, const char *input, const 
     filler f = {rk, topic, 0, 0, 0};
     asw_buf scratch = ASW_BUF_INIT;
     double t0 = now_s();
-    int rc = asw_changelog_write(codec, p, &scratch, produce_record, &f, err, sizeof err);
+    int rc = asw_changelog_write(codec, p, "aftersale.events", &scratch, produce_record, &f, err,
+                                 sizeof err);
     rd_kafka_flush(rk, 120000);
     printf("fill      %zu orders (%ld events): %ld changelog records, %.1f MB, produced in "
            "%.1f s\n",
@@ -458,6 +461,17 @@ static int fill(asw_codec *codec, const char *brokers, const char *input, const 
     rd_kafka_destroy(rk);
     asw_config_destroy(cfg);
     return rc || f.failed ? 1 : 0;
+}
+
+/* Fork: true in the child; the parent waits for it and returns false. */
+static bool in_child(void) {
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0)
+        return true;
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+    return false;
 }
 
 int main(int argc, char **argv) {
@@ -496,18 +510,22 @@ int main(int argc, char **argv) {
         return 1;
     }
     rules = asw_ruleset_new();
-    if (do_memory) /* first: the emptiest heap */
-        bench_memory(memory);
-    if (do_busy)
-        bench_busy(busy);
-    if (do_changelog) {
+    /* Each in a process of its own: RSS figures must not carry what an
+     * earlier benchmark left in the heap. */
+    fflush(stdout);
+    if (do_memory && in_child())
+        bench_memory(memory), exit(0);
+    if (do_busy && in_child())
+        bench_busy(busy), exit(0);
+    if (do_changelog && in_child()) {
         /* The sample generator's 64 orders at a time, and a platform's
          * thousands: how often an order is written per commit differs. */
         bench_changelog(codec, changelog, 4000, 1);
         bench_changelog(codec, changelog, 4000, 64);
+        exit(0);
     }
-    if (do_flat)
-        bench_flat(flat);
+    if (do_flat && in_child())
+        bench_flat(flat), exit(0);
     asw_ruleset_destroy(rules);
     asw_codec_destroy(codec);
     return 0;

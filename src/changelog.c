@@ -142,7 +142,8 @@ static void encode_ledger(asw_buf *b, const asw_order *o) {
     }
 }
 
-static void encode_record(asw_buf *b, const asw_order *o, rec_kind kind, uint32_t i) {
+static void encode_record(asw_buf *b, const asw_order *o, rec_kind kind, uint32_t i,
+                          const char *input_topic) {
     start(b, kind);
     switch (kind) {
     case R_SKU:
@@ -168,7 +169,9 @@ static void encode_record(asw_buf *b, const asw_order *o, rec_kind kind, uint32_
         put_str(b, d.sku_order_id);
         put_opt_str(b, d.shop_id);
         put_str(b, d.ruleset_version);
-        put_str(b, d.source_topic);
+        /* null: the input topic of this partition (almost every decision) */
+        put_opt_str(b, input_topic && strcmp(d.source_topic, input_topic) == 0 ? NULL
+                                                                               : d.source_topic);
         break;
     }
     case R_EXTERNAL: {
@@ -183,6 +186,7 @@ static void encode_record(asw_buf *b, const asw_order *o, rec_kind kind, uint32_
 }
 
 typedef struct writer {
+    const char *input_topic; /* decisions from it store no topic */
     const asw_order *o;
     asw_buf *key, *val;
     asw_changelog_emit_fn *emit;
@@ -194,7 +198,7 @@ static void emit_record(writer *w, rec_kind kind, uint32_t i) {
     if (w->rc)
         return;
     record_key(w->key, w->o, kind, i);
-    encode_record(w->val, w->o, kind, i);
+    encode_record(w->val, w->o, kind, i, w->input_topic);
     w->rc = w->emit(w->opaque, w->key->data, w->key->len, w->val->data, w->val->len);
 }
 
@@ -252,10 +256,11 @@ static int write_tombstones(writer *w, const asw_order *o) {
     return rc;
 }
 
-int asw_changelog_write(asw_codec *codec, const asw_processor *proc, asw_buf *scratch,
-                        asw_changelog_emit_fn *emit, void *opaque, char *err, size_t errlen) {
+int asw_changelog_write(asw_codec *codec, const asw_processor *proc, const char *input_topic,
+                        asw_buf *scratch, asw_changelog_emit_fn *emit, void *opaque, char *err,
+                        size_t errlen) {
     asw_buf key = ASW_BUF_INIT;
-    writer w = {NULL, &key, scratch, emit, opaque, 0};
+    writer w = {input_topic, NULL, &key, scratch, emit, opaque, 0};
     for (size_t i = 0; i < asw_processor_dropped_count(proc) && !w.rc; i++) {
         const asw_order *d = asw_processor_dropped_at(proc, i);
         if (d)
@@ -430,7 +435,7 @@ static const char *decode_entry(const void *value, size_t len, entry *e) {
         d->sku_order_id = get_str(&r, e->s3, false);
         d->shop_id = get_str(&r, e->s4, true);
         d->ruleset_version = get_str(&r, e->s5, false);
-        d->source_topic = get_str_max(&r, e->topic, sizeof e->topic - 1, false);
+        d->source_topic = get_str_max(&r, e->topic, sizeof e->topic - 1, true);
         break;
     }
     case R_EXTERNAL:
@@ -466,6 +471,7 @@ typedef struct corrupt_key {
 
 struct asw_changelog_restore {
     asw_codec *codec;
+    char *input_topic; /* what a Decision record without a topic came from */
     asw_processor *proc;
     asw_changelog_restore_stats stats;
     /* Corrupt keys: an open-addressing table of indexes (+1; 0 = empty)
@@ -480,9 +486,11 @@ struct asw_changelog_restore {
     size_t n_removals;
 };
 
-asw_changelog_restore *asw_changelog_restore_new(asw_codec *codec, asw_processor *proc) {
+asw_changelog_restore *asw_changelog_restore_new(asw_codec *codec, asw_processor *proc,
+                                                 const char *input_topic) {
     asw_changelog_restore *r = asw_calloc(1, sizeof *r);
     r->codec = codec;
+    r->input_topic = asw_strdup(input_topic ? input_topic : "");
     r->proc = proc;
     return r;
 }
@@ -494,6 +502,7 @@ void asw_changelog_restore_destroy(asw_changelog_restore *r) {
         free(r->keys[i].key);
     free(r->keys);
     free(r->slots);
+    free(r->input_topic);
     free(r);
 }
 
@@ -730,6 +739,8 @@ void asw_changelog_restore_add(asw_changelog_restore *r, const void *key, size_t
         why = decode_entry(value, len, e);
         if (!why && (int)e->kind != kind)
             why = "a record of another kind than its key";
+        if (!why && e->kind == R_DECISION && !e->d.source_topic)
+            e->d.source_topic = r->input_topic;
         if (!why) {
             asw_order *o = asw_processor_restore_get(r->proc, order_id);
             apply_record(o, entity_id, e);
@@ -916,6 +927,8 @@ int asw_changelog_describe(const void *key, size_t keylen, const void *value, si
         asw_buf tmp = ASW_BUF_INIT;
         e->d.aftersale_id = "";
         e->d.order_id = "";
+        if (!e->d.source_topic)
+            e->d.source_topic = "(the input topic)";
         asw_jsonl_format_decision(&e->d, &tmp);
         json_t *d = json_loadb((const char *)tmp.data, tmp.len, 0, NULL);
         asw_buf_free(&tmp);

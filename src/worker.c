@@ -599,7 +599,8 @@ static void write_changelog(asw_worker *w) {
         if (evict)
             asw_processor_evict(proc);
         changelog_target t = {w, p};
-        if (asw_changelog_write(w->codec, proc, &w->buf, emit_changelog, &t, err, sizeof err) < 0)
+        if (asw_changelog_write(w->codec, proc, w->topic_in, &w->buf, emit_changelog, &t, err,
+                                sizeof err) < 0)
             set_fatal(w, "%s", err);
     }
 }
@@ -780,7 +781,7 @@ static int restore(asw_worker *w, const rd_kafka_topic_partition_list_t *parts) 
     int remaining = 0, rc = -1;
     for (int i = 0; i < parts->cnt; i++) {
         int32_t p = parts->elems[i].partition;
-        rs[p] = asw_changelog_restore_new(w->codec, w->parts[p].proc);
+        rs[p] = asw_changelog_restore_new(w->codec, w->parts[p].proc, w->topic_in);
         /* An empty changelog partition (a new application, or a partition
          * that never held an order) needs no fetch: its watermarks say so. */
         int64_t lo, hi;

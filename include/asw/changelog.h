@@ -53,13 +53,16 @@ typedef int(asw_changelog_emit_fn)(void *opaque, const void *key, size_t keylen,
 /*
  * Write the changes of one partition since its last checkpoint: each changed
  * order's state (or a tombstone when it was dropped), then the stream time
- * when it moved. `scratch` is reused for the values.
+ * when it moved. `scratch` is reused for the values. A remembered decision
+ * whose source_topic is `input_topic` stores none (a restore given the same
+ * topic puts it back).
  *
  * @return 0; -1 when a state cannot be encoded (message in err); or the
  *         non-zero value `emit` returned.
  */
-int asw_changelog_write(asw_codec *codec, const asw_processor *proc, asw_buf *scratch,
-                        asw_changelog_emit_fn *emit, void *opaque, char *err, size_t errlen);
+int asw_changelog_write(asw_codec *codec, const asw_processor *proc, const char *input_topic,
+                        asw_buf *scratch, asw_changelog_emit_fn *emit, void *opaque, char *err,
+                        size_t errlen);
 
 /*
  * Rebuilding one partition. Records are fed in offset order; each replaces
@@ -72,8 +75,10 @@ int asw_changelog_write(asw_codec *codec, const asw_processor *proc, asw_buf *sc
  */
 typedef struct asw_changelog_restore asw_changelog_restore;
 
-/* A restore into `proc` (borrowed; it should be empty). Never NULL. */
-asw_changelog_restore *asw_changelog_restore_new(asw_codec *codec, asw_processor *proc);
+/* A restore into `proc` (borrowed; it should be empty) of the partition of
+ * `input_topic` (copied). Never NULL. */
+asw_changelog_restore *asw_changelog_restore_new(asw_codec *codec, asw_processor *proc,
+                                                 const char *input_topic);
 /* asw_changelog_restore_destroy(NULL) is a no-op. */
 void asw_changelog_restore_destroy(asw_changelog_restore *r);
 

@@ -21,6 +21,7 @@ typedef struct rec {
 } rec;
 
 static struct {
+    const char *input_topic; /* of the partition written and restored */
     asw_ruleset *rules;
     asw_codec *codec;
     asw_state_limits limits;
@@ -33,6 +34,7 @@ static void setup(void) {
     fx.rules = asw_ruleset_new();
     fx.codec = asw_codec_new(err, sizeof err);
     cr_assert_not_null(fx.codec, "%s", err);
+    fx.input_topic = "t";
     fx.limits.retention_ms = 90LL * 86400000;
     fx.limits.max_step_ms = 3600000;
 }
@@ -86,11 +88,12 @@ static asw_processor *feed_and_write(uint64_t seed, int32_t orders, int every) {
         asw_processor_apply(p, &ev, &src, &res);
         asw_event_clear(&ev);
         if (i % every == 0) {
-            cr_assert_eq(asw_changelog_write(fx.codec, p, &buf, collect, NULL, err, sizeof err), 0);
+            cr_assert_eq(
+                asw_changelog_write(fx.codec, p, fx.input_topic, &buf, collect, NULL, err, sizeof err), 0);
             asw_processor_checkpoint(p);
         }
     }
-    cr_assert_eq(asw_changelog_write(fx.codec, p, &buf, collect, NULL, err, sizeof err), 0);
+    cr_assert_eq(asw_changelog_write(fx.codec, p, fx.input_topic, &buf, collect, NULL, err, sizeof err), 0);
     asw_processor_checkpoint(p);
     asw_buf_free(&buf);
     asw_gen_destroy(g);
@@ -100,7 +103,7 @@ static asw_processor *feed_and_write(uint64_t seed, int32_t orders, int every) {
 /* Restore every collected record into a fresh processor. */
 static asw_processor *restore_all(int *rc, char *err, size_t errlen) {
     asw_processor *p = asw_processor_new(fx.rules, &fx.limits, true);
-    asw_changelog_restore *r = asw_changelog_restore_new(fx.codec, p);
+    asw_changelog_restore *r = asw_changelog_restore_new(fx.codec, p, fx.input_topic);
     for (size_t i = 0; i < fx.n; i++)
         asw_changelog_restore_add(r, fx.recs[i].key, fx.recs[i].keylen, fx.recs[i].value,
                                   fx.recs[i].len, (int64_t)i);
@@ -321,7 +324,8 @@ Test(changelog, an_order_with_many_sub_orders_and_applications_round_trips) {
             asw_processor_apply(p, &ev, &src, &res);
             asw_event_clear(&ev);
         }
-        cr_assert_eq(asw_changelog_write(fx.codec, p, &buf, collect, NULL, err, sizeof err), 0);
+        cr_assert_eq(asw_changelog_write(fx.codec, p, fx.input_topic, &buf, collect, NULL, err, sizeof err),
+                     0);
         asw_processor_checkpoint(p);
     }
     const asw_order *o = asw_processor_get(p, "O1");
@@ -341,6 +345,20 @@ Test(changelog, an_order_with_many_sub_orders_and_applications_round_trips) {
     cr_assert_eq(rc, 0, "%s", err);
     cr_assert(asw_processor_equal(p, back));
     asw_buf_free(&buf);
+    asw_processor_destroy(p);
+    asw_processor_destroy(back);
+}
+
+Test(changelog, a_decision_from_another_topic_keeps_its_topic) {
+    /* Decisions name the input topic "t"; the partition is another's: the
+     * topic is stored, and a restore for any topic gives it back. */
+    fx.input_topic = "elsewhere";
+    asw_processor *p = feed_and_write(9, 20, 10);
+    int rc;
+    char err[512];
+    asw_processor *back = restore_all(&rc, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert(asw_processor_equal(p, back));
     asw_processor_destroy(p);
     asw_processor_destroy(back);
 }
