@@ -88,12 +88,14 @@ static asw_processor *feed_and_write(uint64_t seed, int32_t orders, int every) {
         asw_processor_apply(p, &ev, &src, &res);
         asw_event_clear(&ev);
         if (i % every == 0) {
-            cr_assert_eq(
-                asw_changelog_write(fx.codec, p, fx.input_topic, &buf, collect, NULL, err, sizeof err), 0);
+            cr_assert_eq(asw_changelog_write(fx.codec, p, fx.input_topic, &buf, collect, NULL, err,
+                                             sizeof err),
+                         0);
             asw_processor_checkpoint(p);
         }
     }
-    cr_assert_eq(asw_changelog_write(fx.codec, p, fx.input_topic, &buf, collect, NULL, err, sizeof err), 0);
+    cr_assert_eq(
+        asw_changelog_write(fx.codec, p, fx.input_topic, &buf, collect, NULL, err, sizeof err), 0);
     asw_processor_checkpoint(p);
     asw_buf_free(&buf);
     asw_gen_destroy(g);
@@ -324,8 +326,9 @@ Test(changelog, an_order_with_many_sub_orders_and_applications_round_trips) {
             asw_processor_apply(p, &ev, &src, &res);
             asw_event_clear(&ev);
         }
-        cr_assert_eq(asw_changelog_write(fx.codec, p, fx.input_topic, &buf, collect, NULL, err, sizeof err),
-                     0);
+        cr_assert_eq(
+            asw_changelog_write(fx.codec, p, fx.input_topic, &buf, collect, NULL, err, sizeof err),
+            0);
         asw_processor_checkpoint(p);
     }
     const asw_order *o = asw_processor_get(p, "O1");
