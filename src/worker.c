@@ -763,10 +763,11 @@ static void restore_done(asw_worker *w, asw_changelog_restore **rs, int32_t p) {
     char err[512];
     asw_changelog_restore_stats st;
     asw_changelog_restore_get_stats(rs[p], &st);
-    w->stats.restored += st.states;
     w->stats.changelog_corrupt += st.corrupt;
     if (asw_changelog_restore_finish(rs[p], err, sizeof err) != 0)
         quarantine(w, p, err);
+    else
+        w->stats.restored += (int64_t)asw_processor_order_count(w->parts[p].proc);
     asw_changelog_restore_destroy(rs[p]);
     rs[p] = NULL;
 }

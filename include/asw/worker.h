@@ -33,7 +33,7 @@ typedef struct asw_worker_stats {
     int64_t changelog;         /* changelog records written */
     int64_t commits;           /* committed transactions */
     int64_t aborts;            /* aborted transactions */
-    int64_t restored;          /* order states read from the changelog */
+    int64_t restored;          /* orders rebuilt from the changelog */
     int64_t changelog_corrupt; /* changelog records that could not be decoded */
     int64_t quarantined;       /* times a partition was left unprocessed because its
                                   changelog could not be restored whole */
