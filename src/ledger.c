@@ -24,23 +24,32 @@
 /* ---- the string pool ---- */
 
 /*
- * Chunk i holds POOL_CHUNK0 << i bytes and starts at offset
- * POOL_CHUNK0 * (2^i - 1), so an offset finds its chunk with one bit scan
- * and chunks never move. A string never straddles two chunks.
+ * Chunks never move, so a string's address stays valid. The first
+ * POOL_SMALL chunks hold POOL_CHUNK0 bytes each (most orders need a few:
+ * little slack), then each chunk doubles (a busy order's pool grows
+ * geometrically). An offset finds its chunk with arithmetic and one bit
+ * scan. A string never straddles two chunks.
  */
-#define POOL_CHUNK0 64u
+#define POOL_CHUNK0    64u
+#define POOL_SMALL     4u
+#define POOL_SMALL_END (POOL_CHUNK0 * POOL_SMALL) /* where the doubling chunks start */
 
 static uint32_t chunk_of(uint32_t off) {
-    uint32_t q = off / POOL_CHUNK0 + 1;
-    return 31u - (uint32_t)__builtin_clz(q);
+    if (off < POOL_SMALL_END)
+        return off / POOL_CHUNK0;
+    /* chunk POOL_SMALL + k starts at 2 * POOL_CHUNK0 * 2^k + 2 * POOL_CHUNK0 */
+    uint32_t q = (off - 2 * POOL_CHUNK0) / (2 * POOL_CHUNK0);
+    return POOL_SMALL + 31u - (uint32_t)__builtin_clz(q);
 }
 
 static uint32_t chunk_start(uint32_t i) {
-    return POOL_CHUNK0 * ((1u << i) - 1);
+    if (i <= POOL_SMALL)
+        return POOL_CHUNK0 * i;
+    return 2 * POOL_CHUNK0 * (1u << (i - POOL_SMALL)) + 2 * POOL_CHUNK0;
 }
 
 static uint32_t chunk_size(uint32_t i) {
-    return POOL_CHUNK0 << i;
+    return i < POOL_SMALL ? POOL_CHUNK0 : (2 * POOL_CHUNK0) << (i - POOL_SMALL);
 }
 
 static char *pool_at(const asw_pool *p, uint32_t off) {
@@ -103,7 +112,7 @@ const char *asw_order_id(const asw_order *o) {
 
 /* ---- the entity index ---- */
 
-#define INDEX_MIN     8 /* entities an order holds before it gets an index */
+#define INDEX_MIN     16 /* entities an order holds before it gets an index */
 #define SLOT(kind, i) (((uint32_t)(kind) << 28) | ((uint32_t)(i) + 1))
 #define SLOT_KIND(v)  ((v) >> 28)
 #define SLOT_INDEX(v) (((v)&0x0fffffffu) - 1)
