@@ -260,3 +260,85 @@ Test(property, eviction_changes_no_output_when_no_event_is_later_than_the_retent
     cr_assert_eq(held_bounded + dropped, held_forever, "held %lld of %lld, dropped %lld",
                  (long long)held_bounded, (long long)held_forever, (long long)dropped);
 }
+
+/* An event built by hand for the stream below. */
+static asw_event wild_application(const char *event_id, const char *order_id, int64_t t,
+                                  int64_t amount) {
+    asw_event ev;
+    asw_event_init(&ev);
+    ev.type = ASW_EV_APPLIED;
+    ev.event_id = strdup(event_id);
+    ev.order_id = strdup(order_id);
+    ev.aftersale_id = strdup(event_id);
+    ev.sku_order_id = strdup("W-1");
+    ev.shop_id = strdup("s1");
+    ev.refund_id = strdup("");
+    ev.event_time = t;
+    ev.amount = amount; /* negative: INVALID_REQUEST */
+    ev.aftersale_type = ASW_AT_REFUND_ONLY_SHIPPED;
+    ev.order.order_status = ASW_OS_SHIPPED;
+    ev.order.order_paid_amount = ev.order.sku_paid_amount = 1000;
+    return ev;
+}
+
+Test(property, default_retention_forgets_nothing_with_slow_upstreams_and_wild_clocks) {
+    /* 200 days of the generate mix; shops s3 and s7 arrive 30 days late (a
+     * slow upstream); mid-stream, wild clocks five years ahead: one valid
+     * application, one invalid, then a burst of 20. With the default
+     * state.retention.ms (90 days) and step (1 hour), every output equals
+     * that of a state that keeps every order, and nothing is late. */
+    const int64_t day = 86400000;
+    asw_ruleset *rules = asw_ruleset_new();
+    asw_state_limits defaults = {.retention_ms = 90 * day, .max_step_ms = 3600000};
+    asw_state_limits forever = {.retention_ms = INT64_MAX / 4, .max_step_ms = 3600000};
+    asw_gen *g = asw_gen_new(77, 6000, 64);
+    size_t n = 0, cap = 1 << 16;
+    arriving *a = malloc(cap * sizeof *a);
+    int64_t first = 0;
+    while (asw_gen_next(g, &a[n].ev)) {
+        asw_event *ev = &a[n].ev;
+        if (!first)
+            first = ev->event_time;
+        bool slow = strcmp(ev->shop_id, "s3") == 0 || strcmp(ev->shop_id, "s7") == 0;
+        a[n].arrival = ev->event_time + (slow ? 30 * day : 0);
+        a[n].seq = (int64_t)n;
+        if (++n == cap)
+            a = realloc(a, (cap *= 2) * sizeof *a);
+    }
+    asw_gen_destroy(g);
+    cr_assert_gt(a[n - 1].ev.event_time - first, 150 * day, "a long span");
+    int64_t mid = first + 100 * day, wild = first + 5 * 365 * day;
+    char id[32];
+    for (int i = 0; i < 22; i++) {
+        if (n + 1 >= cap)
+            a = realloc(a, (cap *= 2) * sizeof *a);
+        snprintf(id, sizeof id, "wild-%d", i);
+        a[n].ev =
+            wild_application(id, i == 1 ? "W-invalid" : "W-order", wild + i, i == 1 ? -5 : 100);
+        a[n].arrival = mid + i;
+        a[n].seq = (int64_t)n;
+        n++;
+    }
+    qsort(a, n, sizeof *a, by_arrival);
+    asw_processor *pd = asw_processor_new(rules, &defaults, false);
+    asw_processor *pf = asw_processor_new(rules, &forever, false);
+    asw_buf od = ASW_BUF_INIT, of = ASW_BUF_INIT;
+    int64_t late = 0, dropped = 0;
+    run_bounded(pd, a, n, true, &od, &late, &dropped);
+    run_bounded(pf, a, n, false, &of, &late, &dropped);
+    cr_assert_eq(late, 0, "nothing is more than the retention late");
+    cr_assert(od.len == of.len && memcmp(od.data, of.data, od.len) == 0,
+              "the default retention changed an output");
+    cr_assert_gt(dropped, 100, "closed orders were dropped along the way");
+    /* 22 wild events moved stream time by at most 22 hours past the real
+     * clock of the stream. */
+    cr_assert_leq(asw_processor_stream_time(pd), a[n - 1].arrival + 22 * 3600000);
+    asw_buf_free(&od);
+    asw_buf_free(&of);
+    asw_processor_destroy(pd);
+    asw_processor_destroy(pf);
+    for (size_t i = 0; i < n; i++)
+        asw_event_clear(&a[i].ev);
+    free(a);
+    asw_ruleset_destroy(rules);
+}
