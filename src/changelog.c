@@ -457,8 +457,7 @@ static const char *decode_entry(const void *value, size_t len, entry *e) {
 /* ---- restore ---- */
 
 /* asw_order.restore_flags while a restore runs. */
-#define RF_HEADER  1 /* its header record was read */
-#define RF_COMPACT 2 /* it lost an entity: compact it at the end */
+#define RF_HEADER 1 /* its ledger record was read */
 
 /* A key whose latest record was corrupt. Keys are compared as bytes. */
 typedef struct corrupt_key {
@@ -481,9 +480,6 @@ struct asw_changelog_restore {
     uint32_t *slots;
     size_t n_slots; /* a power of two, or 0 */
     size_t n_open;
-    /* Orders that lost an entity (a tombstone or a corrupt record): they
-     * are compacted at the end. */
-    size_t n_removals;
 };
 
 asw_changelog_restore *asw_changelog_restore_new(asw_codec *codec, asw_processor *proc,
@@ -582,7 +578,8 @@ static void supersede(asw_changelog_restore *r, const void *key, size_t keylen) 
 }
 
 /* Forget what one record of an order being rebuilt said. A whole entity
- * whose id becomes 0 is removed when the restore compacts the order. */
+ * whose id becomes 0 is removed when the restore compacts the order at its
+ * end. */
 static void remove_part(asw_changelog_restore *r, asw_order *o, rec_kind kind, const char *id) {
     int64_t i = asw_order_find_entity(o, entity_of(kind), id);
     if (i < 0)
@@ -604,8 +601,7 @@ static void remove_part(asw_changelog_restore *r, asw_order *o, rec_kind kind, c
         o->seen[i] = 0;
         break;
     }
-    o->restore_flags |= RF_COMPACT;
-    r->n_removals++;
+    r->stats.removed++;
 }
 
 /* A legacy (Avro OrderState) value: the order's whole state. */
@@ -623,7 +619,7 @@ static const char *restore_legacy(asw_changelog_restore *r, const char *order_id
         snprintf(err, errlen, "%s: %s", asw_codec_err_name(e), msg);
         return err;
     }
-    o->restore_flags |= RF_HEADER;
+    o->restore_flags |= RF_HEADER | ASW_ORDER_WRITE_ALL;
     asw_processor_restore(r->proc, o);
     return NULL;
 }
@@ -644,7 +640,9 @@ static void apply_record(asw_order *o, const char *id, const entry *e) {
             asw_order_put_sku(o, f->id, f->paid, f->refunded, f->reserved, f->refund_successes,
                               true);
         }
-        o->restore_flags |= RF_HEADER;
+        /* A ledger record is only ever written with (or after) records of
+         * every entity: a whole state read before it is superseded. */
+        o->restore_flags = (uint8_t)((o->restore_flags | RF_HEADER) & ~ASW_ORDER_WRITE_ALL);
         break;
     case R_SKU:
         asw_order_put_sku(o, id, e->sku_fields.paid, e->sku_fields.refunded, e->sku_fields.reserved,
@@ -791,21 +789,13 @@ typedef struct finishing {
     size_t n_orphans, cap_orphans;
 } finishing;
 
-/* Are the sub-orders of the ledger record at the front (where the writer
- * looks for them)? */
-static bool ledger_skus_in_front(const asw_order *o) {
-    for (uint32_t i = 0; i < o->n_ledger_skus && i < o->n_skus; i++)
-        if (!o->skus[i].in_ledger)
-            return false;
-    return true;
-}
-
 static void finish_order(asw_order *o, void *opaque) {
     finishing *f = opaque;
-    if ((o->restore_flags & RF_COMPACT) || !ledger_skus_in_front(o))
-        asw_order_compact(o);
+    /* Always: an application may have come before its sub-order's record,
+     * so the counts of open applications are made again from the entities. */
+    asw_order_compact(o);
     bool header = o->restore_flags & RF_HEADER;
-    o->restore_flags = 0;
+    o->restore_flags &= ASW_ORDER_WRITE_ALL;
     if (header)
         return;
     if (f->n_orphans == f->cap_orphans) {

@@ -198,6 +198,32 @@ static void index_added(asw_order *o, asw_entity_kind kind, uint32_t i) {
     index_insert(o, kind, i);
 }
 
+/* Take entity i of kind out of the index (backward-shift deletion, so the
+ * probe runs stay whole); the ids of every indexed entity must still be
+ * readable. */
+static void index_remove(asw_order *o, asw_entity_kind kind, uint32_t i) {
+    if (!o->index)
+        return;
+    uint32_t mask = o->index_cap - 1, want = SLOT(kind, i);
+    uint32_t h = (uint32_t)hash_id(kind, asw_order_entity_id(o, kind, i)) & mask;
+    while (o->index[h] && o->index[h] != want)
+        h = (h + 1) & mask;
+    if (!o->index[h])
+        return;
+    o->index[h] = 0;
+    for (uint32_t j = (h + 1) & mask; o->index[j]; j = (j + 1) & mask) {
+        uint32_t v = o->index[j];
+        asw_entity_kind k = (asw_entity_kind)SLOT_KIND(v);
+        uint32_t home = (uint32_t)hash_id(k, asw_order_entity_id(o, k, SLOT_INDEX(v))) & mask;
+        bool movable = (j > h) ? (home <= h || home > j) : (home <= h && home > j);
+        if (movable) {
+            o->index[h] = v;
+            o->index[j] = 0;
+            h = j;
+        }
+    }
+}
+
 int64_t asw_order_find_entity(const asw_order *o, asw_entity_kind kind, const char *id) {
     if (!o->index) {
         uint32_t n = asw_order_entity_count(o, kind);
@@ -226,6 +252,7 @@ typedef struct jorder {
     int64_t paid, refunded, reserved, max_event_time, deadline;
     uint32_t n_counted, n_open, n_ledger_skus;
     bool prior_success, has_deadline, changed;
+    bool write_all; /* every entity counts as changed (see ASW_ORDER_WRITE_ALL) */
     uint32_t n_skus, n_apps, n_externals, n_seen, pool_len;
     uint32_t first_image; /* index + 1 of its newest image, 0 = none */
 } jorder;
@@ -305,6 +332,8 @@ void asw_order_journal_begin(asw_order_journal *j, asw_order *o) {
                   .n_externals = o->n_externals,
                   .n_seen = o->n_seen,
                   .pool_len = o->pool.len};
+    r->write_all = (o->restore_flags & ASW_ORDER_WRITE_ALL) != 0;
+    o->restore_flags &= (uint8_t)~ASW_ORDER_WRITE_ALL;
     o->journal = j;
     o->journal_slot = (uint32_t)j->n_orders++;
 }
@@ -388,17 +417,19 @@ void asw_order_journal_each_change(const asw_order_journal *j, const asw_order *
     if (o->journal != j)
         return;
     const jorder *r = &j->orders[o->journal_slot];
-    for (uint32_t k = r->first_image; k; k = j->images[k - 1].next) {
-        const jimage *im = &j->images[k - 1];
-        fn(opaque, im->kind, im->index, &im->u);
-    }
-    for (uint32_t i = r->n_skus; i < o->n_skus; i++)
+    bool all = r->write_all && r->changed;
+    if (!all)
+        for (uint32_t k = r->first_image; k; k = j->images[k - 1].next) {
+            const jimage *im = &j->images[k - 1];
+            fn(opaque, im->kind, im->index, &im->u);
+        }
+    for (uint32_t i = all ? 0 : r->n_skus; i < o->n_skus; i++)
         fn(opaque, ASW_ENT_SKU, i, NULL);
-    for (uint32_t i = r->n_apps; i < o->n_apps; i++)
+    for (uint32_t i = all ? 0 : r->n_apps; i < o->n_apps; i++)
         fn(opaque, ASW_ENT_APP, i, NULL);
-    for (uint32_t i = r->n_externals; i < o->n_externals; i++)
+    for (uint32_t i = all ? 0 : r->n_externals; i < o->n_externals; i++)
         fn(opaque, ASW_ENT_EXTERNAL, i, NULL);
-    for (uint32_t i = r->n_seen; i < o->n_seen; i++)
+    for (uint32_t i = all ? 0 : r->n_seen; i < o->n_seen; i++)
         fn(opaque, ASW_ENT_SEEN, i, NULL);
 }
 
@@ -418,8 +449,12 @@ void asw_order_journal_rollback(asw_order_journal *j) {
         asw_order *o = r->o;
         if (!o)
             continue;
-        bool shrunk = o->n_skus != r->n_skus || o->n_apps != r->n_apps ||
-                      o->n_externals != r->n_externals || o->n_seen != r->n_seen;
+        /* The entities appended in the transaction leave the index, newest
+         * first, while their ids are still in the pool: O(what changed). */
+        uint32_t kept[ASW_ENT__COUNT] = {r->n_skus, r->n_apps, r->n_externals, r->n_seen};
+        for (int kind = 0; kind < ASW_ENT__COUNT; kind++)
+            for (uint32_t i = asw_order_entity_count(o, (asw_entity_kind)kind); i-- > kept[kind];)
+                index_remove(o, (asw_entity_kind)kind, i);
         o->n_skus = r->n_skus;
         o->n_apps = r->n_apps;
         o->n_externals = r->n_externals;
@@ -438,8 +473,8 @@ void asw_order_journal_rollback(asw_order_journal *j) {
         o->n_ledger_skus = r->n_ledger_skus;
         o->prior_success = r->prior_success;
         o->has_deadline = r->has_deadline;
-        if (shrunk)
-            index_rebuild(o);
+        if (r->write_all)
+            o->restore_flags |= ASW_ORDER_WRITE_ALL;
     }
 }
 
@@ -652,13 +687,23 @@ void asw_order_put_sku(asw_order *o, const char *sku_order_id, int64_t paid, int
 }
 
 /* Keep the derived counters right around a change of a counted app. */
+/* The per-sub-order count of OPEN applications moves with the sub-order's
+ * ledger. Live events always create the ledger first; a rebuild may meet an
+ * application before its sub-order's record, and must not invent one (the
+ * restore recounts at its end: asw_order_compact()). */
+static void count_open(asw_order *o, const asw_app *a, int32_t delta) {
+    asw_sku_state *s = find_sku(o, STR(o, a->sku_order_id));
+    if (s)
+        will_change_sku(o, s)->open_apps += delta;
+}
+
 static void uncount(asw_order *o, const asw_app *a) {
     if (!a->counted)
         return;
     o->n_counted--;
     if (a->state == ASW_APP_OPEN) {
         o->n_open--;
-        will_change_sku(o, get_sku(o, STR(o, a->sku_order_id)))->open_apps--;
+        count_open(o, a, -1);
     }
 }
 
@@ -668,29 +713,17 @@ static void count(asw_order *o, const asw_app *a) {
     o->n_counted++;
     if (a->state == ASW_APP_OPEN) {
         o->n_open++;
-        will_change_sku(o, get_sku(o, STR(o, a->sku_order_id)))->open_apps++;
+        count_open(o, a, 1);
     }
 }
 
 void asw_order_compact(asw_order *o) {
+    uint32_t before = total_entities(o);
     uint32_t n = 0;
     for (uint32_t i = 0; i < o->n_skus; i++)
         if (o->skus[i].sku_order_id)
             o->skus[n++] = o->skus[i];
     o->n_skus = n;
-    /* The sub-orders of the ledger record first: the writer finds them at
-     * the front. */
-    if (o->n_skus) {
-        asw_sku_state *sorted = asw_malloc(o->n_skus * sizeof *sorted);
-        uint32_t front = 0, k = 0;
-        for (uint32_t i = 0; i < o->n_skus; i++)
-            front += o->skus[i].in_ledger != 0;
-        o->n_ledger_skus = front;
-        for (uint32_t i = 0; i < o->n_skus; i++)
-            sorted[o->skus[i].in_ledger ? k++ : front++] = o->skus[i];
-        memcpy(o->skus, sorted, o->n_skus * sizeof *sorted);
-        free(sorted);
-    }
     n = 0;
     for (uint32_t i = 0; i < o->n_apps; i++)
         if (o->apps[i].aftersale_id && (o->apps[i].counted || o->apps[i].decision))
@@ -706,7 +739,26 @@ void asw_order_compact(asw_order *o) {
         if (o->seen[i])
             o->seen[n++] = o->seen[i];
     o->n_seen = n;
-    index_rebuild(o);
+    /* The sub-orders of the ledger record first: the writer finds them at
+     * the front. */
+    uint32_t front = 0;
+    bool in_front = true;
+    for (uint32_t i = 0; i < o->n_skus; i++) {
+        if (o->skus[i].in_ledger && i != front)
+            in_front = false;
+        front += o->skus[i].in_ledger != 0;
+    }
+    o->n_ledger_skus = front;
+    if (!in_front) {
+        asw_sku_state *sorted = asw_malloc(o->n_skus * sizeof *sorted);
+        uint32_t k = 0;
+        for (uint32_t i = 0; i < o->n_skus; i++)
+            sorted[o->skus[i].in_ledger ? k++ : front++] = o->skus[i];
+        memcpy(o->skus, sorted, o->n_skus * sizeof *sorted);
+        free(sorted);
+    }
+    if (!in_front || before != total_entities(o))
+        index_rebuild(o);
     o->n_counted = o->n_open = 0;
     for (uint32_t i = 0; i < o->n_skus; i++)
         o->skus[i].open_apps = 0;
@@ -724,7 +776,7 @@ static void set_state(asw_order *o, asw_app *a, asw_app_state to) {
 void asw_order_put_app_counted(asw_order *o, const char *aftersale_id, bool counted,
                                const char *sku_order_id, const char *shop_id, bool has_type,
                                asw_aftersale_type type, asw_app_state state, int64_t reserved) {
-    asw_str sku = counted ? get_sku(o, sku_order_id)->sku_order_id : 0;
+    asw_str sku = counted ? sku_str(o, sku_order_id) : 0;
     asw_app *a = get_any_app(o, aftersale_id);
     uncount(o, a);
     a->counted = counted;

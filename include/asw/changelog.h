@@ -94,6 +94,7 @@ typedef struct asw_changelog_restore_stats {
     int64_t tombstones; /* tombstones applied */
     int64_t corrupt;    /* corrupt records, superseded or not */
     int64_t superseded; /* corrupt records a later record replaced */
+    int64_t removed;    /* parts of entities a tombstone or a corrupt record removed */
 } asw_changelog_restore_stats;
 
 void asw_changelog_restore_get_stats(const asw_changelog_restore *r,

@@ -134,6 +134,12 @@ typedef struct asw_order {
     uint32_t index_cap;
 } asw_order;
 
+/* restore_flags: the order was read from a whole-state record of an earlier
+ * version, so its entities have no records of their own yet: its next
+ * change writes every one (a ledger record alone would supersede the whole
+ * state and lose them at compaction). */
+#define ASW_ORDER_WRITE_ALL 0x80
+
 /* What one event did. */
 typedef enum asw_apply_status {
     ASW_APPLY_OK = 0,  /* outputs (possibly none) are in the result */

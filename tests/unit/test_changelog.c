@@ -365,3 +365,94 @@ Test(changelog, a_decision_from_another_topic_keeps_its_topic) {
     asw_processor_destroy(p);
     asw_processor_destroy(back);
 }
+
+/* What compaction leaves: the last record of each key, in log order. */
+static void compact_records(void) {
+    size_t kept = 0;
+    for (size_t i = 0; i < fx.n; i++) {
+        bool later = false;
+        for (size_t j = i + 1; j < fx.n && !later; j++)
+            later = fx.recs[j].keylen == fx.recs[i].keylen &&
+                    memcmp(fx.recs[j].key, fx.recs[i].key, fx.recs[i].keylen) == 0;
+        if (later) {
+            free(fx.recs[i].key);
+            free(fx.recs[i].value);
+        } else {
+            fx.recs[kept++] = fx.recs[i];
+        }
+    }
+    fx.n = kept;
+}
+
+Test(changelog, an_order_read_from_a_whole_state_is_written_whole_at_its_next_change) {
+    /* An earlier version's whole state of an order with 12 applications on
+     * 12 sub-orders; after the upgrade one more event and a commit; then
+     * compaction replaces the whole state by the new ledger record. The
+     * order must come back whole. */
+    asw_ruleset_set_limit(fx.rules, 100);
+    asw_processor *p = asw_processor_new(fx.rules, &fx.limits, true);
+    asw_source src = {"t", 0, 0};
+    asw_result res;
+    char eid[16], aid[16], sku[16];
+    for (int i = 0; i < 12; i++) {
+        snprintf(eid, sizeof eid, "e%d", i);
+        snprintf(aid, sizeof aid, "A%d", i);
+        snprintf(sku, sizeof sku, "S%d", i);
+        asw_event ev = t_applied(eid, aid, sku, 10);
+        asw_processor_apply(p, &ev, &src, &res);
+        cr_assert_eq(res.decision.outcome, ASW_OUT_ACCEPTED, "%s", t_reasons(res.decision.reasons));
+        asw_event_clear(&ev);
+    }
+    asw_processor_checkpoint(p);
+    asw_buf buf = ASW_BUF_INIT;
+    cr_assert_eq(asw_codec_encode_state(fx.codec, asw_processor_get(p, "O1"), &buf), ASW_CODEC_OK);
+    push("O1", 2, buf.data, buf.len);
+    int rc;
+    char err[512];
+    asw_processor *w = restore_all(&rc, err, sizeof err); /* the upgraded worker */
+    cr_assert_eq(rc, 0, "%s", err);
+    asw_event more = t_withdrawn("w1", "A3", "S3");
+    asw_processor_apply(w, &more, &src, &res);
+    asw_processor_apply(p, &more, &src, &res);
+    asw_event_clear(&more);
+    cr_assert_eq(
+        asw_changelog_write(fx.codec, w, fx.input_topic, &buf, collect, NULL, err, sizeof err), 0);
+    asw_processor_checkpoint(w);
+    compact_records();
+    asw_processor *back = restore_all(&rc, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert_eq(asw_order_applications_used(asw_processor_get(back, "O1")), 12);
+    cr_assert(asw_processor_equal(p, back), "the restored order lost entities");
+    asw_buf_free(&buf);
+    asw_processor_destroy(p);
+    asw_processor_destroy(w);
+    asw_processor_destroy(back);
+}
+
+Test(changelog, application_records_of_a_dropped_order_leave_nothing_behind) {
+    /* A dropped order's ledger tombstone expired while an older
+     * application record and its own tombstone are still in the log: the
+     * restore must not invent a sub-order for it, nor call it a half
+     * state. */
+    asw_processor *p = feed_and_write(3, 10, 10);
+    size_t at = SIZE_MAX;
+    for (size_t i = 0; i < fx.n && at == SIZE_MAX; i++)
+        if (fx.recs[i].keylen > 9 && memcmp(fx.recs[i].key, "O000001\0A", 9) == 0 &&
+            fx.recs[i].value)
+            at = i;
+    cr_assert_neq(at, SIZE_MAX, "an application record of O000001");
+    rec a = fx.recs[at];
+    char key[256];
+    memcpy(key, a.key, a.keylen);
+    memcpy(key, "O-ghost", 7);
+    push(key, a.keylen, a.value, a.len);
+    push(key, a.keylen, NULL, 0);
+    int rc;
+    char err[512] = "";
+    asw_processor *back = restore_all(&rc, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert_null(asw_processor_get(back, "O-ghost"));
+    cr_assert(asw_processor_equal(p, back));
+    asw_processor_destroy(p);
+    asw_processor_destroy(back);
+}

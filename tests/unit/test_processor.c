@@ -339,3 +339,37 @@ Test(processor, restore_takes_the_stored_stream_time_over_the_states) {
     cr_assert_eq(asw_processor_order_count(p), 1);
     asw_processor_destroy(p);
 }
+
+Test(processor, rollback_of_a_big_order_takes_its_new_entities_out_of_the_index) {
+    /* An order large enough for a hash index: entities appended in an
+     * aborted transaction leave the index, and the same ids can come again. */
+    asw_processor *p = asw_processor_new(rules, lim(1000 * day, hour), true);
+    asw_processor *ref = asw_processor_new(rules, lim(1000 * day, hour), false);
+    asw_result res;
+    char id[32];
+    for (int i = 0; i < 40; i++) {
+        snprintf(id, sizeof id, "x%d", i);
+        tick(p, "O1", id, 1000 + i, &res);
+        tick(ref, "O1", id, 1000 + i, &res);
+    }
+    asw_processor_checkpoint(p);
+    for (int i = 40; i < 90; i++) {
+        snprintf(id, sizeof id, "x%d", i);
+        tick(p, "O1", id, 1000 + i, &res);
+    }
+    asw_processor_rollback(p);
+    cr_assert(asw_processor_equal(p, ref), "not back at the checkpoint");
+    const asw_order *o = asw_processor_get(p, "O1");
+    cr_assert_not_null(o->index, "the order has an index");
+    cr_assert_lt(asw_order_find_entity(o, ASW_ENT_EXTERNAL, "x60"), 0, "x60 left the index");
+    cr_assert_geq(asw_order_find_entity(o, ASW_ENT_EXTERNAL, "x39"), 0);
+    for (int i = 40; i < 90; i++) {
+        snprintf(id, sizeof id, "x%d", i);
+        tick(p, "O1", id, 1000 + i, &res);
+        tick(ref, "O1", id, 1000 + i, &res);
+        cr_assert_eq(res.status, ASW_APPLY_OK);
+    }
+    cr_assert(asw_processor_equal(p, ref));
+    asw_processor_destroy(p);
+    asw_processor_destroy(ref);
+}
