@@ -92,6 +92,20 @@ static void set(char **field, const char *v) {
     *field = strdup(v);
 }
 
+/* Apply every event of g; returns how many. */
+static long feed_all(asw_processor *p, asw_gen *g, asw_source *src) {
+    asw_event ev;
+    long n = 0;
+    while (asw_gen_next(g, &ev)) {
+        asw_result res;
+        asw_processor_apply(p, &ev, src, &res);
+        asw_event_clear(&ev);
+        src->offset++;
+        n++;
+    }
+    return n;
+}
+
 /* ---- busy ---- */
 
 typedef enum { BUSY_FRESH, BUSY_ASC, BUSY_DESC, BUSY_CARDS } busy_kind;
@@ -165,16 +179,8 @@ static void bench_memory(long orders) {
     asw_processor *p = asw_processor_new(rules, &forever, false);
     asw_gen *g = asw_gen_new(42, (int32_t)orders, 64);
     asw_source src = {"events", 0, 0};
-    asw_event ev;
-    long events = 0;
     double t0 = now_s();
-    while (asw_gen_next(g, &ev)) {
-        asw_result res;
-        asw_processor_apply(p, &ev, &src, &res);
-        asw_event_clear(&ev);
-        src.offset++;
-        events++;
-    }
+    long events = feed_all(p, g, &src);
     double dt = now_s() - t0;
     long after = rss_bytes();
     size_t live = asw_processor_order_count(p);
@@ -437,15 +443,7 @@ static int fill(asw_codec *codec, const char *brokers, const char *input, const 
     asw_processor *p = asw_processor_new(rules, &forever, true);
     asw_gen *g = asw_gen_new(5, (int32_t)orders, 64);
     asw_source src = {input, 0, 0};
-    asw_event ev;
-    long events = 0;
-    while (asw_gen_next(g, &ev)) {
-        asw_result res;
-        asw_processor_apply(p, &ev, &src, &res);
-        asw_event_clear(&ev);
-        src.offset++;
-        events++;
-    }
+    long events = feed_all(p, g, &src);
     filler f = {rk, topic, 0, 0, 0};
     asw_buf scratch = ASW_BUF_INIT;
     double t0 = now_s();

@@ -114,6 +114,16 @@ static asw_processor *restore_all(int *rc, char *err, size_t errlen) {
     return p;
 }
 
+/* Restore every collected record: it must succeed and equal p. */
+static void assert_restores_equal(const asw_processor *p) {
+    int rc;
+    char err[512];
+    asw_processor *back = restore_all(&rc, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert(asw_processor_equal(p, back), "the restored state differs");
+    asw_processor_destroy(back);
+}
+
 Test(changelog, what_transactions_write_rebuilds_the_same_state_and_stream_time) {
     asw_processor *p = feed_and_write(7, 200, 25);
     bool has_partition_record = false;
@@ -122,13 +132,8 @@ Test(changelog, what_transactions_write_rebuilds_the_same_state_and_stream_time)
             memcmp(fx.recs[i].key, ASW_CHANGELOG_PARTITION_KEY, fx.recs[i].keylen) == 0)
             has_partition_record = true;
     cr_assert(has_partition_record, "stream time is written");
-    int rc;
-    char err[512];
-    asw_processor *back = restore_all(&rc, err, sizeof err);
-    cr_assert_eq(rc, 0, "%s", err);
-    cr_assert(asw_processor_equal(p, back));
+    assert_restores_equal(p);
     asw_processor_destroy(p);
-    asw_processor_destroy(back);
 }
 
 /* The index of the last record of order `id`. */
@@ -161,13 +166,8 @@ Test(changelog, a_corrupt_record_that_a_later_record_supersedes_is_harmless) {
     uint8_t unknown[] = {0, 0, 0, 0x7f, 0x7f, 1, 2, 3};
     push("O-gone", 6, unknown, sizeof unknown);
     push("O-gone", 6, NULL, 0);
-    int rc;
-    char err[512];
-    asw_processor *back = restore_all(&rc, err, sizeof err);
-    cr_assert_eq(rc, 0, "%s", err);
-    cr_assert(asw_processor_equal(p, back));
+    assert_restores_equal(p);
     asw_processor_destroy(p);
-    asw_processor_destroy(back);
 }
 
 Test(changelog, a_corrupt_record_nothing_supersedes_fails_the_restore_and_names_it) {
@@ -286,13 +286,8 @@ Test(changelog, a_whole_state_written_by_an_earlier_version_is_still_restored) {
                  ASW_CODEC_OK);
     push(ASW_CHANGELOG_PARTITION_KEY, ASW_CHANGELOG_PARTITION_KEY_LEN, buf.data, buf.len);
     asw_buf_free(&buf);
-    int rc;
-    char err[512];
-    asw_processor *back = restore_all(&rc, err, sizeof err);
-    cr_assert_eq(rc, 0, "%s", err);
-    cr_assert(asw_processor_equal(p, back));
+    assert_restores_equal(p);
     asw_processor_destroy(p);
-    asw_processor_destroy(back);
 }
 
 Test(changelog, an_order_with_many_sub_orders_and_applications_round_trips) {
@@ -357,13 +352,8 @@ Test(changelog, a_decision_from_another_topic_keeps_its_topic) {
      * topic is stored, and a restore for any topic gives it back. */
     fx.input_topic = "elsewhere";
     asw_processor *p = feed_and_write(9, 20, 10);
-    int rc;
-    char err[512];
-    asw_processor *back = restore_all(&rc, err, sizeof err);
-    cr_assert_eq(rc, 0, "%s", err);
-    cr_assert(asw_processor_equal(p, back));
+    assert_restores_equal(p);
     asw_processor_destroy(p);
-    asw_processor_destroy(back);
 }
 
 /* What compaction leaves: the last record of each key, in log order. */
