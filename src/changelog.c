@@ -13,6 +13,13 @@
  * nullable string stores length + 1, 0 = null). The first byte tells these
  * apart from the Avro OrderState of earlier versions (Confluent framing:
  * byte 0 = 0), which a restore still reads.
+ *
+ * An order that never held more than ASW_WHOLE_ENTITIES entities (almost
+ * every one) is one record under its key: kind 'W', the order's frozen body
+ * (asw_order_freeze_body(), decisions told relative to the input topic).
+ * A restore checks it and keeps it frozen as it is, so restoring such an
+ * order costs one record and no decoding. A bigger order is split for good:
+ * its ledger ('O') and one record per entity, as above.
  */
 #include "asw/changelog.h"
 
@@ -33,6 +40,9 @@
  * its lifecycle) and its decision (written once). */
 typedef enum rec_kind { R_ORDER, R_SKU, R_APP, R_DECISION, R_EXTERNAL, R_SEEN, R__COUNT } rec_kind;
 static const char rec_char[R__COUNT] = {'O', 'S', 'A', 'D', 'X', 'E'};
+
+/* The value kind of a whole order's record (under the order's key). */
+#define WHOLE_CHAR 'W'
 
 static int rec_kind_of(char c) {
     for (int k = 0; k < R__COUNT; k++)
@@ -237,9 +247,12 @@ static int emit_tombstone(writer *w, const asw_order *o, rec_kind kind, uint32_t
 }
 
 /* Tombstones for every key of a dropped order: its ledger first, so that a
- * restore that meets it forgets the whole order at once (see restore). */
+ * restore that meets it forgets the whole order at once (see restore). A
+ * whole order has one key. */
 static int write_tombstones(writer *w, const asw_order *o) {
     int rc = emit_tombstone(w, o, R_ORDER, 0);
+    if (!o->split)
+        return rc;
     for (uint32_t i = 0; i < o->n_skus && !rc; i++)
         if (!o->skus[i].in_ledger)
             rc = emit_tombstone(w, o, R_SKU, i);
@@ -268,6 +281,16 @@ int asw_changelog_write(asw_codec *codec, const asw_processor *proc, const char 
     }
     for (size_t i = 0; i < asw_processor_changed_count(proc) && !w.rc; i++) {
         w.o = asw_processor_changed_at(proc, i);
+        if (!w.o->split) {
+            record_key(&key, w.o, R_ORDER, 0);
+            asw_buf_reset(scratch);
+            put_byte(scratch, MAGIC);
+            put_byte(scratch, WHOLE_CHAR);
+            put_byte(scratch, VERSION);
+            asw_order_freeze_body(w.o, input_topic, scratch);
+            w.rc = emit(opaque, key.data, key.len, scratch->data, scratch->len);
+            continue;
+        }
         asw_processor_each_change(proc, w.o, write_change, &w);
         if (w.rc)
             break;
@@ -488,6 +511,9 @@ asw_changelog_restore *asw_changelog_restore_new(asw_codec *codec, asw_processor
     r->codec = codec;
     r->input_topic = asw_strdup(input_topic ? input_topic : "");
     r->proc = proc;
+    /* Whole records are kept frozen as they come: told relative to the
+     * same topic as the processor's frozen orders. */
+    asw_processor_set_topic(proc, r->input_topic);
     return r;
 }
 
@@ -604,6 +630,37 @@ static void remove_part(asw_changelog_restore *r, asw_order *o, rec_kind kind, c
     r->stats.removed++;
 }
 
+static bool is_whole(const void *value, size_t len) {
+    const uint8_t *v = value;
+    return len >= 2 && v[0] == MAGIC && v[1] == WHOLE_CHAR;
+}
+
+/* The body of a whole order's record, checked; NULL and why in err if it
+ * is not sound. */
+static const uint8_t *whole_body(const char *order_id, const void *value, size_t len, char *err,
+                                 size_t errlen) {
+    const uint8_t *v = value;
+    const char *why = len < 3 || v[2] != VERSION ? "an unknown version"
+                                                 : asw_order_body_check(order_id, v + 3, len - 3);
+    if (why) {
+        snprintf(err, errlen, "CORRUPT_RECORD: %s", why);
+        return NULL;
+    }
+    return v + 3;
+}
+
+/* A whole order: kept frozen as it comes, replacing any state of the order
+ * (it was whole: no entity record of it is live). */
+static const char *restore_whole(asw_changelog_restore *r, const char *order_id, const void *value,
+                                 size_t len, char *err, size_t errlen) {
+    const uint8_t *body = whole_body(order_id, value, len, err, errlen);
+    if (!body)
+        return err;
+    asw_processor_restore_frozen(r->proc, order_id, RF_HEADER, body,
+                                 len - (size_t)(body - (const uint8_t *)value));
+    return NULL;
+}
+
 /* A legacy (Avro OrderState) value: the order's whole state. */
 static const char *restore_legacy(asw_changelog_restore *r, const char *order_id, const void *value,
                                   size_t len, char *err, size_t errlen) {
@@ -641,8 +698,11 @@ static void apply_record(asw_order *o, const char *id, const entry *e) {
                               true);
         }
         /* A ledger record is only ever written with (or after) records of
-         * every entity: a whole state read before it is superseded. */
+         * every entity: a whole state read before it is superseded. Only a
+         * split order has one (or an order an earlier version wrote, which
+         * stays split). */
         o->restore_flags = (uint8_t)((o->restore_flags | RF_HEADER) & ~ASW_ORDER_WRITE_ALL);
+        o->split = true;
         break;
     case R_SKU:
         asw_order_put_sku(o, id, e->sku_fields.paid, e->sku_fields.refunded, e->sku_fields.reserved,
@@ -725,7 +785,15 @@ void asw_changelog_restore_add(asw_changelog_restore *r, const void *key, size_t
         supersede(r, key, keylen);
         return;
     }
-    if (kind == R_ORDER && len > 0 && ((const uint8_t *)value)[0] == 0) {
+    if (kind == R_ORDER && is_whole(value, len)) {
+        why = restore_whole(r, order_id, value, len, err, sizeof err);
+        if (!why) {
+            r->stats.states++;
+            r->stats.wholes++;
+            supersede(r, key, keylen);
+            return;
+        }
+    } else if (kind == R_ORDER && len > 0 && ((const uint8_t *)value)[0] == 0) {
         why = restore_legacy(r, order_id, value, len, err, sizeof err);
         if (!why) {
             r->stats.states++;
@@ -785,42 +853,52 @@ static void printable(const char *key, size_t keylen, char *out, size_t outlen) 
 
 typedef struct finishing {
     asw_changelog_restore *r;
-    asw_order **orphans; /* entities without a header: dropped, then reported */
+    char **orphans; /* ids of entities without a header: dropped, then reported */
     size_t n_orphans, cap_orphans;
 } finishing;
 
-static void finish_order(asw_order *o, void *opaque) {
+static void finish_order(asw_order_brief *b, void *opaque) {
     finishing *f = opaque;
     /* Always: an application may have come before its sub-order's record,
-     * so the counts of open applications are made again from the entities. */
-    asw_order_compact(o);
-    bool header = o->restore_flags & RF_HEADER;
-    o->restore_flags &= ASW_ORDER_WRITE_ALL;
+     * so the counts of open applications are made again from the entities
+     * (a frozen order's are when it is thawed). */
+    if (b->order)
+        asw_order_compact(b->order);
+    bool header = *b->restore_flags & RF_HEADER;
+    *b->restore_flags &= ASW_ORDER_WRITE_ALL;
     if (header)
         return;
     if (f->n_orphans == f->cap_orphans) {
         f->cap_orphans = f->cap_orphans ? f->cap_orphans * 2 : 8;
         f->orphans = asw_realloc(f->orphans, f->cap_orphans * sizeof *f->orphans);
     }
-    f->orphans[f->n_orphans++] = o;
+    f->orphans[f->n_orphans++] = asw_strdup(b->order_id);
 }
 
 int asw_changelog_restore_finish(asw_changelog_restore *r, char *err, size_t errlen) {
     finishing f = {r, NULL, 0, 0};
-    asw_processor_foreach(r->proc, finish_order, &f);
+    /* Orders restored from whole records alone (every order of almost every
+     * changelog) have their ledger and nothing to compact: then no order
+     * needs looking at. (Their RF_HEADER stays set: it means nothing after
+     * a restore.) */
+    const asw_changelog_restore_stats *st = &r->stats;
+    if (st->entities || st->corrupt || st->removed || st->states != st->wholes)
+        asw_processor_foreach_brief(r->proc, finish_order, &f);
     for (size_t i = 0; i < f.n_orphans; i++) {
-        asw_order *o = f.orphans[i];
+        const char *id = f.orphans[i];
+        asw_order *o = (asw_order *)asw_processor_get(r->proc, id);
+        asw_order_compact(o);
         bool live = false;
         for (int k = 0; k < ASW_ENT__COUNT; k++)
             live = live || asw_order_entity_count(o, (asw_entity_kind)k) > 0;
-        const char *id = asw_order_id(o);
         const corrupt_key *c = find_corrupt(r, id, strlen(id));
         if (live && !(c && c->open)) {
             /* Entities whose order's ledger record is missing (and not
              * already reported corrupt): part of a state. */
             mark_corrupt(r, id, strlen(id), -1, "entity records without their order's record");
         }
-        asw_processor_restore_tombstone(r->proc, asw_order_id(o));
+        asw_processor_restore_tombstone(r->proc, id);
+        free(f.orphans[i]);
     }
     free(f.orphans);
     asw_processor_restore_done(r->proc);
@@ -859,10 +937,121 @@ static void jput_sku(json_t *j, const sku_fields *f) {
     jput_int(j, "refund_successes", f->refund_successes);
 }
 
+static void jput_line(asw_buf *out, json_t *j) {
+    char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(j);
+    asw_buf_append(out, text, strlen(text));
+    asw_buf_append(out, "\n", 1);
+    free(text);
+}
+
+/* The Decision's own JSON form, without what the key or the record says. */
+static void jput_decision(json_t *j, asw_decision *d) {
+    asw_buf tmp = ASW_BUF_INIT;
+    asw_jsonl_format_decision(d, &tmp);
+    json_t *dj = json_loadb((const char *)tmp.data, tmp.len, 0, NULL);
+    asw_buf_free(&tmp);
+    const char *k;
+    json_t *v;
+    json_object_foreach(dj, k, v) {
+        if (strcmp(k, "type") && strcmp(k, "aftersale_id") && strcmp(k, "order_id") &&
+            strcmp(k, "duplicate"))
+            json_object_set(j, k, v);
+    }
+    json_decref(dj);
+}
+
+/* A whole order's record: its ledger and every entity. */
+static int describe_whole(const char *key, size_t idlen, const void *value, size_t len,
+                          asw_buf *out, char *err, size_t errlen) {
+    char id[ASW_TEXT_MAX + 1];
+    if (idlen > ASW_TEXT_MAX || memchr(key, '\0', idlen)) {
+        snprintf(err, errlen, "CORRUPT_RECORD: a key that is no order's");
+        return -1;
+    }
+    memcpy(id, key, idlen);
+    id[idlen] = '\0';
+    const uint8_t *body = whole_body(id, value, len, err, errlen);
+    if (!body)
+        return -1;
+    asw_buf frozen = ASW_BUF_INIT;
+    asw_buf_append(&frozen, id, idlen + 1);
+    asw_buf_append(&frozen, "", 1); /* restore_flags */
+    asw_buf_append(&frozen, body, len - (size_t)(body - (const uint8_t *)value));
+    asw_order *o = asw_order_thaw(frozen.data, frozen.len, "(the input topic)");
+    asw_buf_free(&frozen);
+
+    json_t *j = json_object();
+    json_object_set_new(j, "type", json_string("Order"));
+    json_object_set_new(j, "order_id", json_string(id));
+    jput_int(j, "paid", o->paid);
+    jput_int(j, "refunded", o->refunded);
+    jput_int(j, "reserved", o->reserved);
+    jput_int(j, "remaining", asw_order_remaining(o));
+    json_object_set_new(j, "prior_success", json_boolean(o->prior_success));
+    jput_int(j, "max_event_time", o->max_event_time);
+    json_object_set_new(j, "aftersale_deadline",
+                        o->has_deadline ? json_integer(o->deadline) : json_null());
+    jput_str(j, "shop_id", o->shop_id ? asw_order_str(o, o->shop_id) : NULL);
+    json_t *arr = json_array();
+    for (uint32_t i = 0; i < o->n_skus; i++) {
+        const asw_sku_state *s = &o->skus[i];
+        sku_fields f = {s->paid, s->refunded, s->reserved, s->refund_successes, {0}};
+        json_t *k = json_object();
+        jput_str(k, "sku_order_id", asw_order_str(o, s->sku_order_id));
+        jput_sku(k, &f);
+        json_array_append_new(arr, k);
+    }
+    json_object_set_new(j, "skus", arr);
+    arr = json_array();
+    for (uint32_t i = 0; i < o->n_apps; i++) {
+        const asw_app *a = &o->apps[i];
+        json_t *k = json_object();
+        jput_str(k, "aftersale_id", asw_order_str(o, a->aftersale_id));
+        json_object_set_new(k, "counted", json_boolean(a->counted));
+        if (a->counted) {
+            jput_str(k, "sku_order_id", asw_order_str(o, a->sku_order_id));
+            jput_str(k, "shop_id", a->shop_id ? asw_order_str(o, a->shop_id) : NULL);
+            jput_str(k, "aftersale_type",
+                     a->has_type ? asw_aftersale_type_name((asw_aftersale_type)a->type) : NULL);
+            jput_str(k, "state", asw_app_state_name((asw_app_state)a->state));
+            jput_int(k, "reserved", a->reserved);
+        }
+        if (a->decision) {
+            asw_decision d;
+            asw_order_decision(o, a, &d);
+            json_t *dj = json_object();
+            jput_decision(dj, &d);
+            json_object_set_new(k, "decision", dj);
+        }
+        json_array_append_new(arr, k);
+    }
+    json_object_set_new(j, "applications", arr);
+    arr = json_array();
+    for (uint32_t i = 0; i < o->n_externals; i++) {
+        const asw_external *x = &o->externals[i];
+        json_t *k = json_object();
+        jput_str(k, "refund_id", asw_order_str(o, x->refund_id));
+        jput_str(k, "sku_order_id", asw_order_str(o, x->sku_order_id));
+        jput_str(k, "kind", asw_external_kind_name((asw_external_kind)x->kind));
+        json_array_append_new(arr, k);
+    }
+    json_object_set_new(j, "external_refunds", arr);
+    arr = json_array();
+    for (uint32_t i = 0; i < o->n_seen; i++)
+        json_array_append_new(arr, json_string(asw_order_str(o, o->seen[i])));
+    json_object_set_new(j, "seen_event_ids", arr);
+    asw_order_destroy(o);
+    jput_line(out, j);
+    return 0;
+}
+
 int asw_changelog_describe(const void *key, size_t keylen, const void *value, size_t len,
                            asw_buf *out, char *err, size_t errlen) {
     const char *nul = key ? memchr(key, '\0', keylen) : NULL;
     size_t idlen = nul ? (size_t)(nul - (const char *)key) : keylen;
+    if (is_whole(value, len))
+        return describe_whole(key, idlen, value, len, out, err, errlen);
     entry *e = asw_malloc(sizeof *e);
     const char *why = decode_entry(value, len, e);
     if (why) {
@@ -912,26 +1101,13 @@ int asw_changelog_describe(const void *key, size_t keylen, const void *value, si
             jput_int(j, "reserved", e->reserved);
         }
         break;
-    case R_DECISION: {
-        /* The Decision's own JSON form, without what the key says. */
-        asw_buf tmp = ASW_BUF_INIT;
+    case R_DECISION:
         e->d.aftersale_id = "";
         e->d.order_id = "";
         if (!e->d.source_topic)
             e->d.source_topic = "(the input topic)";
-        asw_jsonl_format_decision(&e->d, &tmp);
-        json_t *d = json_loadb((const char *)tmp.data, tmp.len, 0, NULL);
-        asw_buf_free(&tmp);
-        const char *k;
-        json_t *v;
-        json_object_foreach(d, k, v) {
-            if (strcmp(k, "type") && strcmp(k, "aftersale_id") && strcmp(k, "order_id") &&
-                strcmp(k, "duplicate"))
-                json_object_set(j, k, v);
-        }
-        json_decref(d);
+        jput_decision(j, &e->d);
         break;
-    }
     case R_EXTERNAL:
         jput_str(j, "sku_order_id", e->sku);
         jput_str(j, "kind", asw_external_kind_name((asw_external_kind)e->ext_kind));
@@ -940,11 +1116,7 @@ int asw_changelog_describe(const void *key, size_t keylen, const void *value, si
         break;
     }
     free(e);
-    char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(j);
-    asw_buf_append(out, text, strlen(text));
-    asw_buf_append(out, "\n", 1);
-    free(text);
+    jput_line(out, j);
     return 0;
 }
 

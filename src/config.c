@@ -81,6 +81,7 @@ static const known_key known_keys[] = {
     {"worker.id", "", KIND_ID_OPT, RULE_NONE, 0, 0},
     {"state.retention.ms", "7776000000", KIND_INT, RULE_NONE, 1, 4611686018427387904LL},
     {"state.stream_time.max_step.ms", "3600000", KIND_INT, RULE_NONE, 0, 4611686018427387904LL},
+    {"state.cache.orders", "16384", KIND_INT, RULE_NONE, 0, 100000000},
     {"topic.replication.factor", "-1", KIND_INT, RULE_NONE, -1, 32767},
     {"schema.registry.url", "", KIND_URL_OPT, RULE_NONE, 0, 0},
     {"log.level", "info", KIND_LOG_LEVEL, RULE_NONE, 0, 0},
@@ -393,6 +394,7 @@ int asw_config_set(asw_config *cfg, const char *key, const char *value, char *er
 void asw_config_state_limits(const asw_config *cfg, asw_state_limits *out) {
     out->retention_ms = strtoll(asw_config_get(cfg, "state.retention.ms"), NULL, 10);
     out->max_step_ms = strtoll(asw_config_get(cfg, "state.stream_time.max_step.ms"), NULL, 10);
+    out->decoded_orders = (size_t)strtoll(asw_config_get(cfg, "state.cache.orders"), NULL, 10);
 }
 
 const char *asw_config_get(const asw_config *cfg, const char *key) {

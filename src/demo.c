@@ -848,8 +848,10 @@ static int replay_offline(demo_run *run, const asw_config *cfg, demo_outs *outs,
     asw_state_limits limits;
     asw_config_state_limits(cfg, &limits);
     asw_processor **procs = asw_calloc((size_t)np, sizeof *procs);
-    for (int32_t p = 0; p < np; p++)
+    for (int32_t p = 0; p < np; p++) {
         procs[p] = asw_processor_new(asw_config_ruleset(cfg), &limits, false);
+        asw_processor_set_topic(procs[p], run->topic_in);
+    }
     asw_gen *g = asw_gen_new(run->opts.seed, run->opts.orders, DEMO_ACTIVE);
     asw_event ev;
     run->replay_dead_letters = run->bad; /* they never decode: no event to replay */

@@ -15,6 +15,7 @@
  */
 #include "asw/ledger.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -186,9 +187,16 @@ static void index_rebuild(asw_order *o) {
             index_insert(o, (asw_entity_kind)k, i);
 }
 
-/* An entity was appended: keep the index right. */
+static void will_change(asw_order *o);
+
+/* An entity was appended: keep the index right, and split the order for
+ * good once it holds too many for one whole record. */
 static void index_added(asw_order *o, asw_entity_kind kind, uint32_t i) {
     uint32_t n = total_entities(o);
+    if (n > ASW_WHOLE_ENTITIES && !o->split) {
+        will_change(o);
+        o->split = true;
+    }
     if (n <= INDEX_MIN)
         return;
     if (!o->index || n * 2 > o->index_cap) {
@@ -251,7 +259,7 @@ typedef struct jorder {
     asw_str shop_id, last_rs, last_topic;
     int64_t paid, refunded, reserved, max_event_time, deadline;
     uint32_t n_counted, n_open, n_ledger_skus;
-    bool prior_success, has_deadline, changed;
+    bool prior_success, has_deadline, split, changed;
     bool write_all; /* every entity counts as changed (see ASW_ORDER_WRITE_ALL) */
     uint32_t n_skus, n_apps, n_externals, n_seen, pool_len;
     uint32_t first_image; /* index + 1 of its newest image, 0 = none */
@@ -327,6 +335,7 @@ void asw_order_journal_begin(asw_order_journal *j, asw_order *o) {
                   .n_ledger_skus = o->n_ledger_skus,
                   .prior_success = o->prior_success,
                   .has_deadline = o->has_deadline,
+                  .split = o->split,
                   .n_skus = o->n_skus,
                   .n_apps = o->n_apps,
                   .n_externals = o->n_externals,
@@ -417,7 +426,10 @@ void asw_order_journal_each_change(const asw_order_journal *j, const asw_order *
     if (o->journal != j)
         return;
     const jorder *r = &j->orders[o->journal_slot];
-    bool all = r->write_all && r->changed;
+    /* Every entity: the order was read from a whole state of an earlier
+     * version, or it was split in this transaction (its entities were in
+     * its whole record until now). */
+    bool all = (r->write_all || (o->split && !r->split)) && r->changed;
     if (!all)
         for (uint32_t k = r->first_image; k; k = j->images[k - 1].next) {
             const jimage *im = &j->images[k - 1];
@@ -473,6 +485,7 @@ void asw_order_journal_rollback(asw_order_journal *j) {
         o->n_ledger_skus = r->n_ledger_skus;
         o->prior_success = r->prior_success;
         o->has_deadline = r->has_deadline;
+        o->split = r->split;
         if (r->write_all)
             o->restore_flags |= ASW_ORDER_WRITE_ALL;
     }
@@ -844,6 +857,7 @@ asw_order *asw_order_clone(const asw_order *src) {
     o->max_event_time = src->max_event_time;
     o->has_deadline = src->has_deadline;
     o->deadline = src->deadline;
+    o->split = src->split;
     for (uint32_t i = 0; i < src->n_skus; i++) {
         const asw_sku_state *s = &src->skus[i];
         asw_order_put_sku(o, STR(src, s->sku_order_id), s->paid, s->refunded, s->reserved,
@@ -916,7 +930,7 @@ bool asw_order_equal(const asw_order *a, const asw_order *b) {
         a->refunded != b->refunded || a->reserved != b->reserved ||
         a->prior_success != b->prior_success || a->max_event_time != b->max_event_time ||
         a->has_deadline != b->has_deadline || (a->has_deadline && a->deadline != b->deadline) ||
-        a->n_counted != b->n_counted)
+        a->split != b->split || a->n_counted != b->n_counted)
         return false;
     for (int k = 0; k < ASW_ENT__COUNT; k++)
         if (asw_order_entity_count(a, (asw_entity_kind)k) !=
@@ -942,6 +956,757 @@ bool asw_order_equal(const asw_order *a, const asw_order *b) {
         if (!event_seen(b, STR(a, a->seen[i])))
             return false;
     return true;
+}
+
+/* ---- the frozen form ---- */
+
+/*
+ * Layout (asw_order_freeze()): order_id NUL, restore_flags (1 byte, at a
+ * fixed place: it is changed in place), then the body, which is also the
+ * value of the changelog's whole-order record (so a restore keeps it as it
+ * comes, after asw_order_body_check()):
+ *
+ *   flags (has_deadline 1, prior_success 2, has shop 4, split 8),
+ *   zz max_event_time, [zz (deadline - max_event_time)], n_open,
+ *   [shop: str], zz paid, zz refunded, zz reserved,
+ *   n skus      { id, (zz refund_successes) << 1 | in_ledger,
+ *                 zz paid, zz refunded, zz reserved }   (in_ledger first)
+ *   n apps      { id, bits (counted 1, has_type 2, decided 4, state << 3,
+ *                 type << 5), [counted: sku, shop, [OPEN: zz reserved]],
+ *                 [decided: decision] }
+ *   n externals { id, sku, kind }
+ *   n seen      { id }
+ *
+ * decision = initiator | outcome << 2 | multi_refund << 4 | (its sub-order
+ * and shop are the counted part's) << 5 | reasons << 6,
+ * zz applications_used, zz applications_limit, zz order_remaining,
+ * zz sku_remaining, zz sku_prior_refunds, zz (event_time - the previous
+ * decision's; the first's from max_event_time), zz source_partition,
+ * zz (source_offset - the previous decision's; the first's from 0),
+ * [unless the counted part's: sku, shop], ruleset version, source topic.
+ *
+ * Numbers are varints (zz: zigzag); a str is its bytes, NUL-terminated. An
+ * entity id is the length of the prefix it shares with the previous entity
+ * id of the body (the order id before the first), then the rest as a str:
+ * "O1-A1" after "O1-A0" is 4, "1". A sub-order reference `sku` is k > 0 for
+ * the k-th sub-order's id, or 0 then an id told from the order id; a shop
+ * is 0 (none), 1 (the order's shop) or 2 then a str; a ruleset version is
+ * 0 (the previous decision's; "" before the first), 1 then a str, or 2 then
+ * the 4 bytes (big-endian) of an "rs1-xxxxxxxx" version's hex; a topic is
+ * 0 (the previous decision's; the `topic` given before the first) or 1 then
+ * a str.
+ *
+ * Derived fields (counts of counted and open applications, the index) are
+ * made again by asw_order_thaw(); n_open is kept for asw_order_brief.
+ * Entities a restore removed (id 0) and applications neither counted nor
+ * decided are left out, as asw_order_compact() would.
+ */
+
+#define BODY_DEADLINE 1
+#define BODY_PRIOR    2
+#define BODY_SHOP     4
+#define BODY_SPLIT    8
+
+#define APP_COUNTED 1
+#define APP_TYPED   2
+#define APP_DECIDED 4
+
+#define DEC_SAME_REFS 0x20 /* the decision's sub-order and shop: the counted part's */
+
+static void put_u(asw_buf *b, uint64_t v) {
+    uint8_t t[10];
+    asw_buf_append(b, t, asw_varint_put(t, v));
+}
+
+static void put_z(asw_buf *b, int64_t v) {
+    put_u(b, asw_zigzag(v));
+}
+
+static void put_byte(asw_buf *b, uint8_t v) {
+    asw_buf_append(b, &v, 1);
+}
+
+static void put_cstr(asw_buf *b, const char *s) {
+    asw_buf_append(b, s, strlen(s) + 1);
+}
+
+/* An id told from `*prev`, which becomes it (when prev is not NULL). */
+static void put_id_from(asw_buf *b, const char *from, const char *s) {
+    size_t k = 0;
+    while (from[k] && from[k] == s[k])
+        k++;
+    put_u(b, k);
+    put_cstr(b, s + k);
+}
+
+static void put_id(asw_buf *b, const char **prev, const char *s) {
+    put_id_from(b, *prev, s);
+    *prev = s;
+}
+
+/* A sub-order reference: its position + 1 among the written sub-orders. */
+static void put_sku_ref(asw_buf *b, const asw_order *o, const uint32_t *written, const char *id) {
+    int64_t i = asw_order_find_entity(o, ASW_ENT_SKU, id);
+    if (i >= 0 && written[i]) {
+        put_u(b, written[i]);
+        return;
+    }
+    put_u(b, 0);
+    put_id_from(b, asw_order_id(o), id);
+}
+
+static void put_shop_ref(asw_buf *b, const asw_order *o, const char *shop) {
+    if (!shop) {
+        put_u(b, 0);
+    } else if (o->shop_id && strcmp(shop, STR(o, o->shop_id)) == 0) {
+        put_u(b, 1);
+    } else {
+        put_u(b, 2);
+        put_cstr(b, shop);
+    }
+}
+
+static void put_same_or_str(asw_buf *b, const char **prev, const char *s) {
+    if (strcmp(*prev, s) == 0) {
+        put_u(b, 0);
+        return;
+    }
+    put_u(b, 1);
+    put_cstr(b, s);
+    *prev = s;
+}
+
+/* "rs1-" and 8 lowercase hex digits (asw_ruleset_version()): its value. */
+static bool ruleset_hash(const char *s, uint32_t *h) {
+    if (strncmp(s, "rs1-", 4) != 0 || strlen(s) != 12)
+        return false;
+    uint32_t v = 0;
+    for (int i = 4; i < 12; i++) {
+        char c = s[i];
+        if (c >= '0' && c <= '9')
+            v = v << 4 | (uint32_t)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v = v << 4 | (uint32_t)(c - 'a' + 10);
+        else
+            return false;
+    }
+    *h = v;
+    return true;
+}
+
+static void put_ruleset(asw_buf *b, const char **prev, const char *s) {
+    uint32_t h;
+    if (strcmp(*prev, s) == 0) {
+        put_u(b, 0);
+    } else if (ruleset_hash(s, &h)) {
+        uint8_t be[4] = {(uint8_t)(h >> 24), (uint8_t)(h >> 16), (uint8_t)(h >> 8), (uint8_t)h};
+        put_u(b, 2);
+        asw_buf_append(b, be, 4);
+    } else {
+        put_u(b, 1);
+        put_cstr(b, s);
+    }
+    *prev = s;
+}
+
+static bool app_live(const asw_app *a) {
+    return a->aftersale_id && (a->counted || a->decision);
+}
+
+/* What consecutive decisions of a body are told relative to. */
+typedef struct decision_ctx {
+    int64_t time, offset;
+    const char *rs, *topic;
+} decision_ctx;
+
+static void put_decision(asw_buf *b, const asw_order *o, const uint32_t *written, const asw_app *a,
+                         decision_ctx *c) {
+    asw_decision d;
+    asw_order_decision(o, a, &d);
+    bool same =
+        a->counted && strcmp(d.sku_order_id, STR(o, a->sku_order_id)) == 0 &&
+        (d.shop_id ? a->shop_id && strcmp(d.shop_id, STR(o, a->shop_id)) == 0 : !a->shop_id);
+    put_u(b, (uint64_t)d.initiator | (uint64_t)d.outcome << 2 | (d.multi_refund ? 0x10u : 0) |
+                 (same ? DEC_SAME_REFS : 0) | (uint64_t)d.reasons << 6);
+    put_z(b, d.applications_used);
+    put_z(b, d.applications_limit);
+    put_z(b, d.order_remaining);
+    put_z(b, d.sku_remaining);
+    put_z(b, d.sku_prior_refunds);
+    put_z(b, (int64_t)((uint64_t)d.event_time - (uint64_t)c->time));
+    put_z(b, d.source_partition);
+    put_z(b, (int64_t)((uint64_t)d.source_offset - (uint64_t)c->offset));
+    c->time = d.event_time;
+    c->offset = d.source_offset;
+    if (!same) {
+        put_sku_ref(b, o, written, d.sku_order_id);
+        put_shop_ref(b, o, d.shop_id);
+    }
+    put_ruleset(b, &c->rs, d.ruleset_version);
+    put_same_or_str(b, &c->topic, d.source_topic);
+}
+
+void asw_order_freeze_body(const asw_order *o, const char *topic, asw_buf *out) {
+    const char *prev = asw_order_id(o);
+    put_byte(out,
+             (uint8_t)((o->has_deadline ? BODY_DEADLINE : 0) | (o->prior_success ? BODY_PRIOR : 0) |
+                       (o->shop_id ? BODY_SHOP : 0) | (o->split ? BODY_SPLIT : 0)));
+    put_z(out, o->max_event_time);
+    if (o->has_deadline)
+        put_z(out, (int64_t)((uint64_t)o->deadline - (uint64_t)o->max_event_time));
+    put_u(out, o->n_open);
+    if (o->shop_id)
+        put_cstr(out, STR(o, o->shop_id));
+    put_z(out, o->paid);
+    put_z(out, o->refunded);
+    put_z(out, o->reserved);
+
+    /* Sub-orders: those of the ledger record first, as compaction orders
+     * them; written[i] = position + 1 of sub-order i, 0 when left out. */
+    uint32_t few[16] = {0};
+    uint32_t *written = o->n_skus <= 16 ? few : asw_calloc(o->n_skus, sizeof *written);
+    uint32_t n = 0;
+    for (int pass = 0; pass < 2; pass++)
+        for (uint32_t i = 0; i < o->n_skus; i++)
+            if (o->skus[i].sku_order_id && (o->skus[i].in_ledger != 0) == (pass == 0))
+                written[i] = ++n;
+    put_u(out, n);
+    for (int pass = 0; pass < 2; pass++)
+        for (uint32_t i = 0; i < o->n_skus; i++) {
+            const asw_sku_state *s = &o->skus[i];
+            if (!s->sku_order_id || (s->in_ledger != 0) != (pass == 0))
+                continue;
+            put_id(out, &prev, STR(o, s->sku_order_id));
+            put_u(out, asw_zigzag(s->refund_successes) << 1 | (s->in_ledger ? 1 : 0));
+            put_z(out, s->paid);
+            put_z(out, s->refunded);
+            put_z(out, s->reserved);
+        }
+
+    n = 0;
+    for (uint32_t i = 0; i < o->n_apps; i++)
+        n += app_live(&o->apps[i]);
+    put_u(out, n);
+    decision_ctx c = {o->max_event_time, 0, "", topic ? topic : ""};
+    for (uint32_t i = 0; i < o->n_apps; i++) {
+        const asw_app *a = &o->apps[i];
+        if (!app_live(a))
+            continue;
+        put_id(out, &prev, STR(o, a->aftersale_id));
+        put_byte(out,
+                 (uint8_t)((a->counted ? APP_COUNTED : 0) | (a->has_type ? APP_TYPED : 0) |
+                           (a->decision ? APP_DECIDED : 0) | (a->state << 3) | (a->type << 5)));
+        if (a->counted) {
+            put_sku_ref(out, o, written, STR(o, a->sku_order_id));
+            put_shop_ref(out, o, a->shop_id ? STR(o, a->shop_id) : NULL);
+            if (a->state == ASW_APP_OPEN)
+                put_z(out, a->reserved);
+        }
+        if (a->decision)
+            put_decision(out, o, written, a, &c);
+    }
+
+    n = 0;
+    for (uint32_t i = 0; i < o->n_externals; i++)
+        n += o->externals[i].refund_id != 0;
+    put_u(out, n);
+    for (uint32_t i = 0; i < o->n_externals; i++) {
+        const asw_external *x = &o->externals[i];
+        if (!x->refund_id)
+            continue;
+        put_id(out, &prev, STR(o, x->refund_id));
+        put_sku_ref(out, o, written, STR(o, x->sku_order_id));
+        put_byte(out, (uint8_t)x->kind);
+    }
+
+    n = 0;
+    for (uint32_t i = 0; i < o->n_seen; i++)
+        n += o->seen[i] != 0;
+    put_u(out, n);
+    for (uint32_t i = 0; i < o->n_seen; i++)
+        if (o->seen[i])
+            put_id(out, &prev, STR(o, o->seen[i]));
+    if (written != few)
+        free(written);
+}
+
+void asw_order_freeze(const asw_order *o, const char *topic, asw_buf *out) {
+    asw_buf_reset(out);
+    put_cstr(out, asw_order_id(o));
+    put_byte(out, o->restore_flags);
+    asw_order_freeze_body(o, topic, out);
+}
+
+/* ---- thawing: trusted bytes (frozen here, or checked) ---- */
+
+typedef struct thaw_reader {
+    const uint8_t *p, *end;
+} thaw_reader;
+
+static uint64_t get_u(thaw_reader *r) {
+    int ok = 1;
+    return asw_varint_get(&r->p, r->end, &ok);
+}
+
+static int64_t get_z(thaw_reader *r) {
+    return asw_unzigzag(get_u(r));
+}
+
+static uint8_t get_byte(thaw_reader *r) {
+    return *r->p++;
+}
+
+static const char *get_cstr(thaw_reader *r) {
+    const char *s = (const char *)r->p;
+    r->p += strlen(s) + 1;
+    return s;
+}
+
+static asw_str get_pool_str(asw_order *o, thaw_reader *r) {
+    return pool_add(&o->pool, get_cstr(r));
+}
+
+/* An id: the prefix it shares with `from` (a pool string), then the rest. */
+static asw_str get_id_from(asw_order *o, thaw_reader *r, asw_str from) {
+    size_t k = (size_t)get_u(r);
+    const char *rest = get_cstr(r);
+    size_t n = strlen(rest);
+    uint32_t off = pool_alloc(&o->pool, (uint32_t)(k + n + 1));
+    char *dst = pool_at(&o->pool, off);
+    memcpy(dst, STR(o, from), k); /* the pool's chunks never move */
+    memcpy(dst + k, rest, n + 1);
+    return off;
+}
+
+static asw_str get_id(asw_order *o, thaw_reader *r, asw_str *prev) {
+    return *prev = get_id_from(o, r, *prev);
+}
+
+static asw_str get_sku_ref(asw_order *o, thaw_reader *r) {
+    uint64_t k = get_u(r);
+    return k ? o->skus[k - 1].sku_order_id : get_id_from(o, r, o->order_id);
+}
+
+static asw_str get_shop_ref(asw_order *o, thaw_reader *r) {
+    switch (get_u(r)) {
+    case 0:
+        return 0;
+    case 1:
+        return o->shop_id;
+    default:
+        return get_pool_str(o, r);
+    }
+}
+
+static asw_str get_same_or_str(asw_order *o, thaw_reader *r, asw_str prev) {
+    return get_u(r) ? get_pool_str(o, r) : prev;
+}
+
+static asw_str get_ruleset(asw_order *o, thaw_reader *r, asw_str prev) {
+    switch (get_u(r)) {
+    case 0:
+        return prev;
+    case 1:
+        return get_pool_str(o, r);
+    default: {
+        const uint8_t *be = r->p;
+        r->p += 4;
+        char s[16];
+        snprintf(s, sizeof s, "rs1-%08x",
+                 (unsigned)((uint32_t)be[0] << 24 | (uint32_t)be[1] << 16 | (uint32_t)be[2] << 8 |
+                            be[3]));
+        return pool_add(&o->pool, s);
+    }
+    }
+}
+
+/* A decision, into the pool as remember_decision() encodes it. */
+static asw_str get_decision(asw_order *o, thaw_reader *r, const asw_app *a, decision_ctx *c,
+                            asw_str *rs, asw_str *topic) {
+    asw_decision d;
+    memset(&d, 0, sizeof d);
+    uint64_t bits = get_u(r);
+    d.initiator = (asw_initiator)(bits & 3);
+    d.outcome = (asw_outcome)((bits >> 2) & 3);
+    d.multi_refund = (bits & 0x10) != 0;
+    d.reasons = (asw_reason_set)(bits >> 6);
+    d.applications_used = (int32_t)get_z(r);
+    d.applications_limit = (int32_t)get_z(r);
+    d.order_remaining = get_z(r);
+    d.sku_remaining = get_z(r);
+    d.sku_prior_refunds = (int32_t)get_z(r);
+    d.event_time = c->time = (int64_t)((uint64_t)c->time + (uint64_t)get_z(r));
+    d.source_partition = (int32_t)get_z(r);
+    d.source_offset = c->offset = (int64_t)((uint64_t)c->offset + (uint64_t)get_z(r));
+    asw_str sku, shop;
+    if (bits & DEC_SAME_REFS) {
+        sku = a->sku_order_id;
+        shop = a->shop_id;
+    } else {
+        sku = get_sku_ref(o, r);
+        shop = get_shop_ref(o, r);
+    }
+    *rs = get_ruleset(o, r, *rs);
+    *topic = get_same_or_str(o, r, *topic);
+    uint8_t buf[ASW_DECISION_PACKED_MAX + 4 * 5];
+    size_t n = asw_decision_pack(&d, buf);
+    n += asw_varint_put(buf + n, sku);
+    n += asw_varint_put(buf + n, shop);
+    n += asw_varint_put(buf + n, *rs);
+    n += asw_varint_put(buf + n, *topic);
+    asw_str off = pool_alloc(&o->pool, (uint32_t)n);
+    memcpy(pool_at(&o->pool, off), buf, n);
+    return off;
+}
+
+asw_order *asw_order_thaw(const void *bytes, size_t len, const char *topic) {
+    thaw_reader r = {bytes, (const uint8_t *)bytes + len};
+    asw_order *o = asw_order_new(get_cstr(&r));
+    asw_str prev = o->order_id;
+    o->restore_flags = get_byte(&r);
+    uint8_t flags = get_byte(&r);
+    o->has_deadline = flags & BODY_DEADLINE;
+    o->prior_success = (flags & BODY_PRIOR) != 0;
+    o->split = (flags & BODY_SPLIT) != 0;
+    o->max_event_time = get_z(&r);
+    if (o->has_deadline)
+        o->deadline = (int64_t)((uint64_t)o->max_event_time + (uint64_t)get_z(&r));
+    (void)get_u(&r); /* n_open: derived below */
+    if (flags & BODY_SHOP)
+        o->shop_id = get_pool_str(o, &r);
+    o->paid = get_z(&r);
+    o->refunded = get_z(&r);
+    o->reserved = get_z(&r);
+
+    o->n_skus = o->cap_skus = (uint32_t)get_u(&r);
+    o->skus = o->n_skus ? asw_calloc(o->n_skus, sizeof *o->skus) : NULL;
+    for (uint32_t i = 0; i < o->n_skus; i++) {
+        asw_sku_state *s = &o->skus[i];
+        s->sku_order_id = get_id(o, &r, &prev);
+        uint64_t v = get_u(&r);
+        s->in_ledger = v & 1;
+        s->refund_successes = (int32_t)asw_unzigzag(v >> 1);
+        o->n_ledger_skus += s->in_ledger;
+        s->paid = get_z(&r);
+        s->refunded = get_z(&r);
+        s->reserved = get_z(&r);
+    }
+
+    o->n_apps = o->cap_apps = (uint32_t)get_u(&r);
+    o->apps = o->n_apps ? asw_calloc(o->n_apps, sizeof *o->apps) : NULL;
+    decision_ctx c = {o->max_event_time, 0, NULL, NULL};
+    asw_str rs = pool_add(&o->pool, ""), tp = pool_add(&o->pool, topic ? topic : "");
+    for (uint32_t i = 0; i < o->n_apps; i++) {
+        asw_app *a = &o->apps[i];
+        a->aftersale_id = get_id(o, &r, &prev);
+        uint8_t bits = get_byte(&r);
+        a->counted = bits & APP_COUNTED;
+        a->has_type = (bits & APP_TYPED) != 0;
+        a->state = (uint8_t)((bits >> 3) & 3);
+        a->type = (uint8_t)(bits >> 5);
+        if (a->counted) {
+            a->sku_order_id = get_sku_ref(o, &r);
+            a->shop_id = get_shop_ref(o, &r);
+            if (a->state == ASW_APP_OPEN)
+                a->reserved = get_z(&r);
+        }
+        if (bits & APP_DECIDED)
+            a->decision = get_decision(o, &r, a, &c, &rs, &tp);
+    }
+    *last_rs(o) = rs;
+    *last_topic(o) = tp;
+
+    o->n_externals = o->cap_externals = (uint32_t)get_u(&r);
+    o->externals = o->n_externals ? asw_calloc(o->n_externals, sizeof *o->externals) : NULL;
+    for (uint32_t i = 0; i < o->n_externals; i++) {
+        asw_external *x = &o->externals[i];
+        x->refund_id = get_id(o, &r, &prev);
+        x->sku_order_id = get_sku_ref(o, &r);
+        x->kind = get_byte(&r);
+    }
+
+    o->n_seen = o->cap_seen = (uint32_t)get_u(&r);
+    o->seen = o->n_seen ? asw_calloc(o->n_seen, sizeof *o->seen) : NULL;
+    for (uint32_t i = 0; i < o->n_seen; i++)
+        o->seen[i] = get_id(o, &r, &prev);
+    index_rebuild(o); /* before counting: that finds sub-orders */
+    for (uint32_t i = 0; i < o->n_apps; i++)
+        count(o, &o->apps[i]);
+    return o;
+}
+
+/* ---- checking a body from outside ---- */
+
+typedef struct checker {
+    const uint8_t *p, *end;
+    const char *why;
+    /* Every id read, whole, to tell the next one from and to refuse an
+     * entity seen twice. At most ASW_WHOLE_ENTITIES entities. */
+    char ids[ASW_WHOLE_ENTITIES + 1][ASW_TEXT_MAX + 1];
+    size_t lens[ASW_WHOLE_ENTITIES + 1];
+    int kinds[ASW_WHOLE_ENTITIES + 1];
+    uint32_t n_ids;
+    const char *prev, *order_id;
+    size_t prev_len, order_id_len;
+} checker;
+
+/* The first failure is the answer; from then on every read fails fast
+ * (nothing is left to read). */
+static bool c_fail(checker *c, const char *why) {
+    if (!c->why)
+        c->why = why;
+    c->p = c->end;
+    return false;
+}
+
+static uint64_t c_u(checker *c) {
+    if (c->p < c->end && *c->p < 0x80) /* most are one byte */
+        return *c->p++;
+    int ok = 1;
+    uint64_t v = asw_varint_get(&c->p, c->end, &ok);
+    if (!ok)
+        c_fail(c, "a truncated number");
+    return v;
+}
+
+static int64_t c_z(checker *c) {
+    return asw_unzigzag(c_u(c));
+}
+
+static uint8_t c_byte(checker *c) {
+    if (c->p >= c->end) {
+        c_fail(c, "truncated");
+        return 0;
+    }
+    return *c->p++;
+}
+
+/* A str of at most ASW_TEXT_MAX bytes; its length. */
+static size_t c_cstr(checker *c, const char **s) {
+    *s = "";
+    const uint8_t *nul = memchr(c->p, 0, (size_t)(c->end - c->p));
+    if (!nul) {
+        c_fail(c, "a string without its end");
+        return 0;
+    }
+    size_t n = (size_t)(nul - c->p);
+    if (n > ASW_TEXT_MAX) {
+        c_fail(c, "a string longer than any id");
+        return 0;
+    }
+    *s = (const char *)c->p;
+    c->p = nul + 1;
+    return n;
+}
+
+/* An id told from `from` (of from_len bytes), whole into `out` (room for
+ * ASW_TEXT_MAX); its length. */
+static size_t c_id_from(checker *c, const char *from, size_t from_len, char *out) {
+    size_t prefix = (size_t)c_u(c);
+    const char *rest;
+    size_t n = c_cstr(c, &rest);
+    out[0] = '\0';
+    if (c->why)
+        return 0;
+    if (prefix > from_len || prefix + n > ASW_TEXT_MAX) {
+        c_fail(c, "an id longer than the one it is told from, or than any id");
+        return 0;
+    }
+    memcpy(out, from, prefix);
+    memcpy(out + prefix, rest, n + 1);
+    return prefix + n;
+}
+
+/* An entity id of `kind`. */
+static void c_id(checker *c, int kind) {
+    if (c->why)
+        return;
+    if (c->n_ids == ASW_WHOLE_ENTITIES) {
+        c_fail(c, "more entities than a whole record holds");
+        return;
+    }
+    char *id = c->ids[c->n_ids];
+    size_t len = c_id_from(c, c->prev, c->prev_len, id);
+    if (c->why)
+        return;
+    for (uint32_t i = 0; i < c->n_ids; i++)
+        if (c->kinds[i] == kind && c->lens[i] == len && memcmp(c->ids[i], id, len) == 0) {
+            c_fail(c, "an entity twice");
+            return;
+        }
+    c->kinds[c->n_ids] = kind;
+    c->lens[c->n_ids++] = len;
+    c->prev = id;
+    c->prev_len = len;
+}
+
+static void c_sku_ref(checker *c, uint64_t n_skus) {
+    uint64_t k = c_u(c);
+    if (k > n_skus)
+        c_fail(c, "a reference to no sub-order");
+    else if (k == 0) /* into the scratch id */
+        c_id_from(c, c->order_id, c->order_id_len, c->ids[ASW_WHOLE_ENTITIES]);
+}
+
+static void c_shop_ref(checker *c, bool has_shop) {
+    const char *s;
+    switch (c_u(c)) {
+    case 0:
+        break;
+    case 1:
+        if (!has_shop)
+            c_fail(c, "a reference to no shop");
+        break;
+    case 2:
+        c_cstr(c, &s);
+        break;
+    default:
+        c_fail(c, "a bad shop reference");
+    }
+}
+
+static void c_ruleset_or_topic(checker *c, bool ruleset) {
+    const char *s;
+    uint64_t v = c_u(c);
+    if (v == 1) {
+        c_cstr(c, &s);
+    } else if (v == 2 && ruleset) {
+        for (int i = 0; i < 4; i++)
+            c_byte(c);
+    } else if (v != 0) {
+        c_fail(c, "a bad string reference");
+    }
+}
+
+/* paid >= 0, refunded >= 0, reserved >= 0 and refunded + reserved fits:
+ * what asw_order_remaining() relies on. */
+static void c_amounts(checker *c) {
+    int64_t paid = c_z(c), refunded = c_z(c), reserved = c_z(c), sum;
+    if (paid < 0 || refunded < 0 || reserved < 0 ||
+        __builtin_add_overflow(refunded, reserved, &sum))
+        c_fail(c, "amounts out of range");
+}
+
+static void c_count(checker *c, uint64_t *n) {
+    *n = c_u(c);
+    if (*n > ASW_WHOLE_ENTITIES)
+        c_fail(c, "more entities than a whole record holds");
+}
+
+const char *asw_order_body_check(const char *order_id, const void *body, size_t len) {
+    checker cs, *c = &cs; /* about 3 KB: on the stack, at restore speed */
+    c->p = body;
+    c->end = (const uint8_t *)body + len;
+    c->why = NULL;
+    c->n_ids = 0;
+    c->prev = c->order_id = order_id;
+    c->prev_len = c->order_id_len = strlen(order_id);
+    if (c->order_id_len > ASW_TEXT_MAX)
+        c_fail(c, "an order id longer than any id");
+
+    uint8_t flags = c_byte(c);
+    if (flags & ~(BODY_DEADLINE | BODY_PRIOR | BODY_SHOP | BODY_SPLIT))
+        c_fail(c, "unknown flags");
+    if (flags & BODY_SPLIT)
+        c_fail(c, "a split order in a whole record");
+    (void)c_z(c);
+    if (flags & BODY_DEADLINE)
+        (void)c_z(c);
+    uint64_t n_open = c_u(c), open = 0;
+    const char *s;
+    if (flags & BODY_SHOP)
+        c_cstr(c, &s);
+    c_amounts(c);
+
+    uint64_t n_skus, n_apps, n_ext, n_seen;
+    c_count(c, &n_skus);
+    bool ledger_part = true;
+    uint32_t in_ledger = 0;
+    for (uint64_t i = 0; i < n_skus && !c->why; i++) {
+        c_id(c, ASW_ENT_SKU);
+        uint64_t v = c_u(c);
+        bool l = v & 1;
+        if ((l && !ledger_part) || (l && ++in_ledger > ASW_LEDGER_SKUS))
+            c_fail(c, "a bad ledger flag");
+        ledger_part = l;
+        if (asw_unzigzag(v >> 1) < 0 || asw_unzigzag(v >> 1) > INT32_MAX)
+            c_fail(c, "a count out of range");
+        c_amounts(c);
+    }
+
+    c_count(c, &n_apps);
+    for (uint64_t i = 0; i < n_apps && !c->why; i++) {
+        c_id(c, ASW_ENT_APP);
+        uint8_t bits = c_byte(c);
+        if ((bits >> 5) >= ASW_AT__COUNT || !(bits & (APP_COUNTED | APP_DECIDED)))
+            c_fail(c, "a bad application");
+        if (bits & APP_COUNTED) {
+            bool is_open = ((bits >> 3) & 3) == ASW_APP_OPEN;
+            open += is_open;
+            c_sku_ref(c, n_skus);
+            c_shop_ref(c, flags & BODY_SHOP);
+            if (is_open && c_z(c) < 0)
+                c_fail(c, "a negative amount");
+        }
+        if (bits & APP_DECIDED) {
+            uint64_t d = c_u(c);
+            if ((d & 3) >= ASW_INIT__COUNT || ((d >> 2) & 3) >= ASW_OUT__COUNT ||
+                (d >> 6) >> ASW_R__COUNT || ((d & DEC_SAME_REFS) && !(bits & APP_COUNTED)))
+                c_fail(c, "a bad decision");
+            for (int k = 0; k < 8; k++)
+                (void)c_z(c);
+            if (!(d & DEC_SAME_REFS)) {
+                c_sku_ref(c, n_skus);
+                c_shop_ref(c, flags & BODY_SHOP);
+            }
+            c_ruleset_or_topic(c, true);
+            c_ruleset_or_topic(c, false);
+        }
+    }
+    if (!c->why && open != n_open)
+        c_fail(c, "a count of open applications that is not theirs");
+
+    c_count(c, &n_ext);
+    for (uint64_t i = 0; i < n_ext && !c->why; i++) {
+        c_id(c, ASW_ENT_EXTERNAL);
+        c_sku_ref(c, n_skus);
+        if (c_byte(c) >= ASW_EK__COUNT)
+            c_fail(c, "a bad external refund kind");
+    }
+    c_count(c, &n_seen);
+    for (uint64_t i = 0; i < n_seen && !c->why; i++)
+        c_id(c, ASW_ENT_SEEN);
+    if (!c->why && c->p != c->end)
+        c_fail(c, "trailing bytes");
+    return c->why;
+}
+
+void asw_order_brief_of(asw_order *o, asw_order_brief *b) {
+    b->order_id = asw_order_id(o);
+    b->max_event_time = o->max_event_time;
+    b->has_deadline = o->has_deadline;
+    b->deadline = o->deadline;
+    b->n_open = o->n_open;
+    b->restore_flags = &o->restore_flags;
+    b->order = o;
+    b->frozen = NULL;
+    b->frozen_len = 0;
+}
+
+void asw_order_frozen_brief(void *bytes, size_t len, asw_order_brief *b) {
+    thaw_reader r = {bytes, (const uint8_t *)bytes + len};
+    b->order_id = get_cstr(&r);
+    b->restore_flags = (uint8_t *)r.p;
+    r.p++;
+    uint8_t flags = get_byte(&r);
+    b->max_event_time = get_z(&r);
+    b->has_deadline = flags & BODY_DEADLINE;
+    b->deadline =
+        b->has_deadline ? (int64_t)((uint64_t)b->max_event_time + (uint64_t)get_z(&r)) : 0;
+    b->n_open = (uint32_t)get_u(&r);
+    b->order = NULL;
+    b->frozen = bytes;
+    b->frozen_len = len;
 }
 
 /* ---- queries ---- */

@@ -35,6 +35,7 @@ struct asw_processor {
     bool stream_time_restored; /* the changelog had a stream time record */
     int64_t stream_time;
     int64_t committed_stream_time;
+    char *topic;                /* see asw_processor_set_topic() */
     asw_order_journal *journal; /* NULL unless track */
     lifecycle *life;
     size_t n_life, cap_life;
@@ -84,6 +85,7 @@ void asw_processor_destroy(asw_processor *p) {
     asw_order_journal_destroy(p->journal);
     free(p->life);
     free(p->changed);
+    free(p->topic);
     asw_store_destroy(p->store);
     free(p);
 }
@@ -106,12 +108,26 @@ static bool retention_horizon(const asw_processor *p, int64_t *horizon) {
 
 /* SPEC 7: an order may be dropped only when it is closed. One whose
  * deadline is unknown never is, by time. */
-static bool closed(const asw_processor *p, const asw_order *o) {
-    if (!o->has_deadline || o->n_open > 0)
+static bool closed_brief(const asw_processor *p, const asw_order_brief *b) {
+    if (!b->has_deadline || b->n_open > 0)
         return false;
-    int64_t last = o->deadline > o->max_event_time ? o->deadline : o->max_event_time;
+    int64_t last = b->deadline > b->max_event_time ? b->deadline : b->max_event_time;
     int64_t horizon;
     return retention_horizon(p, &horizon) && last <= horizon;
+}
+
+static bool closed(const asw_processor *p, asw_order *o) {
+    asw_order_brief b;
+    asw_order_brief_of(o, &b);
+    return closed_brief(p, &b);
+}
+
+/* Keep at most limits.decoded_orders decoded; past that, freeze down to
+ * three quarters of it, so that the clock runs once per many events. */
+static void cool(asw_processor *p) {
+    size_t max = p->limits.decoded_orders;
+    if (asw_store_decoded_count(p->store) > max)
+        asw_store_cool(p->store, max - max / 4);
 }
 
 /* Stream time follows event time, at most max_step_ms per event, so that a
@@ -132,6 +148,8 @@ static void advance_stream_time(asw_processor *p, int64_t t) {
 
 void asw_processor_apply(asw_processor *p, const asw_event *ev, const asw_source *src,
                          asw_result *out) {
+    if (!p->track)
+        cool(p); /* tracked, orders are frozen once committed */
     asw_order *o = asw_store_get(p->store, ev->order_id);
     if (o && closed(p, o)) {
         drop(p, o);
@@ -194,7 +212,31 @@ const asw_order *asw_processor_get(const asw_processor *p, const char *order_id)
     return asw_store_get(p->store, order_id);
 }
 
+void asw_processor_set_topic(asw_processor *p, const char *topic) {
+    free(p->topic);
+    p->topic = topic ? asw_strdup(topic) : NULL;
+    asw_store_set_topic(p->store, topic);
+}
+
+const char *asw_processor_topic(const asw_processor *p) {
+    return p->topic;
+}
+
+void asw_processor_restore_frozen(asw_processor *p, const char *order_id, uint8_t restore_flags,
+                                  const void *body, size_t len) {
+    asw_store_put_frozen(p->store, order_id, restore_flags, body, len);
+}
+
+size_t asw_processor_decoded_count(const asw_processor *p) {
+    return asw_store_decoded_count(p->store);
+}
+
+size_t asw_processor_frozen_bytes(const asw_processor *p) {
+    return asw_store_frozen_bytes(p->store);
+}
+
 void asw_processor_restore(asw_processor *p, asw_order *state) {
+    cool(p);
     asw_store_put(p->store, state);
 }
 
@@ -203,6 +245,7 @@ void asw_processor_restore_tombstone(asw_processor *p, const char *order_id) {
 }
 
 asw_order *asw_processor_restore_get(asw_processor *p, const char *order_id) {
+    cool(p);
     return asw_store_get_or_create(p->store, order_id);
 }
 
@@ -212,49 +255,55 @@ void asw_processor_restore_stream_time(asw_processor *p, int64_t stream_time) {
     p->stream_time = stream_time;
 }
 
-static void max_event_time(asw_order *o, void *opaque) {
+static void max_event_time(asw_order_brief *b, void *opaque) {
     asw_processor *p = opaque;
-    if (!p->has_stream_time || o->max_event_time > p->stream_time) {
+    if (!p->has_stream_time || b->max_event_time > p->stream_time) {
         p->has_stream_time = true;
-        p->stream_time = o->max_event_time;
+        p->stream_time = b->max_event_time;
     }
 }
 
 void asw_processor_restore_done(asw_processor *p) {
     if (!p->stream_time_restored)
-        asw_store_foreach(p->store, max_event_time, p);
+        asw_store_foreach_brief(p->store, max_event_time, p);
     p->committed_has_stream_time = p->has_stream_time;
     p->committed_stream_time = p->stream_time;
+    cool(p);
 }
 
-void asw_processor_foreach(asw_processor *p, void (*fn)(asw_order *, void *), void *opaque) {
-    asw_store_foreach(p->store, fn, opaque);
+void asw_processor_foreach_brief(asw_processor *p, void (*fn)(asw_order_brief *, void *),
+                                 void *opaque) {
+    asw_store_foreach_brief(p->store, fn, opaque);
 }
 
 typedef struct sweep {
     asw_processor *p;
-    asw_order **closed;
+    char **closed; /* ids: dropping thaws, which frees a frozen order's id */
     size_t n, cap;
 } sweep;
 
-static void collect_closed(asw_order *o, void *opaque) {
+static void collect_closed(asw_order_brief *b, void *opaque) {
     sweep *sw = opaque;
-    if (!closed(sw->p, o))
+    if (!closed_brief(sw->p, b))
         return;
     if (sw->n == sw->cap) {
         sw->cap = sw->cap ? sw->cap * 2 : 64;
         sw->closed = asw_realloc(sw->closed, sw->cap * sizeof *sw->closed);
     }
-    sw->closed[sw->n++] = o;
+    sw->closed[sw->n++] = asw_strdup(b->order_id);
 }
 
 size_t asw_processor_evict(asw_processor *p) {
     /* The outputs never depend on the order in which closed orders are
-     * dropped, so the table is walked in hash order, unsorted. */
+     * dropped, so the table is walked in hash order, unsorted. A frozen
+     * order is judged from its brief and thawed only to be dropped (the
+     * changelog tombstones its entities). */
     sweep sw = {p, NULL, 0, 0};
-    asw_store_foreach(p->store, collect_closed, &sw);
-    for (size_t i = 0; i < sw.n; i++)
-        drop(p, sw.closed[i]);
+    asw_store_foreach_brief(p->store, collect_closed, &sw);
+    for (size_t i = 0; i < sw.n; i++) {
+        drop(p, asw_store_get(p->store, sw.closed[i]));
+        free(sw.closed[i]);
+    }
     free(sw.closed);
     return sw.n;
 }
@@ -275,8 +324,7 @@ static void list_changed(asw_processor *p) {
     size_t n = asw_order_journal_count(p->journal);
     for (size_t i = 0; i < n; i++) {
         asw_order *o = asw_order_journal_at(p->journal, i);
-        if (!o || !asw_order_journal_order_changed(p->journal, o) ||
-            asw_store_get(p->store, asw_order_id(o)) != o)
+        if (!o || !asw_order_journal_order_changed(p->journal, o) || !asw_store_holds(p->store, o))
             continue;
         if (p->n_changed == p->cap_changed) {
             p->cap_changed = p->cap_changed ? p->cap_changed * 2 : 64;
@@ -312,6 +360,7 @@ void asw_processor_checkpoint(asw_processor *p) {
     forget(p);
     p->committed_has_stream_time = p->has_stream_time;
     p->committed_stream_time = p->stream_time;
+    cool(p);
 }
 
 void asw_processor_rollback(asw_processor *p) {
@@ -333,15 +382,21 @@ void asw_processor_rollback(asw_processor *p) {
     p->changed_valid = false;
     p->has_stream_time = p->committed_has_stream_time;
     p->stream_time = p->committed_stream_time;
+    cool(p);
 }
 
-static void clone_into(asw_order *o, void *opaque) {
-    asw_store_put(opaque, asw_order_clone(o));
+static void clone_into(asw_order_brief *b, void *opaque) {
+    asw_processor *to = opaque;
+    if (b->order)
+        asw_store_put(to->store, asw_order_clone(b->order));
+    else
+        asw_store_put(to->store, asw_order_thaw(b->frozen, b->frozen_len, to->topic));
 }
 
 asw_processor *asw_processor_clone(const asw_processor *p) {
     asw_processor *c = asw_processor_new(p->rules, &p->limits, p->track);
-    asw_store_foreach(p->store, clone_into, c->store);
+    asw_processor_set_topic(c, p->topic);
+    asw_store_foreach_brief(p->store, clone_into, c);
     c->has_stream_time = c->committed_has_stream_time = p->has_stream_time;
     c->stream_time = c->committed_stream_time = p->stream_time;
     return c;
@@ -353,11 +408,17 @@ bool asw_processor_equal(const asw_processor *a, const asw_processor *b) {
         return false;
     size_t n;
     const char **ids = asw_store_ids(a->store, &n);
+    char **own = asw_malloc((n ? n : 1) * sizeof *own); /* getting thaws */
+    for (size_t i = 0; i < n; i++)
+        own[i] = asw_strdup(ids[i]);
+    free(ids);
     bool eq = true;
     for (size_t i = 0; i < n && eq; i++) {
-        const asw_order *ob = asw_store_get(b->store, ids[i]);
-        eq = ob && asw_order_equal(asw_store_get(a->store, ids[i]), ob);
+        const asw_order *ob = asw_store_get(b->store, own[i]);
+        eq = ob && asw_order_equal(asw_store_get(a->store, own[i]), ob);
     }
-    free(ids);
+    for (size_t i = 0; i < n; i++)
+        free(own[i]);
+    free(own);
     return eq;
 }

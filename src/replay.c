@@ -59,6 +59,7 @@ int asw_replay_run(const asw_config *cfg, FILE *in, FILE *out, asw_log *log,
     asw_config_state_limits(cfg, &limits);
     asw_processor *proc = asw_processor_new(asw_config_ruleset(cfg), &limits, false);
     asw_source src = {.topic = asw_config_get(cfg, "topic.input"), .partition = 0, .offset = 0};
+    asw_processor_set_topic(proc, src.topic);
     asw_buf buf = ASW_BUF_INIT;
     char *line = NULL;
     size_t cap = 0;

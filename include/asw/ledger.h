@@ -24,6 +24,7 @@
 #ifndef ASW_LEDGER_H
 #define ASW_LEDGER_H
 
+#include "asw/buf.h"
 #include "asw/model.h"
 #include "asw/ruleset.h"
 
@@ -77,6 +78,10 @@ typedef struct asw_external {
  * are records of their own (so no record grows with an order's history). */
 #define ASW_LEDGER_SKUS 8
 
+/* The most entities an order holds while the changelog keeps it as one
+ * whole record; past that it is split for good (asw_order.split). */
+#define ASW_WHOLE_ENTITIES 24
+
 /* Entity kinds, as the changelog and the journal name them. */
 typedef enum asw_entity_kind {
     ASW_ENT_SKU = 0,
@@ -112,7 +117,13 @@ typedef struct asw_order {
     uint32_t n_ledger_skus; /* sub-orders with in_ledger set */
     bool prior_success;     /* any application succeeded or external refund recorded */
     bool has_deadline;
+    bool split;            /* the changelog keeps it as entity records (it once held more
+                              than ASW_WHOLE_ENTITIES entities), not as one whole record */
     uint8_t restore_flags; /* bookkeeping of a changelog restore; not state */
+    uint8_t store_ref;     /* bookkeeping of the store (touched since its
+                              clock last passed); not state */
+    uint32_t store_hot;    /* bookkeeping of the store (position + 1 in its
+                              list of decoded orders, 0 = none); not state */
 
     /* The journal of the transaction under way, or NULL; set by the
      * processor. Not state. */
@@ -259,6 +270,55 @@ int64_t asw_order_find_entity(const asw_order *order, asw_entity_kind kind, cons
 const char *asw_order_entity_id(const asw_order *order, asw_entity_kind kind, uint32_t i);
 /* Entity count of a kind. */
 uint32_t asw_order_entity_count(const asw_order *order, asw_entity_kind kind);
+
+/* ---- the frozen form: an order kept as bytes ---- */
+
+/*
+ * An order not touched for a while is kept frozen: its state as compact
+ * bytes (about a fifth of its decoded size), decoded again when an event
+ * arrives. Freezing and thawing are exact: asw_order_equal() holds between
+ * an order and the thaw of its freeze, and the changelog writes the same
+ * records for both. The bytes never leave the process (the changelog has
+ * its own, versioned format).
+ */
+
+/*
+ * The frozen form of `order` into `out` (reset first): its id, NUL, its
+ * restore_flags, then its body. `topic` is the topic most decisions came
+ * from (NULL: none): the body stores it only where a decision's differs.
+ * Thawing must be given the same topic.
+ */
+void asw_order_freeze(const asw_order *order, const char *topic, asw_buf *out);
+/* The body alone, appended to `out` (the changelog's whole-order record). */
+void asw_order_freeze_body(const asw_order *order, const char *topic, asw_buf *out);
+/* A new order from asw_order_freeze() bytes. Never NULL (OOM aborts). */
+asw_order *asw_order_thaw(const void *bytes, size_t len, const char *topic);
+/*
+ * Check a body read from outside (the changelog) before it is used: every
+ * length, reference, enum and count in range, no entity id twice, at most
+ * ASW_WHOLE_ENTITIES entities, amounts that keep the ledger's invariants,
+ * nothing after its end. Returns NULL when it is sound, else why not (a
+ * static string). A sound body thaws without surprises.
+ */
+const char *asw_order_body_check(const char *order_id, const void *body, size_t len);
+
+/* What retention and the end of a restore need of an order, read without
+ * thawing it. */
+typedef struct asw_order_brief {
+    const char *order_id;
+    int64_t max_event_time;
+    int64_t deadline; /* when has_deadline */
+    bool has_deadline;
+    uint32_t n_open;
+    uint8_t *restore_flags; /* the order's, writable in place */
+    asw_order *order;       /* the decoded order, or NULL when frozen */
+    const void *frozen;     /* when frozen: its bytes */
+    size_t frozen_len;
+} asw_order_brief;
+
+void asw_order_brief_of(asw_order *order, asw_order_brief *out);
+/* Of frozen bytes; the pointers point into them. */
+void asw_order_frozen_brief(void *bytes, size_t len, asw_order_brief *out);
 
 /* ---- journal: what a transaction changed, for rollback and the changelog ---- */
 

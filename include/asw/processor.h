@@ -19,8 +19,12 @@ typedef struct asw_processor asw_processor;
 
 /* How state is bounded (SPEC section 7); see docs/configuration.md. */
 typedef struct asw_state_limits {
-    int64_t retention_ms; /* state.retention.ms, >= 1 */
-    int64_t max_step_ms;  /* state.stream_time.max_step.ms, >= 0 */
+    int64_t retention_ms;  /* state.retention.ms, >= 1 */
+    int64_t max_step_ms;   /* state.stream_time.max_step.ms, >= 0 */
+    size_t decoded_orders; /* state.cache.orders: orders kept decoded
+                              between transactions (the others are frozen,
+                              see asw_order_freeze()); 0 freezes each one as
+                              soon as it may be */
 } asw_state_limits;
 
 /*
@@ -48,7 +52,9 @@ void asw_processor_destroy(asw_processor *p);
  * Then stream time advances with the event's time, by at most max_step_ms
  * (the first event of a partition sets it). Every event handed here moves
  * it, whatever its outcome. The result borrows from the order and the event
- * as asw_order_apply() says.
+ * as asw_order_apply() says, and is valid until the next call of
+ * asw_processor_apply(), checkpoint or rollback (each may freeze the order,
+ * limits.decoded_orders).
  */
 void asw_processor_apply(asw_processor *p, const asw_event *ev, const asw_source *src,
                          asw_result *out);
@@ -61,8 +67,18 @@ bool asw_processor_has_stream_time(const asw_processor *p);
  * carries it)? Only with track_changes. */
 bool asw_processor_stream_time_changed(const asw_processor *p);
 size_t asw_processor_order_count(const asw_processor *p);
-/* The state of an order, or NULL. Owned by the processor. */
+/* The state of an order (thawed when frozen), or NULL. Owned by the
+ * processor; valid until the next apply, checkpoint, rollback or restore
+ * call. */
 const asw_order *asw_processor_get(const asw_processor *p, const char *order_id);
+/* The topic most decisions of the partition come from (its input topic):
+ * frozen orders and whole changelog records store it once, not per order
+ * (asw_order_freeze()). Copied; NULL at first. */
+void asw_processor_set_topic(asw_processor *p, const char *topic);
+const char *asw_processor_topic(const asw_processor *p);
+/* How many orders are decoded, and the bytes of the frozen ones. */
+size_t asw_processor_decoded_count(const asw_processor *p);
+size_t asw_processor_frozen_bytes(const asw_processor *p);
 
 /* Rebuild from the changelog: put a state (ownership taken; replaces any
  * state of the same order), remove one (a tombstone), get one to change in
@@ -72,12 +88,18 @@ const asw_order *asw_processor_get(const asw_processor *p, const char *order_id)
  * max_event_time of the restored orders (asw_processor_restore_done()). */
 void asw_processor_restore(asw_processor *p, asw_order *state);
 void asw_processor_restore_tombstone(asw_processor *p, const char *order_id);
+/* Put an order as a checked body (asw_order_body_check()) told relative to
+ * the processor's topic; it stays frozen until an event needs it. */
+void asw_processor_restore_frozen(asw_processor *p, const char *order_id, uint8_t restore_flags,
+                                  const void *body, size_t len);
 asw_order *asw_processor_restore_get(asw_processor *p, const char *order_id);
 void asw_processor_restore_stream_time(asw_processor *p, int64_t stream_time);
 /* After the last restored record. */
 void asw_processor_restore_done(asw_processor *p);
-/* Call fn on every order (hash order: for work that does not depend on it). */
-void asw_processor_foreach(asw_processor *p, void (*fn)(asw_order *, void *), void *opaque);
+/* Call fn on every order's brief, decoded or frozen (hash order: for work
+ * that does not depend on it); fn may change *brief->restore_flags only. */
+void asw_processor_foreach_brief(asw_processor *p, void (*fn)(asw_order_brief *, void *),
+                                 void *opaque);
 
 /*
  * Drop every order closed at the current stream time (tracked as changes:

@@ -21,8 +21,10 @@ FAST_GROUP = {"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000}
 
 
 def kcat_produce(bootstrap, topic, partition, lines):
-    """Produce key|value lines (an empty value is a tombstone) with kcat."""
-    data = "".join(f"{k}|{v}\n" for k, v in lines).encode()
+    """Produce key|value lines (an empty value is a tombstone) with kcat;
+    values are text or bytes (without a newline)."""
+    data = b"".join(k.encode() + b"|" + (v if isinstance(v, bytes) else v.encode()) + b"\n"
+                    for k, v in lines)
     r = subprocess.run(["kcat", "-b", bootstrap, "-P", "-t", topic, "-p", str(partition),
                         "-K", "|", "-Z"], input=data, stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, timeout=60)
@@ -57,9 +59,10 @@ def test(h):
     w1.stop_ok()
 
     # Partition 0: a corrupt record superseded by a tombstone of its key.
-    # Partition 1: a corrupt record nothing supersedes.
+    # Partition 1: a corrupt record nothing supersedes: a whole-order record
+    # (0xA5 'W', version 1) whose body ends inside a number.
     kcat_produce(h.bootstrap, changelog, 0, [("O-CORRUPT-A", "not-avro"), ("O-CORRUPT-A", "")])
-    kcat_produce(h.bootstrap, changelog, 1, [("O-CORRUPT-B", "not-avro")])
+    kcat_produce(h.bootstrap, changelog, 1, [("O-CORRUPT-B", b"\xa5W\x01\x00\xff\xff")])
     h.produce(cfg, p["topic.input"], second)
 
     # Which orders live on which input partition.
@@ -74,6 +77,7 @@ def test(h):
     check(len(q) == 1 and q[0].get("partition") == "1",
           f"only partition 1 must be quarantined: {q}")
     check("O-CORRUPT-B" in q[0].get("reason", ""), f"the reason must name the key: {q[0]}")
+    check("CORRUPT_RECORD" in q[0].get("reason", ""), f"the reason must say why: {q[0]}")
 
     # Partition 0 is decided in full, partition 1 only up to the corruption.
     want = ([r for r in common.read_jsonl(replay_all) if r.get("order_id") in orders[0]] +

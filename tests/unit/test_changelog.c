@@ -75,14 +75,34 @@ static int collect(void *opaque, const void *key, size_t keylen, const void *val
     return 0;
 }
 
-/* Feed a generated stream, writing the changelog every `every` events. */
-static asw_processor *feed_and_write(uint64_t seed, int32_t orders, int every) {
+/* Give order O000001 more entities than a whole record holds (external
+ * refunds of its sub-order O000001-1): it is split for good, so its
+ * changelog is a ledger record and entity records. */
+static void split_first_order(asw_processor *p, asw_source *src) {
+    char eid[32];
+    for (int i = 0; i <= ASW_WHOLE_ENTITIES; i++, src->offset++) {
+        snprintf(eid, sizeof eid, "split-%d", i);
+        asw_event ev = t_external(eid, eid, "O000001-1", ASW_EK_OFFLINE, 1);
+        t_set(&ev.order_id, "O000001");
+        asw_result res;
+        asw_processor_apply(p, &ev, src, &res);
+        cr_assert_eq(res.status, ASW_APPLY_OK);
+        asw_event_clear(&ev);
+    }
+    cr_assert(asw_processor_get(p, "O000001")->split);
+}
+
+/* Feed a generated stream, writing the changelog every `every` events
+ * (with O000001 split first when `split`). */
+static asw_processor *feed_and_write_split(uint64_t seed, int32_t orders, int every, bool split) {
     asw_processor *p = asw_processor_new(fx.rules, &fx.limits, true);
     asw_gen *g = asw_gen_new(seed, orders, 8);
     asw_buf buf = ASW_BUF_INIT;
     asw_source src = {"t", 0, 0};
     asw_event ev;
     char err[256];
+    if (split)
+        split_first_order(p, &src);
     for (int i = 1; asw_gen_next(g, &ev); i++, src.offset++) {
         asw_result res;
         asw_processor_apply(p, &ev, &src, &res);
@@ -100,6 +120,10 @@ static asw_processor *feed_and_write(uint64_t seed, int32_t orders, int every) {
     asw_buf_free(&buf);
     asw_gen_destroy(g);
     return p;
+}
+
+static asw_processor *feed_and_write(uint64_t seed, int32_t orders, int every) {
+    return feed_and_write_split(seed, orders, every, false);
 }
 
 /* Restore every collected record into a fresh processor. */
@@ -189,7 +213,7 @@ Test(changelog, a_corrupt_record_nothing_supersedes_fails_the_restore_and_names_
 }
 
 Test(changelog, a_record_of_another_kind_than_its_key_or_a_foreign_key_is_corrupt) {
-    asw_processor *p = feed_and_write(3, 10, 10);
+    asw_processor *p = feed_and_write_split(3, 10, 10, true);
     /* The order's ledger value under a sub-order key. */
     rec *r = &fx.recs[last_of("O000001")];
     push("O000001\0SO000001-9", 18, r->value, r->len);
@@ -210,7 +234,7 @@ Test(changelog, a_record_of_another_kind_than_its_key_or_a_foreign_key_is_corrup
 }
 
 Test(changelog, entity_records_without_their_orders_ledger_fail_the_restore) {
-    asw_processor *p = feed_and_write(3, 10, 10);
+    asw_processor *p = feed_and_write_split(3, 10, 10, true);
     /* Lose every ledger record of O000001, keep its entity records. */
     size_t kept = 0;
     for (size_t i = 0; i < fx.n; i++) {
@@ -424,7 +448,7 @@ Test(changelog, application_records_of_a_dropped_order_leave_nothing_behind) {
      * application record and its own tombstone are still in the log: the
      * restore must not invent a sub-order for it, nor call it a half
      * state. */
-    asw_processor *p = feed_and_write(3, 10, 10);
+    asw_processor *p = feed_and_write_split(3, 10, 10, true);
     size_t at = SIZE_MAX;
     for (size_t i = 0; i < fx.n && at == SIZE_MAX; i++)
         if (fx.recs[i].keylen > 9 && memcmp(fx.recs[i].key, "O000001\0A", 9) == 0 &&
@@ -445,4 +469,158 @@ Test(changelog, application_records_of_a_dropped_order_leave_nothing_behind) {
     cr_assert(asw_processor_equal(p, back));
     asw_processor_destroy(p);
     asw_processor_destroy(back);
+}
+
+/* The records collected so far, as one byte string (key, value, lengths). */
+static void flatten(asw_buf *out) {
+    for (size_t i = 0; i < fx.n; i++) {
+        uint64_t lens[2] = {fx.recs[i].keylen, fx.recs[i].value ? fx.recs[i].len : UINT64_MAX};
+        asw_buf_append(out, lens, sizeof lens);
+        asw_buf_append(out, fx.recs[i].key, fx.recs[i].keylen);
+        if (fx.recs[i].value)
+            asw_buf_append(out, fx.recs[i].value, fx.recs[i].len);
+    }
+}
+
+Test(changelog, frozen_orders_write_and_restore_the_same_records_as_decoded_ones) {
+    asw_buf frozen = ASW_BUF_INIT, decoded = ASW_BUF_INIT;
+    fx.limits.decoded_orders = 0; /* every order frozen at each commit */
+    asw_processor *pf = feed_and_write(11, 300, 40);
+    cr_assert_eq(asw_processor_decoded_count(pf), 0);
+    cr_assert_gt(asw_processor_frozen_bytes(pf), 0);
+    flatten(&frozen);
+    size_t n = fx.n;
+    assert_restores_equal(pf); /* restored with every order frozen, too */
+    teardown();
+    setup();
+    fx.limits.decoded_orders = SIZE_MAX; /* never frozen */
+    asw_processor *pd = feed_and_write(11, 300, 40);
+    cr_assert_eq(asw_processor_frozen_bytes(pd), 0);
+    flatten(&decoded);
+    cr_assert_eq(fx.n, n);
+    cr_assert(frozen.len == decoded.len && memcmp(frozen.data, decoded.data, frozen.len) == 0,
+              "freezing changed a changelog record");
+    cr_assert(asw_processor_equal(pf, pd));
+    assert_restores_equal(pd);
+    asw_processor_destroy(pf);
+    asw_processor_destroy(pd);
+    asw_buf_free(&frozen);
+    asw_buf_free(&decoded);
+}
+
+/* Is record i an entity record (an order id, a NUL, a kind)? */
+static bool is_entity_key(size_t i) {
+    const char *nul = memchr(fx.recs[i].key, '\0', fx.recs[i].keylen);
+    return nul && nul != fx.recs[i].key;
+}
+
+Test(changelog, a_whole_order_is_one_record_and_a_split_one_writes_every_entity_once_split) {
+    asw_processor *p = feed_and_write_split(9, 30, 50, true);
+    size_t whole = 0, entity_of_split = 0, entity_of_others = 0;
+    for (size_t i = 0; i < fx.n; i++) {
+        bool first = fx.recs[i].keylen >= 7 && memcmp(fx.recs[i].key, "O000001", 7) == 0;
+        if (is_entity_key(i))
+            *(first ? &entity_of_split : &entity_of_others) += 1;
+        else if (fx.recs[i].value && fx.recs[i].len > 1 && ((uint8_t *)fx.recs[i].value)[1] == 'W')
+            whole++;
+    }
+    cr_assert_gt(whole, 30);
+    cr_assert_eq(entity_of_others, 0, "whole orders write no entity record");
+    /* The transaction that split it wrote each of its entities. */
+    cr_assert_geq(entity_of_split, ASW_WHOLE_ENTITIES + 1);
+    assert_restores_equal(p);
+    asw_processor_destroy(p);
+}
+
+Test(changelog, a_restored_whole_order_stays_frozen_until_an_event_needs_it) {
+    fx.limits.decoded_orders = SIZE_MAX; /* nothing is frozen but what the restore keeps so */
+    asw_processor *p = feed_and_write(4, 50, 30);
+    int rc;
+    char err[256];
+    asw_processor *back = restore_all(&rc, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert_gt(asw_processor_order_count(back), 40);
+    cr_assert_eq(asw_processor_decoded_count(back), 0);
+    cr_assert(asw_processor_equal(p, back));
+    asw_processor_destroy(p);
+    asw_processor_destroy(back);
+}
+
+Test(changelog, no_change_to_a_whole_record_crashes_its_check_or_thaw) {
+    /* Every truncation and many one-byte changes of real whole records:
+     * the check refuses the change, or the body thaws to an order whose
+     * own body passes the check (run under the sanitizers in CI). */
+    asw_processor *p = feed_and_write(6, 12, 40);
+    asw_buf frozen = ASW_BUF_INIT, again = ASW_BUF_INIT;
+    size_t refused = 0, passed = 0;
+    for (size_t i = 0; i < fx.n; i++) {
+        rec *r = &fx.recs[i];
+        if (is_entity_key(i) || !r->value || r->len < 4 || ((uint8_t *)r->value)[1] != 'W')
+            continue;
+        char id[64];
+        snprintf(id, sizeof id, "%.*s", (int)r->keylen, r->key);
+        const uint8_t *body = (const uint8_t *)r->value + 3;
+        size_t len = r->len - 3;
+        cr_assert_null(asw_order_body_check(id, body, len));
+        uint8_t *m = malloc(len);
+        for (size_t cut = 0; cut < len; cut++) /* truncated: always refused */
+            cr_assert_not_null(asw_order_body_check(id, body, cut), "%s cut at %zu", id, cut);
+        for (size_t at = 0; at < len; at++)
+            for (unsigned v = 0; v < 256; v += 37) {
+                memcpy(m, body, len);
+                m[at] = (uint8_t)(m[at] ^ (v | 1));
+                if (asw_order_body_check(id, m, len)) {
+                    refused++;
+                    continue;
+                }
+                passed++;
+                asw_buf_reset(&frozen);
+                asw_buf_append(&frozen, id, strlen(id) + 1);
+                asw_buf_append(&frozen, "", 1);
+                asw_buf_append(&frozen, m, len);
+                asw_order *o = asw_order_thaw(frozen.data, frozen.len, "t");
+                asw_buf_reset(&again);
+                asw_order_freeze_body(o, "t", &again);
+                cr_assert_null(asw_order_body_check(id, again.data, again.len));
+                cr_assert_geq(asw_order_remaining(o), INT64_MIN / 2);
+                asw_order_destroy(o);
+            }
+        free(m);
+    }
+    cr_assert_gt(refused, 100);
+    cr_assert_gt(passed, 100); /* changed amounts and times are still sound */
+    asw_buf_free(&frozen);
+    asw_buf_free(&again);
+    asw_processor_destroy(p);
+}
+
+Test(changelog, the_consume_tool_prints_a_whole_record_with_every_entity) {
+    asw_processor *p = feed_and_write(3, 10, 1000);
+    size_t at = last_of("O000003");
+    asw_buf out = ASW_BUF_INIT;
+    char err[256];
+    cr_assert_eq(asw_changelog_describe(fx.recs[at].key, fx.recs[at].keylen, fx.recs[at].value,
+                                        fx.recs[at].len, &out, err, sizeof err),
+                 0, "%s", err);
+    asw_buf_append(&out, "", 1);
+    const char *line = (const char *)out.data;
+    cr_assert(strstr(line, "{\"type\":\"Order\",\"order_id\":\"O000003\""), "%s", line);
+    const asw_order *o = asw_processor_get(p, "O000003");
+    for (uint32_t i = 0; i < o->n_apps; i++) {
+        char want[160];
+        snprintf(want, sizeof want, "\"aftersale_id\":\"%s\"",
+                 asw_order_str(o, o->apps[i].aftersale_id));
+        cr_assert(strstr(line, want), "%s in %s", want, line);
+    }
+    cr_assert(strstr(line, "\"skus\":[{\"sku_order_id\":\"O000003-"), "%s", line);
+    cr_assert(strstr(line, "\"source_topic\":\"(the input topic)\"") || o->n_apps == 0, "%s", line);
+    /* A corrupt one is named as such. */
+    corrupt_value(&fx.recs[at]);
+    asw_buf_reset(&out);
+    cr_assert_eq(asw_changelog_describe(fx.recs[at].key, fx.recs[at].keylen, fx.recs[at].value,
+                                        fx.recs[at].len, &out, err, sizeof err),
+                 -1);
+    cr_assert(strstr(err, "CORRUPT_RECORD"), "%s", err);
+    asw_buf_free(&out);
+    asw_processor_destroy(p);
 }

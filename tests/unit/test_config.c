@@ -648,6 +648,7 @@ Test(config, worker_keys_have_defaults_and_checks) {
     asw_config_state_limits(cfg, &limits);
     cr_assert_eq(limits.retention_ms, 90LL * 86400000);
     cr_assert_eq(limits.max_step_ms, 3600000);
+    cr_assert_eq(limits.decoded_orders, 16384);
     cr_assert_str_eq(asw_config_get(cfg, "topic.replication.factor"), "-1");
     asw_config_destroy(cfg);
     assert_set_ok("worker.id", "pod-3", "pod-3");
@@ -657,6 +658,8 @@ Test(config, worker_keys_have_defaults_and_checks) {
     assert_set_refused("state.stream_time.max_step.ms", "-1",
                        "state.stream_time.max_step.ms: invalid value '-1'");
     assert_set_refused("topic.replication.factor", "-2", "topic.replication.factor: invalid value");
+    assert_set_ok("state.cache.orders", "0", "0");
+    assert_set_refused("state.cache.orders", "-1", "state.cache.orders: invalid value '-1'");
 }
 
 Test(config, environment_overrides_keys_with_asw_cfg_prefix) {

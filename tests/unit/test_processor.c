@@ -9,6 +9,7 @@
 
 #include "asw/gen.h"
 #include "asw/processor.h"
+#include "asw/store.h"
 #include "support.h"
 
 static asw_ruleset *rules;
@@ -369,6 +370,74 @@ Test(processor, rollback_of_a_big_order_takes_its_new_entities_out_of_the_index)
         tick(ref, "O1", id, 1000 + i, &res);
         cr_assert_eq(res.status, ASW_APPLY_OK);
     }
+    cr_assert(asw_processor_equal(p, ref));
+    asw_processor_destroy(p);
+    asw_processor_destroy(ref);
+}
+
+/* ---- frozen orders (asw_store_cool) ---- */
+
+Test(processor, the_store_freezes_the_orders_not_got_since_its_clock_last_passed) {
+    asw_store *s = asw_store_new();
+    const char *ids[] = {"A", "B", "C", "D"};
+    for (int i = 0; i < 4; i++)
+        asw_store_put(s, asw_order_new(ids[i]));
+    cr_assert_eq(asw_store_cool(s, 3), 1); /* every one was new: the clock's first */
+    asw_order *b = asw_store_get(s, "B"), *c = asw_store_get(s, "C");
+    cr_assert_eq(asw_store_cool(s, 2), 1);
+    cr_assert(asw_store_holds(s, b) && asw_store_holds(s, c), "the orders just got stay decoded");
+    cr_assert_eq(asw_store_decoded_count(s), 2);
+    cr_assert_eq(asw_store_count(s), 4);
+    for (int i = 0; i < 4; i++)
+        cr_assert(asw_store_contains(s, ids[i]));
+    cr_assert_str_eq(asw_order_id(asw_store_get(s, "A")), "A"); /* thawed */
+    cr_assert_eq(asw_store_decoded_count(s), 3);
+    asw_store_remove(s, "D"); /* removed while frozen */
+    cr_assert_not(asw_store_contains(s, "D"));
+    cr_assert_eq(asw_store_cool(s, 0), 3);
+    cr_assert_eq(asw_store_frozen_bytes(s) > 0, true);
+    asw_store_destroy(s);
+}
+
+Test(processor, an_order_a_transaction_changed_stays_decoded_until_the_commit) {
+    asw_processor *p = asw_processor_new(rules, lim(1000 * day, hour), true); /* keeps none */
+    asw_gen *g = asw_gen_new(5, 40, 6);
+    feed(p, g, 200);
+    size_t changed = asw_processor_changed_count(p);
+    cr_assert_gt(changed, 0);
+    cr_assert_geq(asw_processor_decoded_count(p), changed);
+    asw_processor *copy = asw_processor_clone(p);
+    asw_processor_checkpoint(p);
+    cr_assert_eq(asw_processor_decoded_count(p), 0, "every order is frozen at the commit");
+    cr_assert(asw_processor_equal(p, copy));
+    feed(p, g, 100);
+    asw_processor_rollback(p);
+    cr_assert_eq(asw_processor_decoded_count(p), 0);
+    cr_assert(asw_processor_equal(p, copy), "rolled back to the frozen states");
+    asw_processor_destroy(copy);
+    asw_processor_destroy(p);
+    asw_gen_destroy(g);
+}
+
+Test(processor, an_order_split_in_an_aborted_transaction_is_whole_again) {
+    asw_processor *p = asw_processor_new(rules, lim(1000 * day, hour), true);
+    asw_processor *ref = asw_processor_new(rules, lim(1000 * day, hour), false);
+    asw_result res;
+    char id[32];
+    for (int i = 0; i < ASW_WHOLE_ENTITIES - 4; i++) {
+        snprintf(id, sizeof id, "x%d", i);
+        tick(p, "O1", id, 1000 + i, &res);
+        tick(ref, "O1", id, 1000 + i, &res);
+    }
+    asw_processor_checkpoint(p);
+    cr_assert_not(asw_processor_get(p, "O1")->split);
+    for (int i = ASW_WHOLE_ENTITIES - 4; i < ASW_WHOLE_ENTITIES + 4; i++) {
+        snprintf(id, sizeof id, "x%d", i);
+        tick(p, "O1", id, 1000 + i, &res);
+    }
+    cr_assert(asw_processor_get(p, "O1")->split, "more entities than a whole record holds");
+    asw_processor_rollback(p);
+    cr_assert_not(asw_processor_get(p, "O1")->split);
     cr_assert(asw_processor_equal(p, ref));
     asw_processor_destroy(p);
     asw_processor_destroy(ref);

@@ -342,3 +342,83 @@ Test(property, default_retention_forgets_nothing_with_slow_upstreams_and_wild_cl
     free(a);
     asw_ruleset_destroy(rules);
 }
+
+/* ---- the frozen form ---- */
+
+Test(property, freezing_an_order_changes_neither_its_state_nor_any_output) {
+    const int64_t day = 86400000;
+    asw_ruleset *rules = asw_ruleset_new();
+    asw_ruleset_set_shops(rules, "s0,s1,s2,s3,s4,s5,s6");
+    /* Every order frozen at each event, a few kept by the clock, none. */
+    asw_state_limits always = {.retention_ms = 5 * day, .max_step_ms = 3600000};
+    asw_state_limits some = always, never = always;
+    some.decoded_orders = 3;
+    never.decoded_orders = SIZE_MAX;
+    asw_buf bytes = ASW_BUF_INIT, again = ASW_BUF_INIT;
+    int64_t round_trips = 0, frozen_bytes = 0;
+    for (uint64_t seed = 1; seed <= 8; seed++) {
+        arriving *a;
+        size_t n = late_stream(seed, 300, &a);
+        asw_processor *p[3] = {asw_processor_new(rules, &always, false),
+                               asw_processor_new(rules, &some, false),
+                               asw_processor_new(rules, &never, false)};
+        asw_buf out[3] = {ASW_BUF_INIT, ASW_BUF_INIT, ASW_BUF_INIT};
+        int64_t late = 0, dropped = 0;
+        for (int k = 0; k < 3; k++)
+            run_bounded(p[k], a, n, true, &out[k], &late, &dropped);
+        for (int k = 0; k < 2; k++)
+            cr_assert(out[k].len == out[2].len && memcmp(out[k].data, out[2].data, out[2].len) == 0,
+                      "seed %llu: freezing (%d) changed an output", (unsigned long long)seed, k);
+        /* three, and the order of the last event (comparing thaws all) */
+        cr_assert_leq(asw_processor_decoded_count(p[1]), 4);
+        frozen_bytes += (int64_t)asw_processor_frozen_bytes(p[0]);
+        cr_assert(asw_processor_equal(p[0], p[2]));
+        cr_assert(asw_processor_equal(p[1], p[2]));
+
+        /* Each order: its thaw equals it, and freezing that gives the same
+         * bytes again. */
+        for (size_t i = 0; i < n; i++) {
+            const asw_order *o = asw_processor_get(p[2], a[i].ev.order_id);
+            if (!o)
+                continue;
+            /* told relative to the decisions' topic, and to none */
+            const char *topic = i % 2 ? "events" : NULL;
+            asw_order_freeze(o, topic, &bytes);
+            asw_order *back = asw_order_thaw(bytes.data, bytes.len, topic);
+            cr_assert(asw_order_equal(o, back), "seed %llu order %s", (unsigned long long)seed,
+                      asw_order_id(o));
+            cr_assert(asw_order_equal(back, o));
+            asw_order_freeze(back, topic, &again);
+            cr_assert(again.len == bytes.len && memcmp(again.data, bytes.data, bytes.len) == 0);
+            check_reservations(back, seed);
+            /* What retention reads of a frozen order is what it holds. */
+            asw_order_brief fb, db;
+            asw_order_frozen_brief(bytes.data, bytes.len, &fb);
+            asw_order_brief_of((asw_order *)o, &db);
+            cr_assert_str_eq(fb.order_id, db.order_id);
+            cr_assert(fb.max_event_time == db.max_event_time &&
+                      fb.has_deadline == db.has_deadline &&
+                      (!fb.has_deadline || fb.deadline == db.deadline) && fb.n_open == db.n_open &&
+                      *fb.restore_flags == *db.restore_flags);
+            /* The body as the changelog would carry it passes the check. */
+            size_t head = strlen(asw_order_id(o)) + 2;
+            const char *why =
+                asw_order_body_check(asw_order_id(o), bytes.data + head, bytes.len - head);
+            cr_assert(o->split || why == NULL, "order %s: %s", asw_order_id(o), why);
+            asw_order_destroy(back);
+            round_trips++;
+        }
+        for (int k = 0; k < 3; k++) {
+            asw_buf_free(&out[k]);
+            asw_processor_destroy(p[k]);
+        }
+        for (size_t i = 0; i < n; i++)
+            asw_event_clear(&a[i].ev);
+        free(a);
+    }
+    cr_assert_gt(round_trips, 10000);
+    cr_assert_gt(frozen_bytes, 0);
+    asw_buf_free(&bytes);
+    asw_buf_free(&again);
+    asw_ruleset_destroy(rules);
+}
