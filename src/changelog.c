@@ -677,6 +677,13 @@ static const char *restore_legacy(asw_changelog_restore *r, const char *order_id
         return err;
     }
     o->restore_flags |= RF_HEADER | ASW_ORDER_WRITE_ALL;
+    /* An earlier version's state may hold what a whole record may not (a
+     * longer id, a negative amount): such an order is written split. */
+    asw_buf body = ASW_BUF_INIT;
+    asw_order_freeze_body(o, r->input_topic, &body);
+    if (!o->split && asw_order_body_check(order_id, body.data, body.len))
+        o->split = true;
+    asw_buf_free(&body);
     asw_processor_restore(r->proc, o);
     return NULL;
 }

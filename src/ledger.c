@@ -197,7 +197,9 @@ static void index_added(asw_order *o, asw_entity_kind kind, uint32_t i) {
         will_change(o);
         o->split = true;
     }
-    if (n <= INDEX_MIN)
+    /* An index stays once built, even when a rollback took the order back
+     * to INDEX_MIN entities or fewer: then every entity must be in it. */
+    if (n <= INDEX_MIN && !o->index)
         return;
     if (!o->index || n * 2 > o->index_cap) {
         index_rebuild(o);
@@ -1481,8 +1483,11 @@ static uint8_t c_byte(checker *c) {
     return *c->p++;
 }
 
-/* A str of at most ASW_TEXT_MAX bytes; its length. */
-static size_t c_cstr(checker *c, const char **s) {
+/* A topic name: Kafka allows up to 249 characters. */
+#define TOPIC_MAX 255
+
+/* A str of at most `max` bytes; its length. */
+static size_t c_str_max(checker *c, const char **s, size_t max) {
     *s = "";
     const uint8_t *nul = memchr(c->p, 0, (size_t)(c->end - c->p));
     if (!nul) {
@@ -1490,13 +1495,17 @@ static size_t c_cstr(checker *c, const char **s) {
         return 0;
     }
     size_t n = (size_t)(nul - c->p);
-    if (n > ASW_TEXT_MAX) {
+    if (n > max) {
         c_fail(c, "a string longer than any id");
         return 0;
     }
     *s = (const char *)c->p;
     c->p = nul + 1;
     return n;
+}
+
+static size_t c_cstr(checker *c, const char **s) {
+    return c_str_max(c, s, ASW_TEXT_MAX);
 }
 
 /* An id told from `from` (of from_len bytes), whole into `out` (room for
@@ -1527,6 +1536,8 @@ static void c_id(checker *c, int kind) {
     }
     char *id = c->ids[c->n_ids];
     size_t len = c_id_from(c, c->prev, c->prev_len, id);
+    if (!c->why && len == 0)
+        c_fail(c, "an empty id");
     if (c->why)
         return;
     for (uint32_t i = 0; i < c->n_ids; i++)
@@ -1540,12 +1551,16 @@ static void c_id(checker *c, int kind) {
     c->prev_len = len;
 }
 
-static void c_sku_ref(checker *c, uint64_t n_skus) {
+/* A sub-order reference: k (1..n_skus), or 0 for one told by its id. */
+static uint64_t c_sku_ref(checker *c, uint64_t n_skus) {
     uint64_t k = c_u(c);
-    if (k > n_skus)
+    if (k > n_skus) {
         c_fail(c, "a reference to no sub-order");
-    else if (k == 0) /* into the scratch id */
+        return 0;
+    }
+    if (k == 0) /* into the scratch id */
         c_id_from(c, c->order_id, c->order_id_len, c->ids[ASW_WHOLE_ENTITIES]);
+    return k;
 }
 
 static void c_shop_ref(checker *c, bool has_shop) {
@@ -1569,7 +1584,7 @@ static void c_ruleset_or_topic(checker *c, bool ruleset) {
     const char *s;
     uint64_t v = c_u(c);
     if (v == 1) {
-        c_cstr(c, &s);
+        c_str_max(c, &s, ruleset ? ASW_TEXT_MAX : TOPIC_MAX);
     } else if (v == 2 && ruleset) {
         for (int i = 0; i < 4; i++)
             c_byte(c);
@@ -1579,11 +1594,18 @@ static void c_ruleset_or_topic(checker *c, bool ruleset) {
 }
 
 /* paid >= 0, refunded >= 0, reserved >= 0 and refunded + reserved fits:
- * what asw_order_remaining() relies on. */
-static void c_amounts(checker *c) {
+ * what asw_order_remaining() relies on. Returns reserved. */
+static int64_t c_amounts(checker *c) {
     int64_t paid = c_z(c), refunded = c_z(c), reserved = c_z(c), sum;
     if (paid < 0 || refunded < 0 || reserved < 0 ||
         __builtin_add_overflow(refunded, reserved, &sum))
+        c_fail(c, "amounts out of range");
+    return reserved;
+}
+
+/* to += v, refusing an overflow. */
+static void c_add(checker *c, int64_t *to, int64_t v) {
+    if (__builtin_add_overflow(*to, v, to))
         c_fail(c, "amounts out of range");
 }
 
@@ -1616,12 +1638,15 @@ const char *asw_order_body_check(const char *order_id, const void *body, size_t 
     const char *s;
     if (flags & BODY_SHOP)
         c_cstr(c, &s);
-    c_amounts(c);
+    int64_t order_reserved = c_amounts(c), open_total = 0;
 
     uint64_t n_skus, n_apps, n_ext, n_seen;
     c_count(c, &n_skus);
     bool ledger_part = true;
     uint32_t in_ledger = 0;
+    /* Reserved per sub-order, and what its OPEN applications hold: equal in
+     * any state the rules made (and in sum, the order's). */
+    int64_t sku_reserved[ASW_WHOLE_ENTITIES] = {0}, sku_open[ASW_WHOLE_ENTITIES] = {0};
     for (uint64_t i = 0; i < n_skus && !c->why; i++) {
         c_id(c, ASW_ENT_SKU);
         uint64_t v = c_u(c);
@@ -1631,7 +1656,7 @@ const char *asw_order_body_check(const char *order_id, const void *body, size_t 
         ledger_part = l;
         if (asw_unzigzag(v >> 1) < 0 || asw_unzigzag(v >> 1) > INT32_MAX)
             c_fail(c, "a count out of range");
-        c_amounts(c);
+        sku_reserved[i] = c_amounts(c);
     }
 
     c_count(c, &n_apps);
@@ -1643,10 +1668,17 @@ const char *asw_order_body_check(const char *order_id, const void *body, size_t 
         if (bits & APP_COUNTED) {
             bool is_open = ((bits >> 3) & 3) == ASW_APP_OPEN;
             open += is_open;
-            c_sku_ref(c, n_skus);
+            uint64_t k = c_sku_ref(c, n_skus);
             c_shop_ref(c, flags & BODY_SHOP);
-            if (is_open && c_z(c) < 0)
-                c_fail(c, "a negative amount");
+            if (is_open) {
+                int64_t r = c_z(c);
+                if (r < 0 || k == 0) {
+                    c_fail(c, "an open application with a negative amount or no sub-order");
+                } else if (!c->why) {
+                    c_add(c, &sku_open[k - 1], r);
+                    c_add(c, &open_total, r);
+                }
+            }
         }
         if (bits & APP_DECIDED) {
             uint64_t d = c_u(c);
@@ -1665,6 +1697,11 @@ const char *asw_order_body_check(const char *order_id, const void *body, size_t 
     }
     if (!c->why && open != n_open)
         c_fail(c, "a count of open applications that is not theirs");
+    for (uint64_t i = 0; i < n_skus && !c->why; i++)
+        if (sku_open[i] != sku_reserved[i])
+            c_fail(c, "a sub-order's reserved amount that its open applications do not hold");
+    if (!c->why && open_total != order_reserved)
+        c_fail(c, "an order's reserved amount that its open applications do not hold");
 
     c_count(c, &n_ext);
     for (uint64_t i = 0; i < n_ext && !c->why; i++) {

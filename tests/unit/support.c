@@ -8,8 +8,6 @@
 
 #include "asw/alloc.h"
 
-#define T_ORDER "O1"
-
 static asw_event base(asw_event_type type, const char *event_id, const char *sku) {
     asw_event ev;
     asw_event_init(&ev);

@@ -14,6 +14,9 @@
 #include "asw/model.h"
 #include "asw/ruleset.h"
 
+/* The order of every event the t_* builders make. */
+#define T_ORDER "O1"
+
 asw_event t_applied(const char *event_id, const char *aftersale_id, const char *sku,
                     int64_t amount);
 asw_event t_withdrawn(const char *event_id, const char *aftersale_id, const char *sku);

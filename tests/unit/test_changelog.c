@@ -624,3 +624,63 @@ Test(changelog, the_consume_tool_prints_a_whole_record_with_every_entity) {
     asw_buf_free(&out);
     asw_processor_destroy(p);
 }
+
+/* The body of an order's whole record, as the writer makes it. */
+static const char *check_of(const asw_order *o, const char *topic) {
+    asw_buf b = ASW_BUF_INIT;
+    asw_order_freeze_body(o, topic, &b);
+    const char *why = asw_order_body_check(asw_order_id(o), b.data, b.len);
+    asw_buf_free(&b);
+    return why;
+}
+
+Test(changelog, the_check_refuses_reservations_no_open_application_holds_and_empty_ids) {
+    asw_processor *p = asw_processor_new(fx.rules, &fx.limits, false);
+    asw_source src = {"a-topic-name-longer-than-any-id-"
+                      "...................................................................."
+                      "...................................................................."
+                      "........................................",
+                      0, 0};
+    cr_assert_gt(strlen(src.topic), ASW_TEXT_MAX);
+    asw_result res;
+    asw_event ev = t_applied("e1", "A1", "S1", 100);
+    asw_processor_apply(p, &ev, &src, &res);
+    asw_event_clear(&ev);
+    cr_assert_eq(res.decision.outcome, ASW_OUT_ACCEPTED);
+    asw_order *o = (asw_order *)asw_processor_get(p, T_ORDER);
+    /* Sound, a decision from a topic of Kafka's longest names included. */
+    cr_assert_null(check_of(o, "t"));
+    o->reserved += 1;
+    cr_assert_not_null(check_of(o, "t"), "an order's reserved its open applications do not hold");
+    o->reserved -= 1;
+    o->skus[0].reserved += 1;
+    cr_assert_not_null(check_of(o, "t"), "a sub-order's reserved");
+    o->skus[0].reserved -= 1;
+    cr_assert_null(check_of(o, "t"));
+    asw_order_put_external(o, "", "S1", ASW_EK_OFFLINE);
+    const char *why = check_of(o, "t");
+    cr_assert(why && strstr(why, "empty id"), "%s", why ? why : "(sound)");
+    asw_processor_destroy(p);
+}
+
+Test(changelog, an_earlier_versions_state_no_whole_record_may_hold_is_written_split) {
+    asw_processor *p = asw_processor_new(fx.rules, &fx.limits, false);
+    asw_source src = {"t", 0, 0};
+    asw_result res;
+    asw_event ev = t_applied("e1", "A1", "S1", 100);
+    asw_processor_apply(p, &ev, &src, &res);
+    asw_event_clear(&ev);
+    asw_order *o = (asw_order *)asw_processor_get(p, T_ORDER);
+    o->paid = -1; /* what no event may set, but an earlier version's state could hold */
+    asw_buf buf = ASW_BUF_INIT;
+    cr_assert_eq(asw_codec_encode_state(fx.codec, o, &buf), ASW_CODEC_OK);
+    push(T_ORDER, strlen(T_ORDER), buf.data, buf.len);
+    asw_buf_free(&buf);
+    int rc;
+    char err[256];
+    asw_processor *back = restore_all(&rc, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s", err);
+    cr_assert(asw_processor_get(back, T_ORDER)->split);
+    asw_processor_destroy(back);
+    asw_processor_destroy(p);
+}

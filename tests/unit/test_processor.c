@@ -442,3 +442,36 @@ Test(processor, an_order_split_in_an_aborted_transaction_is_whole_again) {
     asw_processor_destroy(p);
     asw_processor_destroy(ref);
 }
+
+Test(processor, an_order_rolled_back_below_the_index_threshold_still_finds_new_entities) {
+    /* Found in review: an order whose transaction took it past INDEX_MIN
+     * entities (building its index) and was rolled back kept the index;
+     * entities added next were left out of it and not found (a crash when
+     * an external refund's sub-order was looked up). Kept decoded, so that
+     * no freeze rebuilds the index. */
+    asw_state_limits keep = *lim(1000 * day, hour);
+    keep.decoded_orders = SIZE_MAX;
+    asw_processor *p = asw_processor_new(rules, &keep, true);
+    asw_result res;
+    char id[32];
+    for (int i = 0; i < 8; i++) {
+        snprintf(id, sizeof id, "x%d", i);
+        tick(p, "O1", id, 1000 + i, &res);
+    }
+    asw_processor_checkpoint(p);
+    for (int i = 8; i < 16; i++) {
+        snprintf(id, sizeof id, "x%d", i);
+        tick(p, "O1", id, 1000 + i, &res);
+    }
+    asw_processor_rollback(p);
+    asw_source src = {"t", 0, 0};
+    asw_event ev = t_external("y1", "y1", "S2", ASW_EK_OFFLINE, 1);
+    t_set(&ev.order_id, "O1");
+    asw_processor_apply(p, &ev, &src, &res);
+    asw_event_clear(&ev);
+    cr_assert_eq(res.status, ASW_APPLY_OK);
+    const asw_order *o = asw_processor_get(p, "O1");
+    cr_assert_geq(asw_order_find_entity(o, ASW_ENT_SKU, "S2"), 0);
+    cr_assert_geq(asw_order_find_entity(o, ASW_ENT_EXTERNAL, "y1"), 0);
+    asw_processor_destroy(p);
+}
