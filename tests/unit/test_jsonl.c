@@ -227,3 +227,122 @@ Test(jsonl, dead_letter_keeps_bytes_that_are_not_utf8_as_hex) {
     json_decref(o);
     asw_buf_free(&out);
 }
+
+/* What jansson's compact dump makes of an object: the reference the
+ * hand-written output writer must equal byte for byte. */
+static void dump_ref(json_t *o, asw_buf *out) {
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    cr_assert_not_null(s);
+    asw_buf_append(out, s, strlen(s));
+    asw_buf_append(out, "\n", 1);
+    free(s);
+    json_decref(o);
+}
+
+Test(jsonl, outputs_are_the_bytes_jansson_would_write_for_any_string) {
+    /* Every ASCII byte (controls, quote, backslash, slash, DEL) and UTF-8
+     * of 2, 3 and 4 bytes, U+2028 included. */
+    char s[256];
+    size_t n = 0;
+    for (int c = 1; c < 0x80; c++)
+        s[n++] = (char)c;
+    const char *utf8 = "\xc2\xa5\xe9\x80\x80\xe2\x80\xa8\xf0\x9f\x98\x80";
+    memcpy(s + n, utf8, strlen(utf8) + 1);
+    asw_decision d = {.aftersale_id = s,
+                      .order_id = "O\"1\\",
+                      .sku_order_id = s,
+                      .shop_id = NULL,
+                      .initiator = ASW_INIT_MERCHANT_CARD,
+                      .outcome = ASW_OUT_REJECTED,
+                      .reasons = (1u << ASW_R__COUNT) - 1,
+                      .applications_used = -3,
+                      .applications_limit = 5,
+                      .order_remaining = INT64_MIN,
+                      .sku_remaining = INT64_MAX,
+                      .multi_refund = true,
+                      .sku_prior_refunds = 2,
+                      .duplicate = true,
+                      .event_time = 1700000000000,
+                      .ruleset_version = "rs1-00000000",
+                      .source_topic = s,
+                      .source_partition = 7,
+                      .source_offset = 123456789};
+    asw_buf got = ASW_BUF_INIT, want = ASW_BUF_INIT;
+    asw_jsonl_format_decision(&d, &got);
+    json_t *o = json_object();
+    json_object_set_new(o, "type", json_string("Decision"));
+    json_object_set_new(o, "aftersale_id", json_string(s));
+    json_object_set_new(o, "order_id", json_string(d.order_id));
+    json_object_set_new(o, "sku_order_id", json_string(s));
+    json_object_set_new(o, "shop_id", json_null());
+    json_object_set_new(o, "initiator", json_string("MERCHANT_CARD"));
+    json_object_set_new(o, "outcome", json_string("REJECTED"));
+    json_t *reasons = json_array();
+    for (int r = 0; r < ASW_R__COUNT; r++)
+        json_array_append_new(reasons, json_string(asw_reason_name((asw_reason)r)));
+    json_object_set_new(o, "reasons", reasons);
+    json_object_set_new(o, "applications_used", json_integer(-3));
+    json_object_set_new(o, "applications_limit", json_integer(5));
+    json_object_set_new(o, "order_remaining", json_integer(INT64_MIN));
+    json_object_set_new(o, "sku_remaining", json_integer(INT64_MAX));
+    json_object_set_new(o, "multi_refund", json_true());
+    json_object_set_new(o, "sku_prior_refunds", json_integer(2));
+    json_object_set_new(o, "duplicate", json_true());
+    json_object_set_new(o, "event_time", json_integer(1700000000000));
+    json_object_set_new(o, "ruleset_version", json_string("rs1-00000000"));
+    json_object_set_new(o, "source_topic", json_string(s));
+    json_object_set_new(o, "source_partition", json_integer(7));
+    json_object_set_new(o, "source_offset", json_integer(123456789));
+    dump_ref(o, &want);
+    cr_assert(got.len == want.len && memcmp(got.data, want.data, got.len) == 0,
+              "decision:\n%.*s\n%.*s", (int)got.len, got.data, (int)want.len, want.data);
+
+    asw_refund_record r = {.record_id = s,
+                           .order_id = "O1",
+                           .sku_order_id = "O1-1",
+                           .shop_id = s,
+                           .origin = ASW_ORIGIN_EXTERNAL,
+                           .has_aftersale_type = false,
+                           .has_kind = true,
+                           .kind = ASW_EK_HISTORICAL,
+                           .status = ASW_RS_RECORDED,
+                           .amount = -1,
+                           .order_paid = 1,
+                           .order_refunded = 2,
+                           .order_reserved = 3,
+                           .order_remaining = 4,
+                           .sku_paid = 5,
+                           .sku_refunded = 6,
+                           .sku_reserved = 7,
+                           .sku_remaining = 8,
+                           .sku_refunds = 9,
+                           .over_refund = true,
+                           .unmatched = false,
+                           .event_time = 10};
+    asw_buf_reset(&got);
+    asw_buf_reset(&want);
+    asw_jsonl_format_record(&r, &got);
+    o = json_object();
+    json_object_set_new(o, "type", json_string("RefundRecord"));
+    json_object_set_new(o, "record_id", json_string(s));
+    json_object_set_new(o, "order_id", json_string("O1"));
+    json_object_set_new(o, "sku_order_id", json_string("O1-1"));
+    json_object_set_new(o, "shop_id", json_string(s));
+    json_object_set_new(o, "origin", json_string("EXTERNAL"));
+    json_object_set_new(o, "aftersale_type", json_null());
+    json_object_set_new(o, "kind", json_string("HISTORICAL"));
+    json_object_set_new(o, "status", json_string("RECORDED"));
+    const char *ints[] = {"amount",          "order_paid", "order_refunded", "order_reserved",
+                          "order_remaining", "sku_paid",   "sku_refunded",   "sku_reserved",
+                          "sku_remaining",   "sku_refunds"};
+    for (int i = 0; i < 10; i++)
+        json_object_set_new(o, ints[i], json_integer(i == 0 ? -1 : i));
+    json_object_set_new(o, "over_refund", json_true());
+    json_object_set_new(o, "unmatched", json_false());
+    json_object_set_new(o, "event_time", json_integer(10));
+    dump_ref(o, &want);
+    cr_assert(got.len == want.len && memcmp(got.data, want.data, got.len) == 0,
+              "record:\n%.*s\n%.*s", (int)got.len, got.data, (int)want.len, want.data);
+    asw_buf_free(&got);
+    asw_buf_free(&want);
+}
