@@ -34,6 +34,8 @@
 #include "asw/codec.h"
 
 #include "asw/alloc.h"
+#include "asw/outputs.h"
+#include "asw/varint.h"
 
 #include <avro.h>
 #include <jansson.h>
@@ -823,6 +825,9 @@ static void binding_done(binding *b) {
  * @param err, errlen  receives a one-line message on failure (errlen may be 0).
  * @return a codec the caller owns (asw_codec_destroy), or NULL on failure.
  */
+static bool outputs_match(const asw_output_def *def, avro_schema_t schema, char *err,
+                          size_t errlen);
+
 asw_codec *asw_codec_new(char *err, size_t errlen) {
     static const char nothing[1];
     asw_codec *c = asw_calloc(1, sizeof *c);
@@ -835,6 +840,9 @@ asw_codec *asw_codec_new(char *err, size_t errlen) {
         b->text = asw_strdup(embedded_text(kinds[k].name));
         b->writer = avro_schema_incref(c->readers[k].schema);
     }
+    if (!outputs_match(&asw_output_decision, c->readers[RK_DECISION].schema, err, errlen) ||
+        !outputs_match(&asw_output_record, c->readers[RK_RECORD].schema, err, errlen))
+        goto fail;
     c->in = avro_reader_memory(nothing, 0);
     c->out = avro_writer_memory(nothing, 0);
     if (!c->in || !c->out) {
@@ -1731,61 +1739,165 @@ asw_codec_err asw_codec_encode_event(asw_codec *c, const asw_event *ev, asw_buf 
 }
 
 /*
+ * The outputs are written straight into the buffer from their field tables
+ * (outputs.h), in Avro binary: no generic value, no lookup by name.
+ * asw_codec_new() checked each table against its reader schema
+ * (outputs_match()), and test_codec compares the bytes with avro-c's.
+ */
+static void put_long(asw_buf *out, int64_t v) {
+    uint8_t t[10];
+    asw_buf_append(out, t, asw_varint_put(t, asw_zigzag(v)));
+}
+
+static void put_string(asw_buf *out, const char *s) {
+    size_t n = strlen(s);
+    put_long(out, (int64_t)n);
+    asw_buf_append(out, s, n);
+}
+
+static asw_codec_err encode_output(const asw_output_def *def, int32_t id, const void *obj,
+                                   asw_buf *out) {
+    asw_buf_reset(out);
+    asw_buf_reserve(out, 256);
+    frame_write(out->data, id);
+    out->len = FRAME_LEN;
+    for (size_t i = 0; i < def->n_fields; i++) {
+        const asw_output_field *f = &def->fields[i];
+        int64_t v;
+        switch (f->type) {
+        case ASW_F_STR: {
+            const char *s = asw_field_str(obj, f);
+            put_string(out, s ? s : "");
+            break;
+        }
+        case ASW_F_OPT_STR: {
+            const char *s = asw_field_str(obj, f);
+            put_long(out, s ? 1 : 0); /* the union's branch */
+            if (s)
+                put_string(out, s);
+            break;
+        }
+        case ASW_F_BOOL: {
+            uint8_t b = asw_field_bool(obj, f) ? 1 : 0;
+            asw_buf_append(out, &b, 1);
+            break;
+        }
+        case ASW_F_OPT_ENUM:
+            if (!asw_field_has(obj, f)) {
+                put_long(out, 0);
+                break;
+            }
+            put_long(out, 1);
+            /* fall through */
+        case ASW_F_ENUM:
+            v = asw_field_int(obj, f);
+            if (v < 0 || v >= f->e->count)
+                return ASW_CODEC_E_SCHEMA;
+            put_long(out, v);
+            break;
+        case ASW_F_REASONS: {
+            v = asw_field_int(obj, f);
+            if (v >> f->e->count)
+                return ASW_CODEC_E_SCHEMA;
+            int n = __builtin_popcountll((unsigned long long)v);
+            if (n > 0) { /* one block of n items, then the empty block */
+                put_long(out, n);
+                for (int r = 0; r < f->e->count; r++)
+                    if (v & (1LL << r))
+                        put_long(out, r);
+            }
+            put_long(out, 0);
+            break;
+        }
+        default: /* ASW_F_INT, ASW_F_LONG */
+            put_long(out, asw_field_int(obj, f));
+            break;
+        }
+    }
+    return ASW_CODEC_OK;
+}
+
+/* Does a field table write what reader schema `schema` reads? Else a
+ * message in err. */
+static bool outputs_match(const asw_output_def *def, avro_schema_t schema, char *err,
+                          size_t errlen) {
+    size_t n = avro_schema_record_size(schema);
+    for (size_t i = 0; i < def->n_fields || i < n; i++) {
+        const asw_output_field *f = i < def->n_fields ? &def->fields[i] : NULL;
+        const char *name = i < n ? avro_schema_record_field_name(schema, (int)i) : NULL;
+        if (!f || !name || strcmp(f->name, name) != 0) {
+            fail(err, errlen, ASW_CODEC_E_SCHEMA,
+                 "schema %s: field %zu is '%s' in the .avsc and '%s' in outputs.c", def->record, i,
+                 name ? name : "(none)", f ? f->name : "(none)");
+            return false;
+        }
+        avro_schema_t t = deref(avro_schema_record_field_get_by_index(schema, (int)i));
+        avro_schema_t opt = NULL;
+        if (is_avro_union(t) && avro_schema_union_size(t) == 2 &&
+            is_avro_null(deref(avro_schema_union_branch(t, 0))))
+            opt = deref(avro_schema_union_branch(t, 1));
+        bool ok;
+        switch (f->type) {
+        case ASW_F_STR:
+            ok = is_avro_string(t);
+            break;
+        case ASW_F_OPT_STR:
+            ok = opt && is_avro_string(opt);
+            break;
+        case ASW_F_INT:
+            ok = is_avro_int32(t);
+            break;
+        case ASW_F_LONG:
+            ok = is_avro_int64(t);
+            break;
+        case ASW_F_BOOL:
+            ok = is_avro_boolean(t);
+            break;
+        case ASW_F_ENUM:
+            ok = is_avro_enum(t) && strcmp(avro_schema_name(t), f->e->avro_name) == 0;
+            break;
+        case ASW_F_OPT_ENUM:
+            ok = opt && is_avro_enum(opt) && strcmp(avro_schema_name(opt), f->e->avro_name) == 0;
+            break;
+        default: { /* ASW_F_REASONS */
+            avro_schema_t items = is_avro_array(t) ? deref(avro_schema_array_items(t)) : NULL;
+            ok = items && is_avro_enum(items) &&
+                 strcmp(avro_schema_name(items), f->e->avro_name) == 0;
+            break;
+        }
+        }
+        if (!ok) {
+            fail(err, errlen, ASW_CODEC_E_SCHEMA,
+                 "schema %s: field '%s' has another type in the .avsc than in outputs.c",
+                 def->record, f->name);
+            return false;
+        }
+    }
+    return true;
+}
+
+/*
  * Encode a Decision under ASW_SCHEMA_ID_DECISION.
  *
  * @param d    the decision; NULL strings are written as "".
  * @param out  reset, then holds the frame.
  * @return ASW_CODEC_OK, or ASW_CODEC_E_SCHEMA when an enum or reason bit is
- *         out of range or avro-c refuses.
+ *         out of range (out then holds nothing useful).
  */
 asw_codec_err asw_codec_encode_decision(asw_codec *c, const asw_decision *d, asw_buf *out) {
-    avro_value_t *v = encode_start(c, RK_DECISION);
-    int bad = e_str(v, "aftersale_id", d->aftersale_id) || e_str(v, "order_id", d->order_id) ||
-              e_str(v, "sku_order_id", d->sku_order_id) || e_str(v, "shop_id", d->shop_id) ||
-              e_enum(v, "initiator", E_INITIATOR, (int)d->initiator) ||
-              e_enum(v, "outcome", E_OUTCOME, (int)d->outcome) ||
-              e_reasons(v, "reasons", d->reasons) ||
-              e_int(v, "applications_used", d->applications_used) ||
-              e_int(v, "applications_limit", d->applications_limit) ||
-              e_long(v, "order_remaining", d->order_remaining) ||
-              e_long(v, "sku_remaining", d->sku_remaining) ||
-              e_bool(v, "multi_refund", d->multi_refund) ||
-              e_int(v, "sku_prior_refunds", d->sku_prior_refunds) ||
-              e_bool(v, "duplicate", d->duplicate) || e_long(v, "event_time", d->event_time) ||
-              e_str(v, "ruleset_version", d->ruleset_version) ||
-              e_str(v, "source_topic", d->source_topic) ||
-              e_int(v, "source_partition", d->source_partition) ||
-              e_long(v, "source_offset", d->source_offset);
-    asw_buf_reset(out);
-    return bad ? ASW_CODEC_E_SCHEMA : encode_finish(c, RK_DECISION, out);
+    (void)c;
+    return encode_output(&asw_output_decision, ASW_SCHEMA_ID_DECISION, d, out);
 }
 
 /*
  * Encode a RefundRecord under ASW_SCHEMA_ID_REFUND_RECORD. A NULL shop_id,
  * and aftersale_type / kind whose has_ flag is false, are written as null.
  *
- * @return ASW_CODEC_OK, or ASW_CODEC_E_SCHEMA when an enum is out of range or
- *         avro-c refuses.
+ * @return ASW_CODEC_OK, or ASW_CODEC_E_SCHEMA when an enum is out of range.
  */
 asw_codec_err asw_codec_encode_record(asw_codec *c, const asw_refund_record *r, asw_buf *out) {
-    avro_value_t *v = encode_start(c, RK_RECORD);
-    int bad =
-        e_str(v, "record_id", r->record_id) || e_str(v, "order_id", r->order_id) ||
-        e_str(v, "sku_order_id", r->sku_order_id) || e_opt_str(v, "shop_id", r->shop_id) ||
-        e_enum(v, "origin", E_ORIGIN, (int)r->origin) ||
-        e_opt_enum(v, "aftersale_type", E_AFTERSALE_TYPE, r->has_aftersale_type,
-                   (int)r->aftersale_type) ||
-        e_opt_enum(v, "kind", E_EXTERNAL_KIND, r->has_kind, (int)r->kind) ||
-        e_enum(v, "status", E_RECORD_STATUS, (int)r->status) || e_long(v, "amount", r->amount) ||
-        e_long(v, "order_paid", r->order_paid) || e_long(v, "order_refunded", r->order_refunded) ||
-        e_long(v, "order_reserved", r->order_reserved) ||
-        e_long(v, "order_remaining", r->order_remaining) || e_long(v, "sku_paid", r->sku_paid) ||
-        e_long(v, "sku_refunded", r->sku_refunded) || e_long(v, "sku_reserved", r->sku_reserved) ||
-        e_long(v, "sku_remaining", r->sku_remaining) || e_int(v, "sku_refunds", r->sku_refunds) ||
-        e_bool(v, "over_refund", r->over_refund) || e_bool(v, "unmatched", r->unmatched) ||
-        e_long(v, "event_time", r->event_time);
-    asw_buf_reset(out);
-    return bad ? ASW_CODEC_E_SCHEMA : encode_finish(c, RK_RECORD, out);
+    (void)c;
+    return encode_output(&asw_output_record, ASW_SCHEMA_ID_REFUND_RECORD, r, out);
 }
 
 /* ---- outputs: decode ---- */

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "asw/alloc.h"
+#include "asw/outputs.h"
 
 /* ---- parsing ---- */
 
@@ -368,65 +369,56 @@ static void w_bool(asw_buf *b, const char *key, bool v) {
         W_LIT(b, "false");
 }
 
-void asw_jsonl_format_decision(const asw_decision *d, asw_buf *out) {
-    W_LIT(out, "{\"type\":\"Decision\"");
-    w_str(out, "aftersale_id", d->aftersale_id);
-    w_str(out, "order_id", d->order_id);
-    w_str(out, "sku_order_id", d->sku_order_id);
-    w_str(out, "shop_id", d->shop_id);
-    w_str(out, "initiator", asw_initiator_name(d->initiator));
-    w_str(out, "outcome", asw_outcome_name(d->outcome));
-    w_key(out, "reasons");
-    W_LIT(out, "[");
-    bool first = true;
-    for (int r = 0; r < ASW_R__COUNT; r++)
-        if (d->reasons & (1u << r)) {
-            if (!first)
-                W_LIT(out, ",");
-            first = false;
-            w_string(out, asw_reason_name((asw_reason)r));
+/* An output record from its field table (outputs.h). */
+static void format_output(const asw_output_def *def, const void *obj, asw_buf *out) {
+    W_LIT(out, "{\"type\":");
+    w_string(out, def->record);
+    for (size_t i = 0; i < def->n_fields; i++) {
+        const asw_output_field *f = &def->fields[i];
+        switch (f->type) {
+        case ASW_F_STR:
+        case ASW_F_OPT_STR:
+            w_str(out, f->name, asw_field_str(obj, f));
+            break;
+        case ASW_F_BOOL:
+            w_bool(out, f->name, asw_field_bool(obj, f));
+            break;
+        case ASW_F_ENUM:
+            w_str(out, f->name, f->e->symbol((int)asw_field_int(obj, f)));
+            break;
+        case ASW_F_OPT_ENUM:
+            w_str(out, f->name,
+                  asw_field_has(obj, f) ? f->e->symbol((int)asw_field_int(obj, f)) : NULL);
+            break;
+        case ASW_F_REASONS: {
+            int64_t set = asw_field_int(obj, f);
+            w_key(out, f->name);
+            W_LIT(out, "[");
+            bool first = true;
+            for (int r = 0; r < f->e->count; r++)
+                if (set & (1LL << r)) {
+                    if (!first)
+                        W_LIT(out, ",");
+                    first = false;
+                    w_string(out, f->e->symbol(r));
+                }
+            W_LIT(out, "]");
+            break;
         }
-    W_LIT(out, "]");
-    w_int(out, "applications_used", d->applications_used);
-    w_int(out, "applications_limit", d->applications_limit);
-    w_int(out, "order_remaining", d->order_remaining);
-    w_int(out, "sku_remaining", d->sku_remaining);
-    w_bool(out, "multi_refund", d->multi_refund);
-    w_int(out, "sku_prior_refunds", d->sku_prior_refunds);
-    w_bool(out, "duplicate", d->duplicate);
-    w_int(out, "event_time", d->event_time);
-    w_str(out, "ruleset_version", d->ruleset_version);
-    w_str(out, "source_topic", d->source_topic);
-    w_int(out, "source_partition", d->source_partition);
-    w_int(out, "source_offset", d->source_offset);
+        default: /* ASW_F_INT, ASW_F_LONG */
+            w_int(out, f->name, asw_field_int(obj, f));
+            break;
+        }
+    }
     W_LIT(out, "}\n");
 }
 
+void asw_jsonl_format_decision(const asw_decision *d, asw_buf *out) {
+    format_output(&asw_output_decision, d, out);
+}
+
 void asw_jsonl_format_record(const asw_refund_record *r, asw_buf *out) {
-    W_LIT(out, "{\"type\":\"RefundRecord\"");
-    w_str(out, "record_id", r->record_id);
-    w_str(out, "order_id", r->order_id);
-    w_str(out, "sku_order_id", r->sku_order_id);
-    w_str(out, "shop_id", r->shop_id);
-    w_str(out, "origin", asw_origin_name(r->origin));
-    w_str(out, "aftersale_type",
-          r->has_aftersale_type ? asw_aftersale_type_name(r->aftersale_type) : NULL);
-    w_str(out, "kind", r->has_kind ? asw_external_kind_name(r->kind) : NULL);
-    w_str(out, "status", asw_record_status_name(r->status));
-    w_int(out, "amount", r->amount);
-    w_int(out, "order_paid", r->order_paid);
-    w_int(out, "order_refunded", r->order_refunded);
-    w_int(out, "order_reserved", r->order_reserved);
-    w_int(out, "order_remaining", r->order_remaining);
-    w_int(out, "sku_paid", r->sku_paid);
-    w_int(out, "sku_refunded", r->sku_refunded);
-    w_int(out, "sku_reserved", r->sku_reserved);
-    w_int(out, "sku_remaining", r->sku_remaining);
-    w_int(out, "sku_refunds", r->sku_refunds);
-    w_bool(out, "over_refund", r->over_refund);
-    w_bool(out, "unmatched", r->unmatched);
-    w_int(out, "event_time", r->event_time);
-    W_LIT(out, "}\n");
+    format_output(&asw_output_record, r, out);
 }
 
 void asw_jsonl_format_dead_letter(int64_t line, const char *error, const char *raw, size_t rawlen,
