@@ -215,6 +215,7 @@ struct asw_codec {
     size_t n_bindings, cap_bindings;
     avro_reader_t in;  /* re-pointed at each body */
     avro_writer_t out; /* re-pointed at each output buffer */
+    bool fast;         /* events of built-in ids are read without avro-c */
 };
 
 /* ---- errors ---- */
@@ -825,6 +826,245 @@ static void binding_done(binding *b) {
  * @param err, errlen  receives a one-line message on failure (errlen may be 0).
  * @return a codec the caller owns (asw_codec_destroy), or NULL on failure.
  */
+/* ---- events: the fast path ---- */
+
+/*
+ * An event framed with its built-in schema id (what producers with this
+ * version's .avsc write) is read straight from the bytes by a field table
+ * per record, without avro-c. The fast path checks everything the generic
+ * path checks (every length in bounds, varints of at most 10 bytes that fit
+ * 64 bits, ints in range, NUL-free strict UTF-8, booleans 0 or 1, enum and
+ * union indexes in range, no trailing bytes); at the first doubt it gives
+ * up and the generic path decodes the frame, so every error (and its
+ * message) is the generic path's. asw_codec_new() checks each table against
+ * its .avsc, and test_codec compares the two paths on valid and corrupted
+ * frames.
+ */
+typedef enum in_type { IN_STR, IN_LONG, IN_BOOL, IN_ENUM, IN_OPT_LONG, IN_ORDER } in_type;
+
+typedef struct in_field {
+    const char *name;
+    in_type type;
+    size_t off;     /* in asw_event */
+    size_t has_off; /* IN_OPT_LONG: of its has_ flag */
+    int e;          /* IN_ENUM: which enum */
+} in_field;
+
+#define EV(name, type, member)                                                                     \
+    { name, type, offsetof(asw_event, member), 0, 0 }
+#define EVE(name, member, e)                                                                       \
+    { name, IN_ENUM, offsetof(asw_event, member), 0, e }
+#define EV_COMMON(id_name, id_member)                                                              \
+    EV("event_id", IN_STR, event_id), EV("order_id", IN_STR, order_id),                            \
+        EV("event_time", IN_LONG, event_time), EV(id_name, IN_STR, id_member),                     \
+        EV("sku_order_id", IN_STR, sku_order_id)
+
+static const in_field in_order[] = {
+    EVE("order_status", order.order_status, E_ORDER_STATUS),
+    EVE("goods_type", order.goods_type, E_GOODS_TYPE),
+    EV("cross_border", IN_BOOL, order.cross_border),
+    EV("order_paid_amount", IN_LONG, order.order_paid_amount),
+    EV("sku_paid_amount", IN_LONG, order.sku_paid_amount),
+    {"aftersale_deadline", IN_OPT_LONG, offsetof(asw_event, order.aftersale_deadline),
+     offsetof(asw_event, order.has_deadline), 0},
+};
+static const in_field in_applied[] = {
+    EV_COMMON("aftersale_id", aftersale_id),
+    EV("shop_id", IN_STR, shop_id),
+    EVE("initiator", initiator, E_INITIATOR),
+    EVE("aftersale_type", aftersale_type, E_AFTERSALE_TYPE),
+    EV("apply_amount", IN_LONG, amount),
+    EV("order", IN_ORDER, order),
+};
+static const in_field in_withdrawn[] = {EV_COMMON("aftersale_id", aftersale_id)};
+static const in_field in_closed[] = {
+    EV_COMMON("aftersale_id", aftersale_id),
+    EVE("close_reason", close_reason, E_CLOSE_REASON),
+};
+static const in_field in_succeeded[] = {
+    EV_COMMON("aftersale_id", aftersale_id),
+    EV("refund_amount", IN_LONG, amount),
+    EV("order_paid_amount", IN_LONG, order_paid_amount),
+    EV("sku_paid_amount", IN_LONG, sku_paid_amount),
+};
+static const in_field in_clawed_back[] = {
+    EV_COMMON("refund_id", refund_id),
+    EV("amount", IN_LONG, amount),
+};
+static const in_field in_external[] = {
+    EV_COMMON("refund_id", refund_id),
+    EV("shop_id", IN_STR, shop_id),
+    EVE("kind", kind, E_EXTERNAL_KIND),
+    EV("amount", IN_LONG, amount),
+    EV("order_paid_amount", IN_LONG, order_paid_amount),
+    EV("sku_paid_amount", IN_LONG, sku_paid_amount),
+};
+
+static const struct {
+    const in_field *fields;
+    size_t n;
+} in_tables[] = {
+#define T(a)                                                                                       \
+    { a, sizeof a / sizeof *a }
+    [RK_APPLIED] = T(in_applied),         [RK_WITHDRAWN] = T(in_withdrawn),
+    [RK_CLOSED] = T(in_closed),           [RK_SUCCEEDED] = T(in_succeeded),
+    [RK_CLAWED_BACK] = T(in_clawed_back), [RK_EXTERNAL] = T(in_external),
+#undef T
+};
+#define IN_ORDER_N (sizeof in_order / sizeof *in_order)
+
+/* Does table f[n] read what record schema `s` is? */
+static bool inputs_match(const in_field *f, size_t n, avro_schema_t s, const char *record,
+                         char *err, size_t errlen) {
+    if (!is_avro_record(s) || avro_schema_record_size(s) != n) {
+        fail(err, errlen, ASW_CODEC_E_SCHEMA, "schema %s: the .avsc has %zu fields, codec.c %zu",
+             record, is_avro_record(s) ? avro_schema_record_size(s) : 0, n);
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *name = avro_schema_record_field_name(s, (int)i);
+        avro_schema_t t = deref(avro_schema_record_field_get_by_index(s, (int)i));
+        bool ok = strcmp(name, f[i].name) == 0;
+        switch (f[i].type) {
+        case IN_STR:
+            ok = ok && is_avro_string(t);
+            break;
+        case IN_LONG:
+            ok = ok && is_avro_int64(t);
+            break;
+        case IN_BOOL:
+            ok = ok && is_avro_boolean(t);
+            break;
+        case IN_ENUM:
+            ok = ok && is_avro_enum(t) && strcmp(avro_schema_name(t), enums[f[i].e].name) == 0;
+            break;
+        case IN_OPT_LONG:
+            ok = ok && is_avro_union(t) && avro_schema_union_size(t) == 2 &&
+                 is_avro_null(deref(avro_schema_union_branch(t, 0))) &&
+                 is_avro_int64(deref(avro_schema_union_branch(t, 1)));
+            break;
+        default: /* IN_ORDER */
+            if (!ok || !inputs_match(in_order, IN_ORDER_N, t, record, err, errlen))
+                return false;
+            break;
+        }
+        if (!ok) {
+            fail(err, errlen, ASW_CODEC_E_SCHEMA,
+                 "schema %s: field %zu is '%s' in the .avsc, '%s' of another type in codec.c",
+                 record, i, name, f[i].name);
+            return false;
+        }
+    }
+    return true;
+}
+
+typedef struct fcur {
+    const uint8_t *p, *end;
+} fcur;
+
+/* A varint of at most 10 bytes whose value fits 64 bits. */
+static bool f_long(fcur *c, int64_t *out) {
+    uint64_t v = 0;
+    for (int i = 0; i < 10; i++) {
+        if (c->p >= c->end)
+            return false;
+        uint8_t b = *c->p++;
+        if (i == 9 && b > 1)
+            return false;
+        v |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            *out = asw_unzigzag(v);
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool f_index(fcur *c, int count, int *out) {
+    int64_t v;
+    if (!f_long(c, &v) || v < 0 || v >= count)
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+static bool f_fields(fcur *c, const in_field *f, size_t n, asw_event *ev) {
+    for (size_t i = 0; i < n; i++) {
+        char *at = (char *)ev + f[i].off;
+        int64_t v;
+        int e;
+        switch (f[i].type) {
+        case IN_STR:
+            if (!f_long(c, &v) || v < 0 || v > c->end - c->p || !utf8_valid(c->p, (size_t)v))
+                return false;
+            *(char **)at = asw_strndup((const char *)c->p, (size_t)v);
+            c->p += v;
+            break;
+        case IN_LONG:
+            if (!f_long(c, (int64_t *)at))
+                return false;
+            break;
+        case IN_BOOL:
+            if (c->p >= c->end || *c->p > 1)
+                return false;
+            *(bool *)at = *c->p++ == 1;
+            break;
+        case IN_ENUM:
+            if (!f_index(c, enums[f[i].e].count, &e))
+                return false;
+            *(int *)at = e;
+            break;
+        case IN_OPT_LONG:
+            if (!f_index(c, 2, &e))
+                return false;
+            *(bool *)((char *)ev + f[i].has_off) = e == 1;
+            if (e == 1 && !f_long(c, (int64_t *)at))
+                return false;
+            if (e == 0)
+                *(int64_t *)at = 0;
+            break;
+        default: /* IN_ORDER */
+            if (!f_fields(c, in_order, IN_ORDER_N, ev))
+                return false;
+            break;
+        }
+    }
+    return true;
+}
+
+/* The event in a frame of a built-in event id, or false (ev cleared) when
+ * the generic path must decide. */
+static bool fast_event(const asw_codec *c, const void *buf, size_t len, asw_event *ev) {
+    int32_t id;
+    const uint8_t *body;
+    size_t body_len;
+    if (!c->fast || frame_read(buf, len, &id, &body, &body_len) != ASW_CODEC_OK)
+        return false;
+    const binding *b = binding_find(c, id);
+    if (!b || !(EVENT_KINDS & KIND_BIT(b->kind)) || b->writer != c->readers[b->kind].schema)
+        return false; /* not an event, or written with another schema */
+    fcur cur = {body, body + body_len};
+    ev->type = (asw_event_type)b->kind;
+    if (!f_fields(&cur, in_tables[b->kind].fields, in_tables[b->kind].n, ev) || cur.p != cur.end) {
+        asw_event_clear(ev);
+        return false;
+    }
+    char **strs[] = {&ev->event_id,  &ev->order_id,     &ev->aftersale_id,
+                     &ev->refund_id, &ev->sku_order_id, &ev->shop_id};
+    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
+        if (!*strs[i])
+            *strs[i] = asw_strdup(""); /* as the generic path leaves a field its record lacks */
+    if (ev->type == ASW_EV_APPLIED) {  /* model.h: paid amounts exposed up here too */
+        ev->order_paid_amount = ev->order.order_paid_amount;
+        ev->sku_paid_amount = ev->order.sku_paid_amount;
+    }
+    return true;
+}
+
+void asw_codec_set_fast_path(asw_codec *c, bool on) {
+    c->fast = on;
+}
+
 static bool outputs_match(const asw_output_def *def, avro_schema_t schema, char *err,
                           size_t errlen);
 
@@ -843,6 +1083,11 @@ asw_codec *asw_codec_new(char *err, size_t errlen) {
     if (!outputs_match(&asw_output_decision, c->readers[RK_DECISION].schema, err, errlen) ||
         !outputs_match(&asw_output_record, c->readers[RK_RECORD].schema, err, errlen))
         goto fail;
+    for (int k = RK_APPLIED; k <= RK_EXTERNAL; k++)
+        if (!inputs_match(in_tables[k].fields, in_tables[k].n, c->readers[k].schema, kinds[k].name,
+                          err, errlen))
+            goto fail;
+    c->fast = true;
     c->in = avro_reader_memory(nothing, 0);
     c->out = avro_writer_memory(nothing, 0);
     if (!c->in || !c->out) {
@@ -1548,11 +1793,14 @@ static int extract_event(xc *x, rec_kind k, avro_value_t *v, asw_event *ev) {
  *         reader lacks); E_MISSING_FIELD (null where the reader requires a
  *         value, or a field absent without default).
  */
+
 asw_codec_err asw_codec_decode_event(asw_codec *c, const void *buf, size_t len, asw_event *ev,
                                      char *err, size_t errlen) {
     rec_kind k;
     avro_value_t *v;
     asw_event_init(ev);
+    if (fast_event(c, buf, len, ev))
+        return ASW_CODEC_OK;
     asw_codec_err rc = decode_value(c, buf, len, EVENT_KINDS, &k, &v, err, errlen);
     if (rc)
         return rc;

@@ -86,6 +86,12 @@ asw_codec_err asw_codec_peek_id(const void *buf, size_t len, int32_t *schema_id)
 asw_codec_err asw_codec_decode_event(asw_codec *c, const void *buf, size_t len, asw_event *ev,
                                      char *err, size_t errlen);
 
+/* Events framed with a built-in id are read straight from the bytes (on by
+ * default; the generic avro-c path decides whatever the fast path doubts,
+ * so the results are the same). Off: every event takes the generic path
+ * (for tests that compare the two). */
+void asw_codec_set_fast_path(asw_codec *c, bool on);
+
 /* Encode an input event (for the produce tool and tests). `out` is reset
  * first. Returns ASW_CODEC_OK, or ASW_CODEC_E_SCHEMA if avro-c refuses. */
 asw_codec_err asw_codec_encode_event(asw_codec *c, const asw_event *ev, asw_buf *out);

@@ -1223,3 +1223,77 @@ Test(codec, outputs_are_the_bytes_avro_c_writes) {
     asw_ruleset_destroy(rules);
     asw_codec_destroy(codec);
 }
+
+/* ---- events: the fast path against the generic one ---- */
+
+#include "asw/jsonl.h"
+
+/* rc, the message and the event (as JSON) of one decode. */
+static void decode_as_text(asw_codec *c, const void *buf, size_t len, asw_buf *out) {
+    asw_event ev;
+    char err[256] = "";
+    asw_codec_err rc = asw_codec_decode_event(c, buf, len, &ev, err, sizeof err);
+    asw_buf_reset(out);
+    char head[300];
+    int n = snprintf(head, sizeof head, "%d %s\n", (int)rc, rc ? err : "");
+    asw_buf_append(out, head, (size_t)n);
+    if (rc == ASW_CODEC_OK) {
+        asw_jsonl_format_event(&ev, out);
+        /* what the JSON form does not show */
+        n = snprintf(head, sizeof head, "%s|%s|%s|%lld|%lld\n", ev.aftersale_id, ev.refund_id,
+                     ev.shop_id, (long long)ev.order_paid_amount, (long long)ev.sku_paid_amount);
+        asw_buf_append(out, head, (size_t)n);
+    }
+    asw_event_clear(&ev);
+}
+
+Test(codec, the_fast_path_decodes_every_frame_as_the_generic_path_does) {
+    /* Every event of generated streams, then every truncation and many
+     * one-byte changes of each frame: the same rc, message and event. */
+    asw_codec *fast = codec_or_die(), *slow = codec_or_die();
+    asw_codec_set_fast_path(slow, false);
+    asw_buf frame = ASW_BUF_INIT, a = ASW_BUF_INIT, b = ASW_BUF_INIT;
+    long frames = 0, ok = 0, refused = 0;
+    int types_seen = 0;
+    for (uint64_t seed = 1; seed <= 2; seed++) {
+        asw_gen *g = asw_gen_new(seed, 60, 8);
+        asw_event ev;
+        while (asw_gen_next(g, &ev)) {
+            types_seen |= 1 << ev.type;
+            cr_assert_eq(asw_codec_encode_event(fast, &ev, &frame), ASW_CODEC_OK);
+            asw_event_clear(&ev);
+            uint8_t *m = malloc(frame.len);
+            for (size_t variant = 0; variant <= frame.len * 6; variant++) {
+                size_t n = frame.len;
+                memcpy(m, frame.data, n);
+                if (variant > 0 && variant <= frame.len) {
+                    n = variant - 1; /* truncated */
+                } else if (variant > frame.len) {
+                    size_t k = variant - frame.len - 1;
+                    size_t at = 5 + k % (frame.len - 5);
+                    static const uint8_t flips[] = {0x01, 0x02, 0x40, 0x80, 0xff};
+                    m[at] ^= flips[(k / (frame.len - 5)) % 5];
+                }
+                decode_as_text(fast, m, n, &a);
+                decode_as_text(slow, m, n, &b);
+                cr_assert(a.len == b.len && memcmp(a.data, b.data, a.len) == 0,
+                          "fast:\n%.*s\ngeneric:\n%.*s", (int)a.len, a.data, (int)b.len, b.data);
+                frames++;
+                if (a.data[0] == '0')
+                    ok++;
+                else
+                    refused++;
+            }
+            free(m);
+        }
+        asw_gen_destroy(g);
+    }
+    cr_assert_eq(types_seen, (1 << ASW_EV__COUNT) - 1, "every event type");
+    cr_assert_gt(ok, 1000);
+    cr_assert_gt(refused, 1000);
+    asw_buf_free(&frame);
+    asw_buf_free(&a);
+    asw_buf_free(&b);
+    asw_codec_destroy(fast);
+    asw_codec_destroy(slow);
+}
