@@ -240,6 +240,10 @@ void asw_processor_restore(asw_processor *p, asw_order *state) {
     asw_store_put(p->store, state);
 }
 
+void asw_processor_restore_reserve(asw_processor *p, size_t orders) {
+    asw_store_reserve(p->store, orders);
+}
+
 void asw_processor_restore_tombstone(asw_processor *p, const char *order_id) {
     asw_store_remove(p->store, order_id);
 }

@@ -179,6 +179,16 @@ bool asw_store_contains(const asw_store *s, const char *order_id) {
     return s->slots[probe(s, order_id)] != NULL;
 }
 
+void asw_store_reserve(asw_store *s, size_t orders) {
+    /* Grow to hold `orders` under the 3/4 load, a slot array of at most
+     * 2^22 (64 MB with the hashes) for a hint that is only a guess. */
+    size_t want = s->cap;
+    while (want < (size_t)1 << 22 && want * 3 / 4 < orders)
+        want *= 2;
+    while (s->cap < want)
+        grow(s);
+}
+
 bool asw_store_holds(const asw_store *s, const asw_order *order) {
     return s->slots[probe(s, asw_order_id(order))] == order;
 }

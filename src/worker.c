@@ -22,7 +22,6 @@
 #include "asw/worker.h"
 
 #include <inttypes.h>
-#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -242,11 +241,6 @@ static void setup_restorer(rd_kafka_conf_t *conf) {
 /* ---- life cycle ---- */
 
 asw_worker *asw_worker_new(const asw_config *cfg, asw_log *log, char *err, size_t errlen) {
-    /* A restore grows the heap by hundreds of MB in small blocks while
-     * librdkafka frees fetched buffers at its top: grow it 64 MB at a time
-     * rather than trim and grow it again every few hundred KB (a restore of
-     * a million orders took 1.4 s instead of 1.8-2.2 s). */
-    mallopt(M_TOP_PAD, 64 << 20);
     asw_worker *w = asw_calloc(1, sizeof *w);
     w->cfg = cfg;
     w->log = log;
@@ -798,8 +792,17 @@ static int restore(asw_worker *w, const rd_kafka_topic_partition_list_t *parts) 
             restore_done(w, rs, p);
             continue;
         }
-        rd_kafka_topic_partition_list_add(l, w->topic_cl, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+        /* From the log start offset the watermarks gave, not the logical
+         * BEGINNING: librdkafka would first look that up, and wait 500 ms
+         * for the partition's leader to do so (a quarter of a restore of a
+         * million orders). Past it (retention moved it), the fetch resets to
+         * the earliest. */
+        rd_kafka_topic_partition_list_add(l, w->topic_cl, p)->offset =
+            lo >= 0 ? lo : RD_KAFKA_OFFSET_BEGINNING;
         remaining++;
+        /* A compacted changelog holds about one record per order. */
+        if (hi > lo && lo >= 0)
+            asw_processor_restore_reserve(w->parts[p].proc, (size_t)(hi - lo));
     }
     if (remaining == 0) {
         rc = 0;

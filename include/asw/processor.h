@@ -88,6 +88,8 @@ size_t asw_processor_frozen_bytes(const asw_processor *p);
  * max_event_time of the restored orders (asw_processor_restore_done()). */
 void asw_processor_restore(asw_processor *p, asw_order *state);
 void asw_processor_restore_tombstone(asw_processor *p, const char *order_id);
+/* Before a restore of about `orders` orders: see asw_store_reserve(). */
+void asw_processor_restore_reserve(asw_processor *p, size_t orders);
 /* Put an order as a checked body (asw_order_body_check()) told relative to
  * the processor's topic; it stays frozen until an event needs it. */
 void asw_processor_restore_frozen(asw_processor *p, const char *order_id, uint8_t restore_flags,

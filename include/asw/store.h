@@ -30,6 +30,10 @@ void asw_store_destroy(asw_store *s);
 /* The order's state, decoded (thawed if it was frozen), or NULL. Owned by
  * the store; valid until it is removed or asw_store_cool() freezes it. */
 asw_order *asw_store_get(asw_store *s, const char *order_id);
+/* Make room for about `orders` orders at once (a restore knows how many
+ * records it will read), so that the table does not grow step by step.
+ * Only a hint: the table still grows past it. */
+void asw_store_reserve(asw_store *s, size_t orders);
 /* Does the store hold the order (decoded or frozen)? Thaws nothing. */
 bool asw_store_contains(const asw_store *s, const char *order_id);
 /* Is `order` the decoded state the store holds for its id? Thaws nothing. */
