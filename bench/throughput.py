@@ -22,6 +22,10 @@ finished).
             same commit.interval.ms and commit.max.records: what the broker
             and librdkafka allow on this machine. Timed like the worker.
   in-process  asw-bench: decode -> decide -> encode events/s on one core.
+  latency   a fresh worker on fresh topics fed the same stream at half the
+            worker's measured rate by bench/bench_latency.c: the time from
+            each input record's append (its delivery report) to its decision
+            being readable read_committed, p50 / p99 / max.
   replay    `aftersale-worker replay -q` of the same JSON Lines: events/s.
 
 One table on stdout; the figures as JSON (with the machine and the command)
@@ -44,6 +48,7 @@ BUILD = os.environ.get("ASW_BUILD") or os.path.join(SRC, "build")
 BIN = os.path.join(BUILD, "aftersale-worker")
 CEILING = os.path.join(BUILD, "asw-bench-ceiling")
 CORE = os.path.join(BUILD, "asw-bench")
+LATENCY = os.path.join(BUILD, "asw-bench-latency")
 
 
 def wait_rusage(proc, timeout):
@@ -111,6 +116,35 @@ def run_ceiling(a, topic, outs, n, per_in, value_bytes, commit_ms, commit_max):
     return res, cpu, rss
 
 
+def run_latency(a, tmp, tag, events, rate, commit_ms, commit_max):
+    """A fresh worker on fresh topics, fed the stream at `rate` by
+    asw-bench-latency: its append-to-visible figures (dict)."""
+    t = f"{tag}l"
+    cfg = os.path.join(tmp, "latency.properties")
+    with open(cfg, "w") as f:
+        f.write(f"bootstrap.servers={a.bootstrap}\napplication.id={t}\n"
+                f"topic.input={t}.events\ntopic.decisions={t}.decisions\n"
+                f"topic.refund_records={t}.records\ntopic.dlq={t}.dlq\nworker.id=w1\n"
+                f"commit.interval.ms={commit_ms}\ncommit.max.records={commit_max}\n")
+    subprocess.run([BIN, "produce", "-c", cfg, "--topic", f"{t}.events", "--partitions",
+                    str(a.partitions), os.devnull], check=True, stderr=subprocess.DEVNULL)
+    log = os.path.join(tmp, "latency-worker.log")
+    with open(log, "w") as out:
+        proc = subprocess.Popen([BIN, "run", "-c", cfg], stderr=out)
+    deadline = time.monotonic() + 120
+    while "event=partitions_assigned" not in open(log).read():
+        if time.monotonic() > deadline or proc.poll() is not None:
+            sys.exit(f"latency: the worker did not start; see {log}")
+        time.sleep(0.1)
+    r = subprocess.run([LATENCY, a.bootstrap, f"{t}.events", f"{t}.decisions", events,
+                        f"{rate:.0f}"], stdout=subprocess.PIPE, text=True, timeout=900)
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=120)
+    if r.returncode != 0:
+        sys.exit(f"latency: not every decision was seen: {r.stdout.strip()}")
+    return json.loads(r.stdout)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--orders", type=int, default=30000)
@@ -118,6 +152,8 @@ def main():
     ap.add_argument("--seed", type=int, default=3)
     ap.add_argument("--bootstrap", default=os.environ.get("ASW_TEST_BOOTSTRAP", "127.0.0.1:9092"))
     ap.add_argument("--json", default=os.path.join(BUILD, "throughput.json"))
+    ap.add_argument("--latency-rate", type=float, default=0,
+                    help="events/s of the latency run (default: half the worker's measured rate)")
     a = ap.parse_args()
     tag = f"tput{os.getpid()}"
     tmp = tempfile.mkdtemp(prefix="asw-tput-")
@@ -153,6 +189,8 @@ def main():
     c_res, c_cpu, c_rss = run_ceiling(a, topics["events"], c_outs, n, out_n / n, value_bytes,
                                       commit_ms, commit_max)
 
+    lat = run_latency(a, tmp, tag, events, a.latency_rate or n / w_s / 2, commit_ms, commit_max)
+
     core = subprocess.run([CORE], stdout=subprocess.PIPE, text=True, check=True).stdout
     m = re.search(r"pipeline\D*?([\d.]+) events/s", core)
     inproc = float(m.group(1)) if m else float("nan")
@@ -177,6 +215,10 @@ def main():
     print(f"{'in-process pipeline':24} {inproc:10.0f} {'':7}  decode -> decide -> encode, "
           f"one core (target >= 1,000,000)")
     print(f"{'replay':24} {replay:10.0f} {'':7}  JSON Lines in and out (target >= 300,000)")
+    print(f"{'latency at half load':24} {lat['rate']:10.0f} {'':7}  append -> decision visible "
+          f"read_committed: p50 {lat['p50_ms']:.0f} ms, p99 {lat['p99_ms']:.0f} ms, max "
+          f"{lat['max_ms']:.0f} ms over {lat['decisions']} decisions "
+          f"(target p99 <= {2 * commit_ms} ms)")
     result = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "command": " ".join([os.path.basename(sys.argv[0])] + sys.argv[1:]),
@@ -190,6 +232,7 @@ def main():
                    "ratio": w_rate / c_rate, "cpu_ratio": w_us / c_us},
         "in_process_events_per_s": inproc,
         "replay_events_per_s": replay,
+        "latency_half_load": lat,
     }
     os.makedirs(os.path.dirname(os.path.abspath(a.json)), exist_ok=True)
     with open(a.json, "w") as f:
