@@ -850,6 +850,13 @@ typedef struct in_field {
     int e;          /* IN_ENUM: which enum */
 } in_field;
 
+_Static_assert(sizeof(asw_initiator) == sizeof(int) && sizeof(asw_aftersale_type) == sizeof(int) &&
+                   sizeof(asw_order_status) == sizeof(int) &&
+                   sizeof(asw_goods_type) == sizeof(int) &&
+                   sizeof(asw_close_reason) == sizeof(int) &&
+                   sizeof(asw_external_kind) == sizeof(int),
+               "the fast path writes event enums as int");
+
 #define EV(name, type, member)                                                                     \
     { name, type, offsetof(asw_event, member), 0, 0 }
 #define EVE(name, member, e)                                                                       \
