@@ -841,6 +841,31 @@ fail:
  * (src/replay.c). Returns 0, or -1 with a message in err when an event's
  * partition is unknown (its delivery report was not seen).
  */
+
+/* Where the offline replay's outputs go: counted, and kept to compare. */
+typedef struct replay_out {
+    demo_run *run;
+    demo_outs *outs;
+} replay_out;
+
+static void replay_dead_letter(void *opaque, const char *code, const char *error) {
+    replay_out *o = opaque;
+    (void)error;
+    o->run->replay_dead_letters++;
+    if (strcmp(code, "LATE_EVENT") == 0)
+        o->run->replay_late_events++;
+}
+
+static void replay_decision(void *opaque, const asw_decision *d) {
+    outs_add_decision(((replay_out *)opaque)->outs, d);
+}
+
+static void replay_record(void *opaque, const asw_refund_record *r) {
+    outs_add_record(((replay_out *)opaque)->outs, r);
+}
+
+static const asw_result_sink replay_sink = {replay_dead_letter, replay_decision, replay_record};
+
 static int replay_offline(demo_run *run, const asw_config *cfg, demo_outs *outs, char *err,
                           size_t errlen) {
     int rc = -1;
@@ -865,14 +890,8 @@ static int replay_offline(demo_run *run, const asw_config *cfg, demo_outs *outs,
         asw_source src = {run->topic_in, p, i};
         asw_result res;
         asw_processor_apply(procs[p], &ev, &src, &res);
-        if (res.status == ASW_APPLY_INVALID || res.status == ASW_APPLY_LATE)
-            run->replay_dead_letters++;
-        if (res.status == ASW_APPLY_LATE)
-            run->replay_late_events++;
-        if (res.has_decision)
-            outs_add_decision(outs, &res.decision);
-        if (res.has_record)
-            outs_add_record(outs, &res.record);
+        replay_out o = {run, outs};
+        asw_result_dispatch(&res, &replay_sink, &o);
         asw_event_clear(&ev);
     }
     rc = 0;

@@ -191,6 +191,17 @@ void asw_processor_apply(asw_processor *p, const asw_event *ev, const asw_source
     advance_stream_time(p, ev->event_time);
 }
 
+void asw_result_dispatch(const asw_result *res, const asw_result_sink *sink, void *opaque) {
+    if (res->status == ASW_APPLY_INVALID)
+        sink->dead_letter(opaque, "INVALID_EVENT", res->error);
+    else if (res->status == ASW_APPLY_LATE)
+        sink->dead_letter(opaque, "LATE_EVENT", res->error);
+    if (res->has_decision)
+        sink->decision(opaque, &res->decision);
+    if (res->has_record)
+        sink->record(opaque, &res->record);
+}
+
 int64_t asw_processor_stream_time(const asw_processor *p) {
     return p->stream_time;
 }

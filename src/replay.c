@@ -38,6 +38,34 @@ static void count_outputs(asw_replay_stats *st, const asw_result *res) {
     }
 }
 
+/* Where a line's outputs go: its JSON Lines, after its dead letter. */
+typedef struct line_out {
+    asw_buf *buf;
+    asw_replay_stats *stats;
+    const char *line;
+    size_t n;
+} line_out;
+
+static void out_dead_letter(void *opaque, const char *code, const char *error) {
+    line_out *o = opaque;
+    bool late = strcmp(code, "LATE_EVENT") == 0;
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s: %s", late ? "LATE_EVENT" : "invalid event", error);
+    asw_jsonl_format_dead_letter(o->stats->lines, msg, o->line, o->n, o->buf);
+    o->stats->dead_letters++;
+    o->stats->late_events += late;
+}
+
+static void out_decision(void *opaque, const asw_decision *d) {
+    asw_jsonl_format_decision(d, ((line_out *)opaque)->buf);
+}
+
+static void out_record(void *opaque, const asw_refund_record *r) {
+    asw_jsonl_format_record(r, ((line_out *)opaque)->buf);
+}
+
+static const asw_result_sink replay_sink = {out_dead_letter, out_decision, out_record};
+
 static size_t trim_newline(char *line, size_t n) {
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         n--;
@@ -84,18 +112,8 @@ int asw_replay_run(const asw_config *cfg, FILE *in, FILE *out, asw_log *log,
         } else {
             asw_result res;
             asw_processor_apply(proc, &ev, &src, &res);
-            if (res.status == ASW_APPLY_INVALID || res.status == ASW_APPLY_LATE) {
-                bool late = res.status == ASW_APPLY_LATE;
-                snprintf(perr, sizeof perr, "%s: %s", late ? "LATE_EVENT" : "invalid event",
-                         res.error);
-                asw_jsonl_format_dead_letter(stats->lines, perr, line, n, &buf);
-                stats->dead_letters++;
-                stats->late_events += late;
-            }
-            if (res.has_decision)
-                asw_jsonl_format_decision(&res.decision, &buf);
-            if (res.has_record)
-                asw_jsonl_format_record(&res.record, &buf);
+            line_out o = {&buf, stats, line, n};
+            asw_result_dispatch(&res, &replay_sink, &o);
             count_outputs(stats, &res);
             asw_event_clear(&ev);
         }

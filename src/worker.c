@@ -472,23 +472,48 @@ static void produce_output(asw_worker *w, const rd_kafka_message_t *m, const cha
     set_fatal(w, "cannot produce the %s for order %.200s (%zu bytes)", what, order_id, w->buf.len);
 }
 
-static void produce_outputs(asw_worker *w, const rd_kafka_message_t *m, const asw_result *res,
-                            const char *order_id) {
-    if (res->has_decision) {
-        if (asw_codec_encode_decision(w->codec, &res->decision, &w->buf) != ASW_CODEC_OK) {
-            set_fatal(w, "cannot encode a decision for order %.200s", order_id);
-            return;
-        }
-        produce_output(w, m, w->topic_dec, "decision", order_id, &w->stats.decisions);
+/* Where one input record's outputs go (asw_result_dispatch()). */
+typedef struct record_out {
+    asw_worker *w;
+    const rd_kafka_message_t *m;
+    const char *order_id;
+} record_out;
+
+static void out_dead_letter(void *opaque, const char *code, const char *error) {
+    record_out *o = opaque;
+    if (strcmp(code, "LATE_EVENT") == 0) {
+        dead_letter(o->w, o->m, code, error);
+        o->w->stats.late_events++;
+        return;
     }
-    if (res->has_record && !is_fatal(w)) {
-        if (asw_codec_encode_record(w->codec, &res->record, &w->buf) != ASW_CODEC_OK) {
-            set_fatal(w, "cannot encode a refund record for order %.200s", order_id);
-            return;
-        }
-        produce_output(w, m, w->topic_rec, "refund record", order_id, &w->stats.records);
-    }
+    char msg[512];
+    snprintf(msg, sizeof msg, "invalid event: %s", error);
+    dead_letter(o->w, o->m, code, msg);
 }
+
+static void out_decision(void *opaque, const asw_decision *d) {
+    record_out *o = opaque;
+    if (is_fatal(o->w))
+        return;
+    if (asw_codec_encode_decision(o->w->codec, d, &o->w->buf) != ASW_CODEC_OK) {
+        set_fatal(o->w, "cannot encode a decision for order %.200s", o->order_id);
+        return;
+    }
+    produce_output(o->w, o->m, o->w->topic_dec, "decision", o->order_id, &o->w->stats.decisions);
+}
+
+static void out_record(void *opaque, const asw_refund_record *r) {
+    record_out *o = opaque;
+    if (is_fatal(o->w))
+        return;
+    if (asw_codec_encode_record(o->w->codec, r, &o->w->buf) != ASW_CODEC_OK) {
+        set_fatal(o->w, "cannot encode a refund record for order %.200s", o->order_id);
+        return;
+    }
+    produce_output(o->w, o->m, o->w->topic_rec, "refund record", o->order_id, &o->w->stats.records);
+}
+
+static const asw_result_sink worker_sink = {out_dead_letter, out_decision, out_record};
 
 /* ---- transactions ---- */
 
@@ -725,14 +750,8 @@ static void process(asw_worker *w, const rd_kafka_message_t *m) {
     asw_source src = {w->topic_in, m->partition, m->offset};
     asw_result res;
     asw_processor_apply(wp->proc, &ev, &src, &res);
-    if (res.status == ASW_APPLY_INVALID) {
-        snprintf(err, sizeof err, "invalid event: %s", res.error);
-        dead_letter(w, m, "INVALID_EVENT", err);
-    } else if (res.status == ASW_APPLY_LATE) {
-        dead_letter(w, m, "LATE_EVENT", res.error);
-        w->stats.late_events++;
-    }
-    produce_outputs(w, m, &res, ev.order_id);
+    record_out o = {w, m, ev.order_id};
+    asw_result_dispatch(&res, &worker_sink, &o);
     asw_event_clear(&ev);
 }
 

@@ -59,6 +59,21 @@ void asw_processor_destroy(asw_processor *p);
 void asw_processor_apply(asw_processor *p, const asw_event *ev, const asw_source *src,
                          asw_result *out);
 
+/*
+ * What a result asks its caller to write, in this order: a dead letter (an
+ * invalid fact: code "INVALID_EVENT"; an event too late for the retention:
+ * "LATE_EVENT"; `error` says why), the decision, the refund record. The one
+ * place that reads a result for its outputs, for the worker, the replay and
+ * the demo alike.
+ */
+typedef struct asw_result_sink {
+    void (*dead_letter)(void *opaque, const char *code, const char *error);
+    void (*decision)(void *opaque, const asw_decision *d);
+    void (*record)(void *opaque, const asw_refund_record *r);
+} asw_result_sink;
+
+void asw_result_dispatch(const asw_result *res, const asw_result_sink *sink, void *opaque);
+
 /* Stream time (SPEC section 7); 0 before the first event. */
 int64_t asw_processor_stream_time(const asw_processor *p);
 /* Has an event (or a restore) set stream time yet? */
