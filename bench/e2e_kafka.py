@@ -19,11 +19,11 @@ Each figure is events/s and its ratio to the baseline.
 """
 import argparse
 import os
-import re
 import subprocess
-import sys
 import tempfile
 import time
+
+from throughput import run_worker
 
 SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("ASW_BIN") or os.path.join(SRC, "build", "aftersale-worker")
@@ -54,24 +54,8 @@ def main():
                     "--max", str(n)], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     baseline = n / (time.monotonic() - t0)
 
-    proc = subprocess.Popen([BIN, "run", "-c", cfg], stderr=subprocess.PIPE, text=True)
-    committed, first, last = 0, None, None
-    commit_re = re.compile(r"event=transaction_commit records=(\d+)")
-    deadline = time.monotonic() + 600
-    for line in proc.stderr:
-        if "event=partitions_assigned" in line and first is None:
-            first = time.monotonic()
-        m = commit_re.search(line)
-        if m:
-            committed += int(m.group(1))
-            last = time.monotonic()
-        if committed >= n or time.monotonic() > deadline:
-            break
-    proc.terminate()
-    proc.wait(timeout=60)
-    if committed < n:
-        sys.exit(f"only {committed} of {n} records committed")
-    worker = n / (last - first)
+    seconds, _, _ = run_worker(cfg, n)  # its log.level=debug commit lines time it
+    worker = n / seconds
     print(f"events={n} partitions={a.partitions} workers=1 broker={a.bootstrap}")
     print(f"{'baseline':9} {baseline:10.0f} events/s  x1.00  (consume: fetch + decode + print)")
     print(f"{'worker':9} {worker:10.0f} events/s  x{worker / baseline:.2f}  "

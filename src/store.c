@@ -193,20 +193,23 @@ bool asw_store_holds(const asw_store *s, const asw_order *order) {
     return s->slots[probe(s, asw_order_id(order))] == order;
 }
 
+/* Put v (an order or a tagged frozen block) under id, destroying what the
+ * id held. */
+static void put_slot(asw_store *s, const char *id, void *v) {
+    uint64_t h = hash_id(id);
+    size_t i = probe_h(s, id, h);
+    bool added = !s->slots[i];
+    if (!added)
+        slot_destroy(s, s->slots[i]);
+    set_slot(s, i, v, h);
+    if (added && ++s->count * 4 > s->cap * 3) /* keep the load under 3/4 */
+        grow(s);
+}
+
 void asw_store_put(asw_store *s, asw_order *order) {
-    uint64_t h = hash_id(asw_order_id(order));
-    size_t i = probe_h(s, asw_order_id(order), h);
     if (!order->store_hot)
         hot_list(s, order);
-    if (s->slots[i]) {
-        slot_destroy(s, s->slots[i]);
-        s->slots[i] = order;
-        return;
-    }
-    set_slot(s, i, order, h);
-    s->count++;
-    if (s->count * 4 > s->cap * 3) /* keep the load under 3/4 */
-        grow(s);
+    put_slot(s, asw_order_id(order), order);
 }
 
 asw_order *asw_store_get_or_create(asw_store *s, const char *order_id) {
@@ -286,14 +289,7 @@ void asw_store_put_frozen(asw_store *s, const char *order_id, uint8_t restore_fl
     f->bytes[idlen + 1] = restore_flags;
     memcpy(f->bytes + idlen + 2, body, len);
     s->frozen_bytes += f->len;
-    uint64_t h = hash_id(order_id);
-    size_t i = probe_h(s, order_id, h);
-    bool added = !s->slots[i];
-    if (!added)
-        slot_destroy(s, s->slots[i]);
-    set_slot(s, i, (void *)((uintptr_t)f | 1u), h);
-    if (added && ++s->count * 4 > s->cap * 3)
-        grow(s);
+    put_slot(s, order_id, (void *)((uintptr_t)f | 1u));
 }
 
 size_t asw_store_cool(asw_store *s, size_t keep) {
