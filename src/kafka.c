@@ -69,7 +69,13 @@ static int apply_role(rd_kafka_conf_t *conf, const asw_config *cfg, asw_kafka_ro
                         * of its partitions until this expires, unless a successor with
                         * the same worker.id fences it first. */
                        set_default(conf, cfg, "transaction.timeout.ms", "10000", err, errlen) ||
-                       set_default(conf, cfg, "partitioner", "murmur2_random", err, errlen)
+                       set_default(conf, cfg, "partitioner", "murmur2_random", err, errlen) ||
+                       /* Right after a commit the coordinator answers the next
+                        * transaction's AddOffsetsToTxn with CONCURRENT_TRANSACTIONS
+                        * until the markers are written, a few milliseconds; at
+                        * librdkafka's 100 ms retry backoff every such commit waits
+                        * 100 ms more (Java's producer retries these after 20 ms). */
+                       set_default(conf, cfg, "retry.backoff.ms", "20", err, errlen)
                    ? -1
                    : 0;
     case ASW_KAFKA_RESTORE_CONSUMER:
@@ -139,8 +145,10 @@ fail:
     return NULL;
 }
 
-int asw_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms, int32_t *count,
-                              char *err, size_t errlen) {
+/* A topic in fresh metadata: 1 when missing, 0 with its partition count and
+ * whether every partition has a leader, -1 on error (message in err). */
+static int topic_lookup(rd_kafka_t *rk, const char *topic, int timeout_ms, int32_t *count,
+                        bool *led, char *err, size_t errlen) {
     /* All topics, not just this one: a metadata request naming a missing
      * topic makes a broker with auto.create.topics.enable create it, with
      * the default partition count, behind our back. */
@@ -162,12 +170,22 @@ int asw_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
             rc = -1;
         } else {
             *count = t->partition_cnt;
+            *led = t->partition_cnt > 0;
+            for (int j = 0; j < t->partition_cnt; j++)
+                if (t->partitions[j].err || t->partitions[j].leader < 0)
+                    *led = false;
             rc = 0;
         }
         break;
     }
     rd_kafka_metadata_destroy(md);
     return rc;
+}
+
+int asw_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms, int32_t *count,
+                              char *err, size_t errlen) {
+    bool led;
+    return topic_lookup(rk, topic, timeout_ms, count, &led, err, errlen);
 }
 
 int asw_kafka_create_topic(rd_kafka_t *rk, const char *topic, int32_t partitions,
@@ -209,20 +227,25 @@ int asw_kafka_create_topic(rd_kafka_t *rk, const char *topic, int32_t partitions
         goto done;
     }
     /* The controller answers before every broker's metadata cache knows the
-     * topic; using it earlier fails as an unknown topic. */
-    for (int i = 0; i < timeout_ms / 100; i++) {
+     * topic and before its partitions have leaders. Using it earlier fails
+     * as an unknown topic, or holds the first records produced to it until
+     * librdkafka's next metadata refresh (hundreds of milliseconds that the
+     * first transaction of a new worker would wait). */
+    for (int i = 0; i < timeout_ms / 20; i++) {
         int32_t parts;
-        int r = asw_kafka_partition_count(rk, topic, timeout_ms, &parts, err, errlen);
+        bool led = false;
+        int r = topic_lookup(rk, topic, timeout_ms, &parts, &led, err, errlen);
         if (r < 0)
             goto done;
-        if (r == 0) {
+        if (r == 0 && led) {
             rc = 0;
             goto done;
         }
-        struct timespec ts = {0, 100 * 1000 * 1000};
+        struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
     }
-    snprintf(err, errlen, "topic %s was created but does not show in metadata", topic);
+    snprintf(err, errlen, "topic %s was created but its partitions have no leader in metadata",
+             topic);
 done:
     if (ev)
         rd_kafka_event_destroy(ev);

@@ -44,7 +44,12 @@ struct asw_processor {
     asw_order **changed;
     size_t n_changed, cap_changed;
     bool changed_valid;
+    size_t evict_cursor; /* the store slot asw_processor_evict_step() goes on from */
 };
+
+/* The least an eviction step looks at, so that a small table is swept in
+ * one step rather than a few slots at a time. */
+#define EVICT_STEP_MIN_SLOTS 1024
 
 asw_processor *asw_processor_new(const asw_ruleset *rules, const asw_state_limits *limits,
                                  bool track_changes) {
@@ -308,6 +313,15 @@ static void collect_closed(asw_order_brief *b, void *opaque) {
     sw->closed[sw->n++] = asw_strdup(b->order_id);
 }
 
+static size_t drop_collected(asw_processor *p, sweep *sw) {
+    for (size_t i = 0; i < sw->n; i++) {
+        drop(p, asw_store_get(p->store, sw->closed[i]));
+        free(sw->closed[i]);
+    }
+    free(sw->closed);
+    return sw->n;
+}
+
 size_t asw_processor_evict(asw_processor *p) {
     /* The outputs never depend on the order in which closed orders are
      * dropped, so the table is walked in hash order, unsorted. A frozen
@@ -315,12 +329,18 @@ size_t asw_processor_evict(asw_processor *p) {
      * changelog tombstones its entities). */
     sweep sw = {p, NULL, 0, 0};
     asw_store_foreach_brief(p->store, collect_closed, &sw);
-    for (size_t i = 0; i < sw.n; i++) {
-        drop(p, asw_store_get(p->store, sw.closed[i]));
-        free(sw.closed[i]);
-    }
-    free(sw.closed);
-    return sw.n;
+    return drop_collected(p, &sw);
+}
+
+size_t asw_processor_evict_step(asw_processor *p, size_t rounds) {
+    size_t cap = asw_store_capacity(p->store);
+    size_t slots = rounds > 0 ? (cap + rounds - 1) / rounds : cap;
+    if (slots < EVICT_STEP_MIN_SLOTS)
+        slots = EVICT_STEP_MIN_SLOTS;
+    sweep sw = {p, NULL, 0, 0};
+    p->evict_cursor =
+        asw_store_foreach_brief_from(p->store, p->evict_cursor, slots, collect_closed, &sw);
+    return drop_collected(p, &sw);
 }
 
 size_t asw_processor_dropped_count(const asw_processor *p) {

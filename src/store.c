@@ -322,7 +322,15 @@ size_t asw_store_frozen_bytes(const asw_store *s) {
 }
 
 void asw_store_foreach_brief(asw_store *s, void (*fn)(asw_order_brief *, void *), void *opaque) {
-    for (size_t i = 0; i < s->cap; i++) {
+    asw_store_foreach_brief_from(s, 0, s->cap, fn, opaque);
+}
+
+size_t asw_store_foreach_brief_from(asw_store *s, size_t from, size_t slots,
+                                    void (*fn)(asw_order_brief *, void *), void *opaque) {
+    if (from >= s->cap)
+        from = 0;
+    size_t end = slots < s->cap - from ? from + slots : s->cap;
+    for (size_t i = from; i < end; i++) {
         void *v = s->slots[i];
         if (!v)
             continue;
@@ -333,6 +341,11 @@ void asw_store_foreach_brief(asw_store *s, void (*fn)(asw_order_brief *, void *)
             asw_order_brief_of(v, &b);
         fn(&b, opaque);
     }
+    return end < s->cap ? end : 0;
+}
+
+size_t asw_store_capacity(const asw_store *s) {
+    return s->cap;
 }
 
 size_t asw_store_count(const asw_store *s) {

@@ -40,7 +40,7 @@
 #define RESTORE_TIMEOUT_MS  300000
 #define COMMIT_RETRIES      10
 #define MAX_ABORTS_IN_A_ROW 10
-#define EVICT_EVERY_COMMITS 100
+#define EVICT_ROUNDS        100 /* commits per sweep of every order for retention */
 #define STATS_EVERY_MS      10000
 
 /*
@@ -107,7 +107,6 @@ struct asw_worker {
     int64_t txn_records;
     int64_t commit_interval_ms, commit_max_records;
     asw_state_limits limits;
-    int64_t commits_since_evict;
     int64_t last_stats_ms;
 
     asw_buf buf;
@@ -613,16 +612,14 @@ static int emit_changelog(void *opaque, const void *key, size_t keylen, const vo
 /* What each partition changed in this transaction, to the changelog
  * partition of the same number (src/changelog.c says how). */
 static void write_changelog(asw_worker *w) {
-    bool evict = ++w->commits_since_evict >= EVICT_EVERY_COMMITS;
-    if (evict)
-        w->commits_since_evict = 0;
     char err[256];
     for (int32_t p = 0; p < w->n_parts && !is_fatal(w); p++) {
         asw_processor *proc = w->parts[p].proc;
         if (!proc)
             continue;
-        if (evict)
-            asw_processor_evict(proc);
+        /* A slice of the sweep each commit: a whole sweep at once would
+         * hold one commit up by as long as the state is large. */
+        asw_processor_evict_step(proc, EVICT_ROUNDS);
         changelog_target t = {w, p};
         if (asw_changelog_write(w->codec, proc, w->topic_in, &w->buf, emit_changelog, &t, err,
                                 sizeof err) < 0)
@@ -677,12 +674,15 @@ int asw_worker_commit(asw_worker *w) {
         return 0;
     if (w->txn == WTXN_ABORTABLE)
         return abort_and_rewind(w, "a record of the transaction could not be produced");
+    int64_t t0 = now_ms();
     write_changelog(w);
     if (is_fatal(w))
         return -1;
     if (w->txn == WTXN_ABORTABLE)
         return abort_and_rewind(w, "a record of the transaction could not be produced");
+    int64_t t1 = now_ms();
     rd_kafka_error_t *error = send_and_commit(w);
+    int64_t t2 = now_ms();
     if (error) {
         int rc;
         if (rd_kafka_error_txn_requires_abort(error)) {
@@ -707,7 +707,10 @@ int asw_worker_commit(asw_worker *w) {
         wp->committed = wp->next;
     }
     w->stats.commits++;
-    asw_log_write(w->log, ASW_LOG_DEBUG, "transaction_commit", "records=%" PRId64, w->txn_records);
+    asw_log_write(w->log, ASW_LOG_DEBUG, "transaction_commit",
+                  "records=%" PRId64 " open_ms=%" PRId64 " changelog_ms=%" PRId64
+                  " commit_ms=%" PRId64,
+                  w->txn_records, t0 - w->txn_begin_ms, t1 - t0, t2 - t1);
     return 0;
 }
 
@@ -1006,6 +1009,14 @@ static void log_stats(asw_worker *w) {
 int asw_worker_step(asw_worker *w, int timeout_ms) {
     if (is_fatal(w))
         return -1;
+    /* Never wait past the open transaction's commit time: when the input
+     * goes quiet, its last records would otherwise become visible up to a
+     * whole timeout late. */
+    if (txn_open(w)) {
+        int64_t due = w->txn_begin_ms + w->commit_interval_ms - now_ms();
+        if (due < timeout_ms)
+            timeout_ms = due > 0 ? (int)due : 0;
+    }
     rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, timeout_ms);
     if (m) {
         if (m->err) {

@@ -125,6 +125,12 @@ void asw_processor_foreach_brief(asw_processor *p, void (*fn)(asw_order_brief *,
  * order as dropped whether or not a sweep removed it yet.
  */
 size_t asw_processor_evict(asw_processor *p);
+/* The same spread over calls: each call looks at about 1/rounds of the
+ * orders (at least 1,024 slots of the table), going on where the previous
+ * call stopped, so that `rounds` calls sweep every order at a bounded cost
+ * each. An order that the table's growth moves past the sweep is caught by
+ * a later round. Returns how many were dropped. */
+size_t asw_processor_evict_step(asw_processor *p, size_t rounds);
 
 /*
  * Changes since the last checkpoint (only with track_changes), for the

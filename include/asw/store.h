@@ -73,6 +73,16 @@ size_t asw_store_frozen_bytes(const asw_store *s);
  * hash-table order: only for work whose result does not depend on the order
  * of the calls. fn must not add, remove, get or cool. */
 void asw_store_foreach_brief(asw_store *s, void (*fn)(asw_order_brief *, void *), void *opaque);
+/* The same over at most `slots` slots of the table from slot `from` (0
+ * when `from` is past the end), for work spread over many calls. Returns
+ * the slot to start the next call from, 0 after the last slot. A table
+ * that grows or loses orders between calls moves orders between slots, so
+ * a round of calls may miss or repeat some: only for work that a later
+ * round can catch up on. */
+size_t asw_store_foreach_brief_from(asw_store *s, size_t from, size_t slots,
+                                    void (*fn)(asw_order_brief *, void *), void *opaque);
+/* How many slots the table has. */
+size_t asw_store_capacity(const asw_store *s);
 size_t asw_store_count(const asw_store *s);
 
 /* The ids of every order, sorted (strcmp). The caller frees the array

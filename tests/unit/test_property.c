@@ -207,8 +207,9 @@ static size_t late_stream(uint64_t seed, int32_t orders, arriving **out) {
     return n;
 }
 
-/* The outputs of `proc` over the stream, as JSON Lines; a sweep every 500
- * events when `sweep`. Counts late events. */
+/* The outputs of `proc` over the stream, as JSON Lines; when `sweep`, a
+ * whole sweep every 500 events and a step of one every 50 between.
+ * Counts late events. */
 static void run_bounded(asw_processor *proc, arriving *a, size_t n, bool sweep, asw_buf *out,
                         int64_t *late, int64_t *dropped) {
     asw_source src = {"events", 0, 0};
@@ -222,6 +223,8 @@ static void run_bounded(asw_processor *proc, arriving *a, size_t n, bool sweep, 
             asw_jsonl_format_record(&res.record, out);
         if (sweep && i % 500 == 499)
             *dropped += (int64_t)asw_processor_evict(proc);
+        else if (sweep && i % 50 == 49) /* the worker's sweep, a slice a commit */
+            *dropped += (int64_t)asw_processor_evict_step(proc, 3);
     }
 }
 
