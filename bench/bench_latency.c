@@ -13,9 +13,16 @@
  * this process's monotonic clock. It stops when every AfterSaleApplied
  * produced has its decision (or after a timeout) and prints one JSON line:
  *
- *   {"events":N,"rate":R,"decisions":D,"p50_ms":..,"p99_ms":..,"max_ms":..}
+ *   {"events":N,"rate":R,"decisions":D,"p50_ms":..,"p99_ms":..,"max_ms":..,
+ *    "warmup_s":W,"steady_decisions":..,"steady_p50_ms":..,"steady_p99_ms":..,
+ *    "steady_max_ms":..}
  *
- * Usage: asw-bench-latency BROKERS INPUT_TOPIC DECISIONS_TOPIC EVENTS.jsonl RATE
+ * The figures are given twice: over every decision, and over the decisions
+ * of records appended after the first WARMUP_S seconds (default 0), when
+ * the worker's first transactions on its new topics are behind it. Each
+ * second's count and largest latency go to stderr.
+ *
+ * Usage: asw-bench-latency BROKERS INPUT_TOPIC DECISIONS_TOPIC EVENTS.jsonl RATE [WARMUP_S]
  */
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
@@ -85,18 +92,32 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     note_append(m->partition, m->offset, now_s());
 }
 
+/* The q-quantile of n sorted values, in milliseconds (1 = the largest). */
+static double pct(const double *v, size_t n, double q) {
+    if (n == 0)
+        return 0;
+    size_t i = (size_t)((double)n * q);
+    return v[i < n ? i : n - 1] * 1000;
+}
+
+static int rate_seconds(size_t n, double rate) {
+    return (int)((double)n / rate) + 1;
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
 }
 
 int main(int argc, char **argv) {
-    if (argc != 6) {
-        fprintf(stderr, "usage: %s BROKERS INPUT DECISIONS EVENTS.jsonl RATE\n", argv[0]);
+    if (argc != 6 && argc != 7) {
+        fprintf(stderr, "usage: %s BROKERS INPUT DECISIONS EVENTS.jsonl RATE [WARMUP_S]\n",
+                argv[0]);
         return 2;
     }
     const char *brokers = argv[1], *input = argv[2], *decisions = argv[3];
     double rate = strtod(argv[5], NULL);
+    double warmup_s = argc == 7 ? strtod(argv[6], NULL) : 0;
     char err[512];
     asw_codec *codec = asw_codec_new(err, sizeof err);
     if (!codec)
@@ -141,6 +162,20 @@ int main(int argc, char **argv) {
     rd_kafka_t *producer = rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof err);
     if (!producer)
         die("producer", err);
+    /* Warm the producer up before the clock starts: the input topic's
+     * leaders known and the idempotent producer id acquired, so that the
+     * first records are not held back and then appended in one burst. */
+    const rd_kafka_metadata_t *imd;
+    rd_kafka_topic_t *it = rd_kafka_topic_new(producer, input, NULL);
+    if (rd_kafka_metadata(producer, 0, it, &imd, 10000) || imd->topic_cnt != 1 ||
+        imd->topics[0].err)
+        die(input, "no such topic");
+    rd_kafka_metadata_destroy(imd);
+    rd_kafka_topic_destroy(it);
+    /* librdkafka has no call that says the producer id is acquired; on
+     * one broker on this machine it takes a few milliseconds. */
+    for (int i = 0; i < 50; i++)
+        rd_kafka_poll(producer, 10);
 
     rd_kafka_conf_t *cc = rd_kafka_conf_new();
     set(cc, "bootstrap.servers", brokers);
@@ -156,9 +191,16 @@ int main(int argc, char **argv) {
     if (rd_kafka_metadata(consumer, 0, dt, &md, 10000) || md->topic_cnt != 1 || md->topics[0].err)
         die(decisions, "no such topic");
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-    for (int i = 0; i < md->topics[0].partition_cnt; i++)
-        rd_kafka_topic_partition_list_add(l, decisions, md->topics[0].partitions[i].id)->offset =
-            RD_KAFKA_OFFSET_END;
+    /* From each partition's end as it is now, before anything is fed: an
+     * explicit offset, not OFFSET_END, which the consumer resolves only at
+     * its first fetch (by then the first decisions may be written). */
+    for (int i = 0; i < md->topics[0].partition_cnt; i++) {
+        int32_t id = md->topics[0].partitions[i].id;
+        int64_t lo, hi;
+        if (rd_kafka_query_watermark_offsets(consumer, decisions, id, &lo, &hi, 10000))
+            die(decisions, "no watermarks");
+        rd_kafka_topic_partition_list_add(l, decisions, id)->offset = hi;
+    }
     rd_kafka_metadata_destroy(md);
     rd_kafka_topic_destroy(dt);
     if (rd_kafka_assign(consumer, l))
@@ -172,6 +214,7 @@ int main(int argc, char **argv) {
     }
 
     double *lat = malloc((applied + 1) * sizeof *lat);
+    double *when = malloc((applied + 1) * sizeof *when); /* append, seconds from start */
     size_t got = 0, sent = 0;
     double start = now_s(), deadline = 0;
     while (got < applied) {
@@ -192,26 +235,54 @@ int main(int argc, char **argv) {
         if (deadline && now_s() > deadline)
             break;
         rd_kafka_poll(producer, 0);
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(consumer, 1);
-        if (m && !m->err) {
-            asw_decision d;
-            if (asw_codec_decode_decision(codec, m->payload, m->len, &d, err, sizeof err) ==
-                ASW_CODEC_OK) {
-                double at = append_time(d.source_partition, d.source_offset);
-                if (at > 0 && got < applied)
-                    lat[got++] = now_s() - at;
+        /* Every decision readable now, so that this tool's own backlog is
+         * not counted as the worker's latency. */
+        for (int wait_ms = 1;; wait_ms = 0) {
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(consumer, wait_ms);
+            if (!m)
+                break;
+            if (!m->err) {
+                asw_decision d;
+                if (asw_codec_decode_decision(codec, m->payload, m->len, &d, err, sizeof err) ==
+                    ASW_CODEC_OK) {
+                    double at = append_time(d.source_partition, d.source_offset);
+                    if (at > 0 && got < applied) {
+                        when[got] = at - start;
+                        lat[got++] = now_s() - at;
+                    }
+                }
             }
-        }
-        if (m)
             rd_kafka_message_destroy(m);
+        }
     }
     rd_kafka_flush(producer, 10000);
+    /* Each second of the run on stderr: how the latency settles after the
+     * worker's first transactions. */
+    for (int sec = 0;; sec++) {
+        size_t k = 0;
+        double worst = 0;
+        for (size_t i = 0; i < got; i++)
+            if (when[i] >= sec && when[i] < sec + 1) {
+                k++;
+                worst = lat[i] > worst ? lat[i] : worst;
+            }
+        if (k == 0 && sec > rate_seconds(n, rate))
+            break;
+        fprintf(stderr, "second %d: %zu decisions, max %.0f ms\n", sec, k, worst * 1000);
+    }
+    /* The steady state: decisions of records appended after the warm-up. */
+    size_t steady = 0;
+    for (size_t i = 0; i < got; i++)
+        if (when[i] >= warmup_s)
+            when[steady++] = lat[i];
     qsort(lat, got, sizeof *lat, cmp_double);
-    double p50 = got ? lat[got / 2] : 0, p99 = got ? lat[(size_t)((double)got * 0.99)] : 0,
-           max = got ? lat[got - 1] : 0;
-    printf("{\"events\":%zu,\"rate\":%.0f,\"decisions\":%zu,\"expected\":%zu,\"p50_ms\":%.1f,"
-           "\"p99_ms\":%.1f,\"max_ms\":%.1f}\n",
-           sent, rate, got, applied, p50 * 1000, p99 * 1000, max * 1000);
+    qsort(when, steady, sizeof *when, cmp_double);
+    printf("{\"events\":%zu,\"rate\":%.0f,\"decisions\":%zu,\"expected\":%zu,"
+           "\"p50_ms\":%.1f,\"p99_ms\":%.1f,\"max_ms\":%.1f,\"warmup_s\":%.1f,"
+           "\"steady_decisions\":%zu,\"steady_p50_ms\":%.1f,\"steady_p99_ms\":%.1f,"
+           "\"steady_max_ms\":%.1f}\n",
+           sent, rate, got, applied, pct(lat, got, 0.5), pct(lat, got, 0.99), pct(lat, got, 1),
+           warmup_s, steady, pct(when, steady, 0.5), pct(when, steady, 0.99), pct(when, steady, 1));
     rd_kafka_consumer_close(consumer);
     rd_kafka_destroy(consumer);
     rd_kafka_destroy(producer);
@@ -222,6 +293,7 @@ int main(int argc, char **argv) {
     free(frames);
     free(keys);
     free(lat);
+    free(when);
     asw_codec_destroy(codec);
     return got == applied ? 0 : 1;
 }
