@@ -78,6 +78,7 @@ static const known_key known_keys[] = {
     {"application.id", "aftersale-worker", KIND_APP_ID, RULE_NONE, 0, 0},
     {"commit.interval.ms", "100", KIND_INT, RULE_NONE, 1, 600000},
     {"commit.max.records", "10000", KIND_INT, RULE_NONE, 1, 1000000},
+    {"num.threads", "1", KIND_INT, RULE_NONE, 1, 64},
     {"worker.id", "", KIND_ID_OPT, RULE_NONE, 0, 0},
     {"state.retention.ms", "7776000000", KIND_INT, RULE_NONE, 1, 4611686018427387904LL},
     {"state.stream_time.max_step.ms", "3600000", KIND_INT, RULE_NONE, 0, 4611686018427387904LL},

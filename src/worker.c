@@ -16,13 +16,33 @@
  * outputs of records committed..next-1, the changelog records of the orders
  * they changed, and the offset `next`.
  *
- * @locality every function runs on the thread that calls asw_worker_step();
- *           librdkafka callbacks are served from inside it.
+ * Lanes (num.threads): the partitions are dealt to lanes, partition p to
+ * lane p % num.threads, and each lane has its own codec and buffer. The
+ * calling thread polls the consumer and gathers a batch of records; the
+ * lanes then process their partitions' records of the batch in parallel,
+ * lane 0 on the calling thread and the others on threads of their own, and
+ * the batch ends when every lane is done (fork-join). The changelog of a
+ * commit is written the same way. Everything else -- polling, rebalancing,
+ * restoring, committing, aborting -- runs on the calling thread while no
+ * lane runs. Outputs do not depend on the number of lanes: an order's
+ * records are in one partition, processed in order by one lane.
+ *
+ * @locality asw_worker_step() and everything it calls run on the calling
+ *           thread, except the lane jobs (process_lane(), changelog_lane()
+ *           and what they call); librdkafka callbacks are served from inside
+ *           asw_worker_step() and, for producer callbacks, from a lane that
+ *           waits on a full producer queue.
+ * @locks    state_lock guards the transaction state and the fatal reason
+ *           (txn_set(), set_fatal()); the pool's lock guards its job
+ *           counters. A lane writes only its own partitions and its own
+ *           lane struct.
  */
 #include "asw/worker.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +62,7 @@
 #define MAX_ABORTS_IN_A_ROW 10
 #define EVICT_ROUNDS        100 /* commits per sweep of every order for retention */
 #define STATS_EVERY_MS      10000
+#define BATCH_MAX           4096 /* input records processed between two polls of the queue */
 
 /*
  * The worker's transaction state: one field, moved only by txn_set(), which
@@ -85,10 +106,27 @@ typedef struct wpart {
     int64_t next;
 } wpart;
 
+/* What the lanes are asked to do. */
+typedef enum wjob { WJOB_PROCESS, WJOB_CHANGELOG, WJOB_QUIT } wjob;
+
+/* A lane: the partitions p with p % n_lanes == index. Only the lane writes
+ * this while it runs; the calling thread reads it after the join. */
+typedef struct wlane {
+    struct asw_worker *w;
+    int index;
+    asw_codec *codec;
+    asw_buf buf;
+    rd_kafka_resp_err_t last_produce_error; /* of its last synchronous produce failure */
+    asw_worker_stats stats;                 /* counted here, added to the worker's at the join */
+    int64_t records;                        /* input records it added to the transaction */
+    rd_kafka_message_t **msgs;              /* its records of the batch, in consumer order */
+    size_t n_msgs, cap_msgs;
+    pthread_t thread; /* lanes 1.. only */
+} wlane;
+
 struct asw_worker {
     const asw_config *cfg;
     asw_log *log;
-    asw_codec *codec;
     asw_kafka_ctx ctx;
     rd_kafka_t *consumer, *producer, *restorer;
     char topic_in[TOPIC_MAX], topic_dec[TOPIC_MAX], topic_rec[TOPIC_MAX], topic_dlq[TOPIC_MAX],
@@ -100,18 +138,27 @@ struct asw_worker {
 
     const volatile sig_atomic_t *stop; /* set by asw_worker_run(); may be NULL */
     bool started, closed;
-    wtxn txn;                               /* moved by txn_set() only */
-    rd_kafka_resp_err_t last_produce_error; /* of the last synchronous produce failure */
-    int aborts_in_a_row;                    /* since the last successful commit */
+    _Atomic(wtxn) txn;          /* moved by txn_set() and set_fatal() only */
+    pthread_mutex_t state_lock; /* for txn_set() and set_fatal() */
+    int aborts_in_a_row;        /* since the last successful commit */
     int64_t txn_begin_ms;
     int64_t txn_records;
     int64_t commit_interval_ms, commit_max_records;
     asw_state_limits limits;
     int64_t last_stats_ms;
 
-    asw_buf buf;
     char error[512]; /* why the worker is WTXN_FATAL */
     asw_worker_stats stats;
+
+    /* The lanes and their pool (lanes 1.. on threads of their own). */
+    wlane *lanes;
+    int n_lanes, threads_started;
+    size_t batched; /* records in the lanes' batches */
+    pthread_mutex_t pool_lock;
+    pthread_cond_t pool_go, pool_done;
+    uint64_t pool_generation; /* bumped for each job */
+    wjob pool_job;
+    int pool_pending; /* lanes 1.. still running the job */
 };
 
 static int64_t now_ms(void) {
@@ -129,30 +176,47 @@ static bool txn_open(const asw_worker *w) {
     return w->txn == WTXN_IN_TXN || w->txn == WTXN_ABORTABLE;
 }
 
-__attribute__((format(printf, 2, 3))) static void set_fatal(asw_worker *w, const char *fmt, ...);
-
-/* Move the transaction state; a move the state machine does not allow is a
- * bug, and stops the worker rather than go on in a state nobody planned. */
-static void txn_set(asw_worker *w, wtxn to) {
-    if (w->txn == WTXN_FATAL)
-        return;
-    if (!wtxn_transition_is_valid(w->txn, to)) {
-        set_fatal(w, "internal error: transaction state %s cannot become %s", wtxn_name(w->txn),
-                  wtxn_name(to));
-        return;
-    }
-    w->txn = to;
-}
-
-__attribute__((format(printf, 2, 3))) static void set_fatal(asw_worker *w, const char *fmt, ...) {
+/* With state_lock held. */
+static void set_fatal_locked(asw_worker *w, const char *fmt, va_list ap) {
     if (w->txn == WTXN_FATAL)
         return;
     w->txn = WTXN_FATAL;
+    vsnprintf(w->error, sizeof w->error, fmt, ap);
+    asw_log_write(w->log, ASW_LOG_FATAL, "worker_fatal", "reason=\"%s\"", w->error);
+}
+
+/* Stop the worker with a reason (the first reason wins). Any thread. */
+__attribute__((format(printf, 2, 3))) static void set_fatal(asw_worker *w, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(w->error, sizeof w->error, fmt, ap);
+    pthread_mutex_lock(&w->state_lock);
+    set_fatal_locked(w, fmt, ap);
+    pthread_mutex_unlock(&w->state_lock);
     va_end(ap);
-    asw_log_write(w->log, ASW_LOG_FATAL, "worker_fatal", "reason=\"%s\"", w->error);
+}
+
+__attribute__((format(printf, 2, 3))) static void set_fatal_with_lock(asw_worker *w,
+                                                                      const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    set_fatal_locked(w, fmt, ap);
+    va_end(ap);
+}
+
+/* Move the transaction state; a move the state machine does not allow is a
+ * bug, and stops the worker rather than go on in a state nobody planned.
+ * Any thread. */
+static void txn_set(asw_worker *w, wtxn to) {
+    pthread_mutex_lock(&w->state_lock);
+    wtxn from = w->txn;
+    if (from != WTXN_FATAL) {
+        if (wtxn_transition_is_valid(from, to))
+            w->txn = to;
+        else
+            set_fatal_with_lock(w, "internal error: transaction state %s cannot become %s",
+                                wtxn_name(from), wtxn_name(to));
+    }
+    pthread_mutex_unlock(&w->state_lock);
 }
 
 /* Wait before retrying a retriable error: 100 ms, 200 ms, ... up to 1 s. */
@@ -214,14 +278,18 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     }
     /* A failed delivery fails the transaction: commit will report it as an
      * abortable (or fatal) error; note it so commit aborts right away. */
+    pthread_mutex_lock(&w->state_lock);
     if (w->txn == WTXN_IN_TXN)
-        txn_set(w, WTXN_ABORTABLE);
+        w->txn = WTXN_ABORTABLE;
+    pthread_mutex_unlock(&w->state_lock);
     asw_log_write(w->log, ASW_LOG_WARN, "delivery_failed", "topic=%s error=%s",
                   rd_kafka_topic_name(m->rkt), rd_kafka_err2name(m->err));
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque);
+static int start_lanes(asw_worker *w, char *err, size_t errlen);
+static void stop_lanes(asw_worker *w);
 
 static void setup_consumer(rd_kafka_conf_t *conf) {
     rd_kafka_conf_set_error_cb(conf, error_cb);
@@ -241,6 +309,10 @@ static void setup_restorer(rd_kafka_conf_t *conf) {
 
 asw_worker *asw_worker_new(const asw_config *cfg, asw_log *log, char *err, size_t errlen) {
     asw_worker *w = asw_calloc(1, sizeof *w);
+    pthread_mutex_init(&w->state_lock, NULL);
+    pthread_mutex_init(&w->pool_lock, NULL);
+    pthread_cond_init(&w->pool_go, NULL);
+    pthread_cond_init(&w->pool_done, NULL);
     w->cfg = cfg;
     w->log = log;
     w->ctx.log = log;
@@ -265,9 +337,15 @@ asw_worker *asw_worker_new(const asw_config *cfg, asw_log *log, char *err, size_
         goto fail;
     }
 
-    w->codec = asw_codec_new(err, errlen);
-    if (!w->codec)
-        goto fail;
+    w->n_lanes = (int)strtol(asw_config_get(cfg, "num.threads"), NULL, 10);
+    w->lanes = asw_calloc((size_t)w->n_lanes, sizeof *w->lanes);
+    for (int i = 0; i < w->n_lanes; i++) {
+        w->lanes[i].w = w;
+        w->lanes[i].index = i;
+        w->lanes[i].codec = asw_codec_new(err, errlen);
+        if (!w->lanes[i].codec)
+            goto fail;
+    }
     w->producer = asw_kafka_new(cfg, ASW_KAFKA_WORKER_PRODUCER, &w->ctx, w->txn_id, setup_producer,
                                 err, errlen);
     if (!w->producer)
@@ -279,6 +357,8 @@ asw_worker *asw_worker_new(const asw_config *cfg, asw_log *log, char *err, size_
     w->restorer =
         asw_kafka_new(cfg, ASW_KAFKA_RESTORE_CONSUMER, &w->ctx, NULL, setup_restorer, err, errlen);
     if (!w->restorer)
+        goto fail;
+    if (start_lanes(w, err, errlen) != 0)
         goto fail;
     return w;
 fail:
@@ -352,8 +432,8 @@ int asw_worker_start(asw_worker *w, char *err, size_t errlen) {
     w->started = true;
     w->last_stats_ms = now_ms();
     asw_log_write(w->log, ASW_LOG_INFO, "worker_started",
-                  "input=%s partitions=%" PRId32 " changelog=%s transactional_id=%s", w->topic_in,
-                  w->n_parts, w->topic_cl, w->txn_id);
+                  "input=%s partitions=%" PRId32 " changelog=%s transactional_id=%s threads=%d",
+                  w->topic_in, w->n_parts, w->topic_cl, w->txn_id, w->n_lanes);
     return 0;
 }
 
@@ -362,8 +442,9 @@ int asw_worker_start(asw_worker *w, char *err, size_t errlen) {
 /* Produce one record in the open transaction. The value is copied; headers
  * (may be NULL) are taken over. On failure the transaction is marked failed
  * (or the worker fatal). Returns 0 or -1. */
-static int produce(asw_worker *w, const char *topic, int32_t partition, const void *key,
-                   size_t keylen, const void *value, size_t len, rd_kafka_headers_t *hdrs) {
+static int produce(wlane *l, const char *topic, int32_t partition, const void *key, size_t keylen,
+                   const void *value, size_t len, rd_kafka_headers_t *hdrs) {
+    asw_worker *w = l->w;
     for (;;) {
         rd_kafka_resp_err_t e;
         if (hdrs)
@@ -392,7 +473,7 @@ static int produce(asw_worker *w, const char *topic, int32_t partition, const vo
                  * same record would be refused again after an abort, so
                  * retrying would only loop. The caller may handle
                  * MSG_SIZE_TOO_LARGE; anything else ends the worker. */
-                w->last_produce_error = e;
+                l->last_produce_error = e;
                 if (e != RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
                     set_fatal(w, "producing %zu bytes to %s: %s", len, topic, rd_kafka_err2str(e));
             }
@@ -410,8 +491,9 @@ static void header_i64(rd_kafka_headers_t *h, const char *name, int64_t v) {
 
 /* The input record, unchanged, to the dead-letter topic with headers that
  * say what was wrong and where it came from. */
-static void dead_letter(asw_worker *w, const rd_kafka_message_t *m, const char *code,
+static void dead_letter(wlane *l, const rd_kafka_message_t *m, const char *code,
                         const char *message) {
+    asw_worker *w = l->w;
     rd_kafka_headers_t *h = rd_kafka_headers_new(5);
     rd_kafka_header_add(h, "asw.error", -1, code, -1);
     rd_kafka_header_add(h, "asw.error.message", -1, message, -1);
@@ -421,9 +503,9 @@ static void dead_letter(asw_worker *w, const rd_kafka_message_t *m, const char *
     /* Deterministic placement: the source partition, folded onto the DLQ. */
     int32_t part = w->dlq_parts > 0 ? m->partition % w->dlq_parts : RD_KAFKA_PARTITION_UA;
     rd_kafka_headers_t *again = rd_kafka_headers_copy(h);
-    if (produce(w, w->topic_dlq, part, m->key, m->key_len, m->payload, m->len, h) == 0) {
-        w->stats.dead_letters++;
-    } else if (!is_fatal(w) && w->last_produce_error == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+    if (produce(l, w->topic_dlq, part, m->key, m->key_len, m->payload, m->len, h) == 0) {
+        l->stats.dead_letters++;
+    } else if (!is_fatal(w) && l->last_produce_error == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
         /* Too large to copy: the dead letter points at the original, which
          * stays in the input topic at the source partition and offset. A key
          * longer than any id goes too (it may be what was too large). */
@@ -431,9 +513,9 @@ static void dead_letter(asw_worker *w, const rd_kafka_message_t *m, const char *
         header_i64(again, "asw.value.dropped.bytes", (int64_t)m->len);
         if (drop_key)
             header_i64(again, "asw.key.dropped.bytes", (int64_t)m->key_len);
-        if (produce(w, w->topic_dlq, part, drop_key ? NULL : m->key, drop_key ? 0 : m->key_len,
+        if (produce(l, w->topic_dlq, part, drop_key ? NULL : m->key, drop_key ? 0 : m->key_len,
                     NULL, 0, again) == 0)
-            w->stats.dead_letters++;
+            l->stats.dead_letters++;
         else
             set_fatal(w, "cannot produce a dead letter to %s", w->topic_dlq);
         again = NULL;
@@ -449,31 +531,32 @@ static void dead_letter(asw_worker *w, const rd_kafka_message_t *m, const char *
  * a decision echoing the ids of an INVALID_REQUEST of nearly a megabyte can
  * be -- becomes a dead letter OUTPUT_TOO_LARGE instead: the input stays at
  * its offset for anyone to see, and the partition goes on. */
-static void produce_output(asw_worker *w, const rd_kafka_message_t *m, const char *topic,
+static void produce_output(wlane *l, const rd_kafka_message_t *m, const char *topic,
                            const char *what, const char *order_id, int64_t *count) {
+    asw_worker *w = l->w;
     size_t klen = strlen(order_id);
-    if (produce(w, topic, RD_KAFKA_PARTITION_UA, order_id, klen, w->buf.data, w->buf.len, NULL) ==
+    if (produce(l, topic, RD_KAFKA_PARTITION_UA, order_id, klen, l->buf.data, l->buf.len, NULL) ==
         0) {
         (*count)++;
         return;
     }
     if (is_fatal(w))
         return;
-    if (w->last_produce_error == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+    if (l->last_produce_error == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
         char msg[160];
         snprintf(msg, sizeof msg,
                  "the %s (%zu bytes, key %zu bytes) is larger than the producer "
                  "or topic accepts",
-                 what, w->buf.len, klen);
-        dead_letter(w, m, "OUTPUT_TOO_LARGE", msg);
+                 what, l->buf.len, klen);
+        dead_letter(l, m, "OUTPUT_TOO_LARGE", msg);
         return;
     }
-    set_fatal(w, "cannot produce the %s for order %.200s (%zu bytes)", what, order_id, w->buf.len);
+    set_fatal(w, "cannot produce the %s for order %.200s (%zu bytes)", what, order_id, l->buf.len);
 }
 
 /* Where one input record's outputs go (asw_result_dispatch()). */
 typedef struct record_out {
-    asw_worker *w;
+    wlane *l;
     const rd_kafka_message_t *m;
     const char *order_id;
 } record_out;
@@ -481,35 +564,37 @@ typedef struct record_out {
 static void out_dead_letter(void *opaque, const char *code, const char *error) {
     record_out *o = opaque;
     if (strcmp(code, "LATE_EVENT") == 0) {
-        dead_letter(o->w, o->m, code, error);
-        o->w->stats.late_events++;
+        dead_letter(o->l, o->m, code, error);
+        o->l->stats.late_events++;
         return;
     }
     char msg[512];
     snprintf(msg, sizeof msg, "invalid event: %s", error);
-    dead_letter(o->w, o->m, code, msg);
+    dead_letter(o->l, o->m, code, msg);
 }
 
 static void out_decision(void *opaque, const asw_decision *d) {
     record_out *o = opaque;
-    if (is_fatal(o->w))
+    wlane *l = o->l;
+    if (is_fatal(l->w))
         return;
-    if (asw_codec_encode_decision(o->w->codec, d, &o->w->buf) != ASW_CODEC_OK) {
-        set_fatal(o->w, "cannot encode a decision for order %.200s", o->order_id);
+    if (asw_codec_encode_decision(l->codec, d, &l->buf) != ASW_CODEC_OK) {
+        set_fatal(l->w, "cannot encode a decision for order %.200s", o->order_id);
         return;
     }
-    produce_output(o->w, o->m, o->w->topic_dec, "decision", o->order_id, &o->w->stats.decisions);
+    produce_output(l, o->m, l->w->topic_dec, "decision", o->order_id, &l->stats.decisions);
 }
 
 static void out_record(void *opaque, const asw_refund_record *r) {
     record_out *o = opaque;
-    if (is_fatal(o->w))
+    wlane *l = o->l;
+    if (is_fatal(l->w))
         return;
-    if (asw_codec_encode_record(o->w->codec, r, &o->w->buf) != ASW_CODEC_OK) {
-        set_fatal(o->w, "cannot encode a refund record for order %.200s", o->order_id);
+    if (asw_codec_encode_record(l->codec, r, &l->buf) != ASW_CODEC_OK) {
+        set_fatal(l->w, "cannot encode a refund record for order %.200s", o->order_id);
         return;
     }
-    produce_output(o->w, o->m, o->w->topic_rec, "refund record", o->order_id, &o->w->stats.records);
+    produce_output(l, o->m, l->w->topic_rec, "refund record", o->order_id, &l->stats.records);
 }
 
 static const asw_result_sink worker_sink = {out_dead_letter, out_decision, out_record};
@@ -588,15 +673,15 @@ static int abort_and_rewind(asw_worker *w, const char *why) {
 }
 
 typedef struct changelog_target {
-    asw_worker *w;
+    wlane *l;
     int32_t partition;
 } changelog_target;
 
 static int emit_changelog(void *opaque, const void *key, size_t keylen, const void *value,
                           size_t len) {
     changelog_target *t = opaque;
-    asw_worker *w = t->w;
-    if (produce(w, w->topic_cl, t->partition, key, keylen, value, len, NULL) != 0) {
+    asw_worker *w = t->l->w;
+    if (produce(t->l, w->topic_cl, t->partition, key, keylen, value, len, NULL) != 0) {
         bool order = keylen > 0 && ((const char *)key)[0] != '\0';
         set_fatal(w,
                   "cannot write the state of %s%.*s (%zu bytes) to %s [%" PRId32
@@ -605,26 +690,34 @@ static int emit_changelog(void *opaque, const void *key, size_t keylen, const vo
                   order ? (const char *)key : "", len, w->topic_cl, t->partition);
         return -1;
     }
-    w->stats.changelog++;
+    t->l->stats.changelog++;
     return 0;
 }
 
-/* What each partition changed in this transaction, to the changelog
- * partition of the same number (src/changelog.c says how). */
-static void write_changelog(asw_worker *w) {
+/* What each of a lane's partitions changed in this transaction, to the
+ * changelog partition of the same number (src/changelog.c says how).
+ * @locality a lane */
+static void changelog_lane(wlane *l) {
+    asw_worker *w = l->w;
     char err[256];
-    for (int32_t p = 0; p < w->n_parts && !is_fatal(w); p++) {
+    for (int32_t p = l->index; p < w->n_parts && !is_fatal(w); p += w->n_lanes) {
         asw_processor *proc = w->parts[p].proc;
         if (!proc)
             continue;
         /* A slice of the sweep each commit: a whole sweep at once would
          * hold one commit up by as long as the state is large. */
         asw_processor_evict_step(proc, EVICT_ROUNDS);
-        changelog_target t = {w, p};
-        if (asw_changelog_write(w->codec, proc, w->topic_in, &w->buf, emit_changelog, &t, err,
+        changelog_target t = {l, p};
+        if (asw_changelog_write(l->codec, proc, w->topic_in, &l->buf, emit_changelog, &t, err,
                                 sizeof err) < 0)
             set_fatal(w, "%s", err);
     }
+}
+
+static void run_lanes(asw_worker *w, wjob job);
+
+static void write_changelog(asw_worker *w) {
+    run_lanes(w, WJOB_CHANGELOG);
 }
 
 /* The offsets to commit: `next` of every assigned partition that moved. */
@@ -716,46 +809,181 @@ int asw_worker_commit(asw_worker *w) {
 
 /* ---- processing ---- */
 
-static void process(asw_worker *w, const rd_kafka_message_t *m) {
-    if (m->partition < 0 || m->partition >= w->n_parts || !w->parts[m->partition].proc)
+/* One input record of a lane's partition, in the open transaction.
+ * @locality a lane */
+static void process(wlane *l, const rd_kafka_message_t *m) {
+    asw_worker *w = l->w;
+    if (!w->parts[m->partition].proc)
         return; /* a record of a partition no longer assigned */
     wpart *wp = &w->parts[m->partition];
     if (wp->committed < 0)
         wp->committed = wp->next = m->offset; /* where this assignment started */
     if (m->offset < wp->next)
         return; /* already processed in this transaction */
-    if (begin_txn(w) != 0)
-        return;
     wp->next = m->offset + 1;
-    w->txn_records++;
-    w->stats.consumed++;
+    l->records++;
+    l->stats.consumed++;
 
     char err[256];
     if (!m->payload || m->len == 0) {
-        dead_letter(w, m, "EMPTY_VALUE", "record has no value");
+        dead_letter(l, m, "EMPTY_VALUE", "record has no value");
         return;
     }
     asw_event ev;
     asw_event_init(&ev);
-    asw_codec_err ce = asw_codec_decode_event(w->codec, m->payload, m->len, &ev, err, sizeof err);
+    asw_codec_err ce = asw_codec_decode_event(l->codec, m->payload, m->len, &ev, err, sizeof err);
     if (ce != ASW_CODEC_OK) {
-        dead_letter(w, m, asw_codec_err_name(ce), err);
+        dead_letter(l, m, asw_codec_err_name(ce), err);
         return;
     }
     if (m->key_len != strlen(ev.order_id) ||
         (m->key_len > 0 && memcmp(m->key, ev.order_id, m->key_len) != 0)) {
         /* State lives with the partition of the key: an event keyed by
          * something else would be decided on the wrong order state. */
-        dead_letter(w, m, "KEY_MISMATCH", "record key is not the event's order_id");
+        dead_letter(l, m, "KEY_MISMATCH", "record key is not the event's order_id");
         asw_event_clear(&ev);
         return;
     }
     asw_source src = {w->topic_in, m->partition, m->offset};
     asw_result res;
     asw_processor_apply(wp->proc, &ev, &src, &res);
-    record_out o = {w, m, ev.order_id};
+    record_out o = {l, m, ev.order_id};
     asw_result_dispatch(&res, &worker_sink, &o);
     asw_event_clear(&ev);
+}
+
+/* The lane's records of the batch, in order; the transaction is open.
+ * @locality a lane */
+static void process_lane(wlane *l) {
+    for (size_t i = 0; i < l->n_msgs && !is_fatal(l->w); i++)
+        process(l, l->msgs[i]);
+}
+
+/* ---- the lanes ---- */
+
+static void run_job(wlane *l, wjob job) {
+    if (job == WJOB_PROCESS)
+        process_lane(l);
+    else if (job == WJOB_CHANGELOG)
+        changelog_lane(l);
+}
+
+static void *lane_thread(void *arg) {
+    wlane *l = arg;
+    asw_worker *w = l->w;
+    uint64_t seen = 0;
+    for (;;) {
+        pthread_mutex_lock(&w->pool_lock);
+        while (w->pool_generation == seen)
+            pthread_cond_wait(&w->pool_go, &w->pool_lock);
+        seen = w->pool_generation;
+        wjob job = w->pool_job;
+        pthread_mutex_unlock(&w->pool_lock);
+        if (job == WJOB_QUIT)
+            return NULL;
+        run_job(l, job);
+        pthread_mutex_lock(&w->pool_lock);
+        if (--w->pool_pending == 0)
+            pthread_cond_signal(&w->pool_done);
+        pthread_mutex_unlock(&w->pool_lock);
+    }
+}
+
+/* Add what the lanes counted to the worker's figures. */
+static void join_counts(asw_worker *w) {
+    for (int i = 0; i < w->n_lanes; i++) {
+        wlane *l = &w->lanes[i];
+        asw_worker_stats *a = &w->stats, *b = &l->stats;
+        a->consumed += b->consumed;
+        a->decisions += b->decisions;
+        a->records += b->records;
+        a->dead_letters += b->dead_letters;
+        a->late_events += b->late_events;
+        a->changelog += b->changelog;
+        memset(b, 0, sizeof *b);
+        w->txn_records += l->records;
+        l->records = 0;
+    }
+}
+
+/* Run a job on every lane -- lane 0 here, the others on their threads --
+ * and return when all are done. */
+static void run_lanes(asw_worker *w, wjob job) {
+    if (w->threads_started > 0) {
+        pthread_mutex_lock(&w->pool_lock);
+        w->pool_job = job;
+        w->pool_pending = w->threads_started;
+        w->pool_generation++;
+        pthread_cond_broadcast(&w->pool_go);
+        pthread_mutex_unlock(&w->pool_lock);
+    }
+    run_job(&w->lanes[0], job);
+    if (w->threads_started > 0) {
+        pthread_mutex_lock(&w->pool_lock);
+        while (w->pool_pending > 0)
+            pthread_cond_wait(&w->pool_done, &w->pool_lock);
+        pthread_mutex_unlock(&w->pool_lock);
+    }
+    join_counts(w);
+}
+
+/* Start lanes 1.. on threads. Returns 0, or -1 with err. */
+static int start_lanes(asw_worker *w, char *err, size_t errlen) {
+    for (int i = 1; i < w->n_lanes; i++) {
+        int e = pthread_create(&w->lanes[i].thread, NULL, lane_thread, &w->lanes[i]);
+        if (e) {
+            snprintf(err, errlen, "cannot start processing thread %d: %s", i, strerror(e));
+            return -1;
+        }
+        w->threads_started++;
+    }
+    return 0;
+}
+
+static void stop_lanes(asw_worker *w) {
+    if (w->threads_started == 0)
+        return;
+    pthread_mutex_lock(&w->pool_lock);
+    w->pool_job = WJOB_QUIT;
+    w->pool_generation++;
+    pthread_cond_broadcast(&w->pool_go);
+    pthread_mutex_unlock(&w->pool_lock);
+    for (int i = 1; i <= w->threads_started; i++)
+        pthread_join(w->lanes[i].thread, NULL);
+    w->threads_started = 0;
+}
+
+/* Deal a polled record to its partition's lane (the batch takes it over). */
+static void batch_add(asw_worker *w, rd_kafka_message_t *m) {
+    wlane *l = &w->lanes[m->partition % w->n_lanes];
+    if (l->n_msgs == l->cap_msgs) {
+        l->cap_msgs = l->cap_msgs ? l->cap_msgs * 2 : 256;
+        l->msgs = asw_realloc(l->msgs, l->cap_msgs * sizeof *l->msgs);
+    }
+    l->msgs[l->n_msgs++] = m;
+    w->batched++;
+}
+
+/* Process the batch: every lane its records, in parallel. Called before
+ * anything else touches partitions or the transaction (a commit, a
+ * rebalance), so that records are processed in the order they were polled
+ * relative to those. */
+static void flush_batch(asw_worker *w) {
+    if (w->batched == 0)
+        return;
+    bool any = false;
+    for (int i = 0; i < w->n_lanes && !any; i++)
+        for (size_t k = 0; k < w->lanes[i].n_msgs && !any; k++)
+            any = w->parts[w->lanes[i].msgs[k]->partition].proc != NULL;
+    if (any && !is_fatal(w) && begin_txn(w) == 0)
+        run_lanes(w, WJOB_PROCESS);
+    for (int i = 0; i < w->n_lanes; i++) {
+        wlane *l = &w->lanes[i];
+        for (size_t k = 0; k < l->n_msgs; k++)
+            rd_kafka_message_destroy(l->msgs[k]);
+        l->n_msgs = 0;
+    }
+    w->batched = 0;
 }
 
 /* ---- rebalancing ---- */
@@ -804,7 +1032,7 @@ static int restore(asw_worker *w, const rd_kafka_topic_partition_list_t *parts) 
     int remaining = 0, rc = -1;
     for (int i = 0; i < parts->cnt; i++) {
         int32_t p = parts->elems[i].partition;
-        rs[p] = asw_changelog_restore_new(w->codec, w->parts[p].proc, w->topic_in);
+        rs[p] = asw_changelog_restore_new(w->lanes[0].codec, w->parts[p].proc, w->topic_in);
         /* An empty changelog partition (a new application, or a partition
          * that never held an order) needs no fetch: its watermarks say so. */
         int64_t lo, hi;
@@ -974,6 +1202,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
     asw_kafka_ctx *ctx = opaque;
     asw_worker *w = ctx->owner;
+    /* What was polled before this event is processed before it. */
+    flush_batch(w);
     switch (err) {
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
         on_assign(w, rk, parts);
@@ -1017,19 +1247,31 @@ int asw_worker_step(asw_worker *w, int timeout_ms) {
         if (due < timeout_ms)
             timeout_ms = due > 0 ? (int)due : 0;
     }
+    /* A batch: the first record waited for, then, with several lanes, what
+     * is already queued, up to what the transaction may still take. One
+     * lane processes each record as it is polled: batching would only
+     * delay it. */
+    int64_t room = w->commit_max_records - w->txn_records;
+    size_t max = w->n_lanes == 1 || room < 1 ? 1 : room < BATCH_MAX ? (size_t)room : BATCH_MAX;
     rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, timeout_ms);
-    if (m) {
+    while (m) {
         if (m->err) {
             if (is_fatal_code(m->err))
                 set_fatal(w, "consume: %s", rd_kafka_message_errstr(m));
             else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 asw_log_write(w->log, ASW_LOG_WARN, "consume_error", "error=%s",
                               rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+        } else if (m->partition < 0 || m->partition >= w->n_parts) {
+            rd_kafka_message_destroy(m); /* not of the topic the worker started with */
         } else {
-            process(w, m);
+            batch_add(w, m);
         }
-        rd_kafka_message_destroy(m);
+        if (w->batched >= max || is_fatal(w))
+            break;
+        m = rd_kafka_consumer_poll(w->consumer, 0);
     }
+    flush_batch(w);
     rd_kafka_poll(w->producer, 0);
     if (txn_open(w) && (w->txn_records >= w->commit_max_records ||
                         now_ms() - w->txn_begin_ms >= w->commit_interval_ms))
@@ -1123,10 +1365,22 @@ void asw_worker_destroy(asw_worker *w) {
         rd_kafka_destroy(w->consumer);
     if (w->producer)
         rd_kafka_destroy(w->producer);
+    stop_lanes(w);
     for (int32_t p = 0; p < w->n_parts; p++)
         asw_processor_destroy(w->parts[p].proc);
     free(w->parts);
-    asw_buf_free(&w->buf);
-    asw_codec_destroy(w->codec);
+    for (int i = 0; i < w->n_lanes; i++) {
+        wlane *l = &w->lanes[i];
+        for (size_t k = 0; k < l->n_msgs; k++)
+            rd_kafka_message_destroy(l->msgs[k]);
+        free(l->msgs);
+        asw_buf_free(&l->buf);
+        asw_codec_destroy(l->codec);
+    }
+    free(w->lanes);
+    pthread_cond_destroy(&w->pool_done);
+    pthread_cond_destroy(&w->pool_go);
+    pthread_mutex_destroy(&w->pool_lock);
+    pthread_mutex_destroy(&w->state_lock);
     free(w);
 }

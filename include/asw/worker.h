@@ -7,9 +7,11 @@
  * One consumer (cooperative-sticky, read_committed), one transactional
  * producer whose commits carry the consumer group metadata (KIP-447 fencing),
  * one restore consumer that rebuilds a partition's order states from its
- * changelog partition before the partition is processed. Single-threaded:
- * every function runs on the caller's thread, and librdkafka callbacks run
- * from inside asw_worker_step().
+ * changelog partition before the partition is processed. Every function is
+ * called from one thread; librdkafka callbacks run from inside
+ * asw_worker_step(). With num.threads = N > 1 the worker also runs N - 1
+ * threads of its own, which process their partitions' share of each polled
+ * batch while asw_worker_step() waits for them (src/worker.c says how).
  */
 #ifndef ASW_WORKER_H
 #define ASW_WORKER_H
@@ -56,8 +58,9 @@ asw_worker *asw_worker_new(const asw_config *cfg, asw_log *log, char *err, size_
 int asw_worker_start(asw_worker *w, char *err, size_t errlen);
 
 /*
- * One turn of the loop: poll one record (waiting up to timeout_ms), process
- * it, serve producer events, and commit when commit.interval.ms has passed
+ * One turn of the loop: poll one record (waiting up to timeout_ms) -- with
+ * num.threads > 1 also the records already queued, up to 4,096 -- process
+ * them, serve producer events, and commit when commit.interval.ms has passed
  * or commit.max.records were processed. Returns 0, or -1 once a fatal error
  * happened (asw_worker_error() says which).
  */

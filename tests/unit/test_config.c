@@ -259,6 +259,17 @@ Test(config, commit_interval_accepts_1_to_600000) {
     assert_set_refused("commit.interval.ms", "100ms", "commit.interval.ms: invalid value");
 }
 
+Test(config, num_threads_defaults_to_1_and_accepts_1_to_64) {
+    asw_config *cfg = asw_config_new();
+    cr_assert_str_eq(asw_config_get(cfg, "num.threads"), "1");
+    asw_config_destroy(cfg);
+    assert_set_ok("num.threads", "1", "1");
+    assert_set_ok("num.threads", "64", "64");
+    assert_set_refused("num.threads", "0", "num.threads: invalid value");
+    assert_set_refused("num.threads", "65", "num.threads: invalid value");
+    assert_set_refused("num.threads", "two", "num.threads: invalid value");
+}
+
 Test(config, commit_max_records_accepts_1_to_1000000) {
     assert_set_ok("commit.max.records", "1", "1");
     assert_set_ok("commit.max.records", "1000000", "1000000");

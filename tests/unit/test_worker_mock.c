@@ -216,6 +216,25 @@ Test(worker_mock, abortable_commit_error_rolls_state_back_and_ends_like_a_clean_
     asw_worker_destroy(w);
 }
 
+Test(worker_mock, two_threads_abort_roll_back_and_end_like_a_clean_run) {
+    set("num.threads", "2");
+    asw_worker *w = start_worker();
+    consume_until(w, 60);
+    cr_assert_eq(asw_worker_commit(w), 0, "%s", asw_worker_error(w));
+    consume_until(w, 140);
+    rd_kafka_mock_push_request_errors(fx.mc, APIKEY_END_TXN, 1,
+                                      RD_KAFKA_RESP_ERR_UNKNOWN_PRODUCER_ID);
+    cr_assert_eq(asw_worker_commit(w), 1, "expected an abort: %s", asw_worker_error(w));
+    run_to_end(w);
+    assert_states_equal_expected(w);
+    asw_worker_stats st;
+    asw_worker_get_stats(w, &st);
+    cr_assert_geq(st.consumed, fx.produced, "every record processed (some twice after the abort)");
+    cr_assert_eq(st.aborts, 1);
+    cr_assert_eq(asw_worker_close(w), 0);
+    asw_worker_destroy(w);
+}
+
 Test(worker_mock, failed_delivery_aborts_the_transaction_and_recovers) {
     asw_worker *w = start_worker();
     consume_until(w, 40);
