@@ -21,6 +21,8 @@ finished).
             partition count, consumed offsets sent to each transaction, the
             same commit.interval.ms and commit.max.records: what the broker
             and librdkafka allow on this machine. Timed like the worker.
+  2 threads the worker again over the same input with num.threads=2, in a
+            consumer group and output topics of its own, timed the same way.
   in-process  asw-bench: decode -> decide -> encode events/s on one core.
   latency   a fresh worker on fresh topics fed a longer stream of the same
             generator (enough for --latency-seconds, 10) at half the worker's measured rate
@@ -180,6 +182,17 @@ def main():
                     str(a.partitions), events], check=True, stderr=subprocess.DEVNULL)
 
     w_s, w_cpu, w_rss = run_worker(cfg, n)
+    # The same input through a worker with num.threads=2, in its own group,
+    # writing its own topics.
+    cfg2 = os.path.join(tmp, "worker-2threads.properties")
+    t2 = f"{tag}t2"
+    with open(cfg2, "w") as f:
+        f.write(f"bootstrap.servers={a.bootstrap}\napplication.id={t2}\n"
+                f"topic.input={topics['events']}\ntopic.decisions={t2}.decisions\n"
+                f"topic.refund_records={t2}.records\ntopic.dlq={t2}.dlq\n"
+                f"worker.id=w1\ncommit.interval.ms={commit_ms}\n"
+                f"commit.max.records={commit_max}\nnum.threads=2\nlog.level=debug\n")
+    w2_s, w2_cpu, w2_rss = run_worker(cfg2, n)
     out_topics = [topics["decisions"], topics["records"], topics["dlq"], f"{tag}-changelog"]
     outs = {t: topic_totals(a.bootstrap, t) for t in out_topics}
     out_n = sum(v[0] for v in outs.values())
@@ -216,6 +229,8 @@ def main():
     rows = [
         ("ceiling (passthrough)", c_rate, 1.0, c_us, c_rss, "baseline"),
         ("worker", w_rate, w_rate / c_rate, w_us, w_rss, "target >= x0.80, CPU <= 2x"),
+        ("worker, num.threads=2", n / w2_s, n / w2_s / c_rate, w2_cpu / n * 1e6, w2_rss,
+         f"x{w_s / w2_s:.2f} of one thread"),
     ]
     print(f"events={n} orders={a.orders} partitions={a.partitions} broker={a.bootstrap} "
           f"commit.interval.ms={commit_ms}")
@@ -246,6 +261,8 @@ def main():
                     "commits": c_res["commits"]},
         "worker": {"events_per_s": w_rate, "cpu_us_per_event": w_us, "peak_rss": w_rss,
                    "ratio": w_rate / c_rate, "cpu_ratio": w_us / c_us},
+        "worker_2_threads": {"events_per_s": n / w2_s, "cpu_us_per_event": w2_cpu / n * 1e6,
+                             "peak_rss": w2_rss, "ratio": n / w2_s / c_rate},
         "in_process_events_per_s": inproc,
         "replay_events_per_s": replay,
         "latency_half_load": lat,
