@@ -78,10 +78,10 @@ typedef enum rec_kind {
 _Static_assert(RK_EXTERNAL == (int)ASW_EV_EXTERNAL && RK_APPLIED == (int)ASW_EV_APPLIED,
                "event record kinds follow asw_event_type");
 
-static const struct {
+const struct asw_codec_kind {
     const char *name; /* record name = schema file stem */
     int32_t id;       /* built-in schema id */
-} kinds[RK__COUNT] = {
+} asw_codec_kinds[RK__COUNT] = {
     {"AfterSaleApplied", ASW_SCHEMA_ID_APPLIED},
     {"AfterSaleWithdrawn", ASW_SCHEMA_ID_WITHDRAWN},
     {"AfterSaleClosed", ASW_SCHEMA_ID_CLOSED},
@@ -158,7 +158,7 @@ enum {
 
 /* codec_new() checks that every reader enum has exactly these symbols in this
  * order, so a reader enum index is the C value. */
-static const enum_def enums[E__COUNT] = {
+const enum_def asw_codec_enums[E__COUNT] = {
     [E_INITIATOR] = {"Initiator", ASW_INIT__COUNT, sym_initiator},
     [E_AFTERSALE_TYPE] = {"AfterSaleType", ASW_AT__COUNT, sym_aftersale_type},
     [E_ORDER_STATUS] = {"OrderStatus", ASW_OS__COUNT, sym_order_status},
@@ -246,8 +246,8 @@ const char *asw_codec_err_name(asw_codec_err e) {
 }
 
 /* Write a one-line message to err (when there is room) and return rc. */
-__attribute__((format(printf, 4, 5))) static asw_codec_err
-fail(char *err, size_t errlen, asw_codec_err rc, const char *fmt, ...) {
+__attribute__((format(printf, 4, 5))) asw_codec_err
+asw_codec_fail(char *err, size_t errlen, asw_codec_err rc, const char *fmt, ...) {
     if (err && errlen > 0) {
         va_list ap;
         va_start(ap, fmt);
@@ -267,8 +267,8 @@ fail(char *err, size_t errlen, asw_codec_err rc, const char *fmt, ...) {
  * Split a frame into its schema id and Avro body. The one place that reads the
  * framing: byte 0 is FRAME_MAGIC, bytes 1-4 the schema id, big-endian.
  */
-static asw_codec_err frame_read(const void *buf, size_t len, int32_t *id, const uint8_t **body,
-                                size_t *body_len) {
+static inline asw_codec_err asw_codec_frame_read(const void *buf, size_t len, int32_t *id,
+                                                 const uint8_t **body, size_t *body_len) {
     const uint8_t *p = buf;
     if (!p || len < FRAME_LEN)
         return ASW_CODEC_E_SHORT;
@@ -282,7 +282,7 @@ static asw_codec_err frame_read(const void *buf, size_t len, int32_t *id, const 
 }
 
 /* The one place that writes the framing, into the first FRAME_LEN bytes. */
-static void frame_write(uint8_t *p, int32_t id) {
+static inline void asw_codec_frame_write(uint8_t *p, int32_t id) {
     uint32_t u = (uint32_t)id;
     p[0] = FRAME_MAGIC;
     p[1] = (uint8_t)(u >> 24);
@@ -303,7 +303,7 @@ asw_codec_err asw_codec_peek_id(const void *buf, size_t len, int32_t *schema_id)
     const uint8_t *body;
     size_t body_len;
     int32_t id;
-    asw_codec_err rc = frame_read(buf, len, &id, &body, &body_len);
+    asw_codec_err rc = asw_codec_frame_read(buf, len, &id, &body, &body_len);
     if (rc == ASW_CODEC_OK)
         *schema_id = id;
     return rc;
@@ -311,7 +311,7 @@ asw_codec_err asw_codec_peek_id(const void *buf, size_t len, int32_t *schema_id)
 
 /* ---- schema helpers ---- */
 
-static avro_schema_t deref(avro_schema_t s) {
+static inline avro_schema_t asw_codec_deref(avro_schema_t s) {
     for (int i = 0; s && is_avro_link(s) && i < MAX_DEPTH; i++)
         s = avro_schema_link_target(s);
     return s;
@@ -323,18 +323,18 @@ static bool is_named(avro_schema_t s) {
 
 /* Do a writer and a reader schema name the same kind of thing? (Type, and
  * name for named types; promotions are left to avro-c.) */
-static bool same_shape(avro_schema_t a, avro_schema_t b) {
+bool asw_codec_same_shape(avro_schema_t a, avro_schema_t b) {
     if (avro_typeof(a) != avro_typeof(b))
         return false;
     return !is_named(a) || strcmp(avro_schema_name(a), avro_schema_name(b)) == 0;
 }
 
 /* The branch of union u shaped like s, or NULL. */
-static avro_schema_t union_match(avro_schema_t u, avro_schema_t s) {
+avro_schema_t asw_codec_union_match(avro_schema_t u, avro_schema_t s) {
     size_t n = avro_schema_union_size(u);
     for (size_t i = 0; i < n; i++) {
-        avro_schema_t b = deref(avro_schema_union_branch(u, (int)i));
-        if (b && same_shape(b, s))
+        avro_schema_t b = asw_codec_deref(avro_schema_union_branch(u, (int)i));
+        if (b && asw_codec_same_shape(b, s))
             return b;
     }
     return NULL;
@@ -343,20 +343,20 @@ static avro_schema_t union_match(avro_schema_t u, avro_schema_t s) {
 /* The reader counterpart of a writer value of schema w, when the reader has
  * schema r (possibly a union): r itself, the matching branch, or NULL. */
 static avro_schema_t reader_side(avro_schema_t r, avro_schema_t w) {
-    r = deref(r);
+    r = asw_codec_deref(r);
     if (!r)
         return NULL;
     if (is_avro_union(r) && !is_avro_union(w))
-        return union_match(r, w);
+        return asw_codec_union_match(r, w);
     return r;
 }
 
 static bool accepts_null(avro_schema_t r) {
-    r = deref(r);
+    r = asw_codec_deref(r);
     if (is_avro_null(r))
         return true;
     for (size_t i = 0; is_avro_union(r) && i < avro_schema_union_size(r); i++)
-        if (is_avro_null(deref(avro_schema_union_branch(r, (int)i))))
+        if (is_avro_null(asw_codec_deref(avro_schema_union_branch(r, (int)i))))
             return true;
     return false;
 }
@@ -371,8 +371,8 @@ typedef struct vcur {
 } vcur;
 
 static asw_codec_err v_truncated(vcur *c, const char *field, const char *what) {
-    return fail(c->err, c->errlen, ASW_CODEC_E_BODY, "truncated body: %s of field %s at byte %zu",
-                what, field, c->pos);
+    return asw_codec_fail(c->err, c->errlen, ASW_CODEC_E_BODY,
+                          "truncated body: %s of field %s at byte %zu", what, field, c->pos);
 }
 
 static asw_codec_err v_long(vcur *c, const char *field, int64_t *out) {
@@ -387,21 +387,21 @@ static asw_codec_err v_long(vcur *c, const char *field, int64_t *out) {
             return ASW_CODEC_OK;
         }
     }
-    return fail(c->err, c->errlen, ASW_CODEC_E_BODY,
-                "corrupt body: varint longer than 10 bytes in field %s", field);
+    return asw_codec_fail(c->err, c->errlen, ASW_CODEC_E_BODY,
+                          "corrupt body: varint longer than 10 bytes in field %s", field);
 }
 
 static asw_codec_err v_skip(vcur *c, const char *field, int64_t k, const char *what) {
     if (k < 0 || (uint64_t)k > c->n - c->pos)
-        return fail(c->err, c->errlen, ASW_CODEC_E_BODY,
-                    "corrupt body: %s of field %s claims %lld bytes, %zu left", what, field,
-                    (long long)k, c->n - c->pos);
+        return asw_codec_fail(c->err, c->errlen, ASW_CODEC_E_BODY,
+                              "corrupt body: %s of field %s claims %lld bytes, %zu left", what,
+                              field, (long long)k, c->n - c->pos);
     c->pos += (size_t)k;
     return ASW_CODEC_OK;
 }
 
 /* Strict UTF-8 (no overlong forms, surrogates or NUL: ids become C strings). */
-static bool utf8_valid(const uint8_t *s, size_t n) {
+bool asw_codec_utf8_valid(const uint8_t *s, size_t n) {
     size_t i = 0;
     while (i < n) {
         uint8_t b = s[i];
@@ -444,15 +444,15 @@ static asw_codec_err v_string(vcur *c, const char *field) {
     size_t start = c->pos;
     if ((rc = v_skip(c, field, len, "string length")))
         return rc;
-    if (!utf8_valid(c->p + start, (size_t)len))
-        return fail(c->err, c->errlen, ASW_CODEC_E_BODY,
-                    "corrupt body: field %s is not NUL-free UTF-8", field);
+    if (!asw_codec_utf8_valid(c->p + start, (size_t)len))
+        return asw_codec_fail(c->err, c->errlen, ASW_CODEC_E_BODY,
+                              "corrupt body: field %s is not NUL-free UTF-8", field);
     return ASW_CODEC_OK;
 }
 
 /* Fewest bytes a value of schema s can take (0 for null, empty records). */
 static int64_t min_size(avro_schema_t s, int depth) {
-    s = deref(s);
+    s = asw_codec_deref(s);
     if (!s || depth > MAX_DEPTH)
         return 0;
     switch (avro_typeof(s)) {
@@ -494,24 +494,25 @@ static asw_codec_err validate_blocks(vcur *c, avro_schema_t items, avro_schema_t
             return ASW_CODEC_OK;
         if (count < 0) {
             if (count == INT64_MIN)
-                return fail(c->err, c->errlen, ASW_CODEC_E_BODY,
-                            "corrupt body: bad block count in field %s", field);
+                return asw_codec_fail(c->err, c->errlen, ASW_CODEC_E_BODY,
+                                      "corrupt body: bad block count in field %s", field);
             count = -count;
             if ((rc = v_long(c, field, &size)))
                 return rc;
             if (size < 0 || (uint64_t)size > c->n - c->pos)
-                return fail(c->err, c->errlen, ASW_CODEC_E_BODY,
-                            "corrupt body: block of field %s claims %lld bytes, %zu left", field,
-                            (long long)size, c->n - c->pos);
+                return asw_codec_fail(c->err, c->errlen, ASW_CODEC_E_BODY,
+                                      "corrupt body: block of field %s claims %lld bytes, %zu left",
+                                      field, (long long)size, c->n - c->pos);
         }
         bool too_many = item_min > 0 ? (uint64_t)count > (c->n - c->pos) / (uint64_t)item_min
                                      : count > MAX_ZERO_SIZE_ITEMS - zero_size_items;
         if (item_min == 0 && !too_many)
             zero_size_items += count;
         if (too_many)
-            return fail(c->err, c->errlen, ASW_CODEC_E_BODY,
-                        "corrupt body: field %s claims %lld items, more than the bytes left", field,
-                        (long long)count);
+            return asw_codec_fail(
+                c->err, c->errlen, ASW_CODEC_E_BODY,
+                "corrupt body: field %s claims %lld items, more than the bytes left", field,
+                (long long)count);
         for (int64_t i = 0; i < count; i++) {
             if (is_map && (rc = v_string(c, field)))
                 return rc;
@@ -530,10 +531,10 @@ static asw_codec_err validate_datum(vcur *c, avro_schema_t w, avro_schema_t r, c
                                     int depth) {
     asw_codec_err rc = ASW_CODEC_OK;
     int64_t v;
-    w = deref(w);
+    w = asw_codec_deref(w);
     if (!w || depth > MAX_DEPTH)
-        return fail(c->err, c->errlen, ASW_CODEC_E_BODY, "corrupt body: nesting deeper than %d",
-                    MAX_DEPTH);
+        return asw_codec_fail(c->err, c->errlen, ASW_CODEC_E_BODY,
+                              "corrupt body: nesting deeper than %d", MAX_DEPTH);
     switch (avro_typeof(w)) {
     case AVRO_NULL:
         return ASW_CODEC_OK;
@@ -541,16 +542,16 @@ static asw_codec_err validate_datum(vcur *c, avro_schema_t w, avro_schema_t r, c
         if (c->pos >= c->n)
             return v_truncated(c, field, "boolean");
         if (c->p[c->pos] > 1)
-            return fail(c->err, c->errlen, ASW_CODEC_E_BODY,
-                        "corrupt body: boolean field %s holds %u", field, c->p[c->pos]);
+            return asw_codec_fail(c->err, c->errlen, ASW_CODEC_E_BODY,
+                                  "corrupt body: boolean field %s holds %u", field, c->p[c->pos]);
         c->pos++;
         return ASW_CODEC_OK;
     case AVRO_INT32:
         if ((rc = v_long(c, field, &v)))
             return rc;
         if (v < INT32_MIN || v > INT32_MAX)
-            return fail(c->err, c->errlen, ASW_CODEC_E_BODY,
-                        "corrupt body: int field %s out of range", field);
+            return asw_codec_fail(c->err, c->errlen, ASW_CODEC_E_BODY,
+                                  "corrupt body: int field %s out of range", field);
         return ASW_CODEC_OK;
     case AVRO_INT64:
         return v_long(c, field, &v);
@@ -570,21 +571,23 @@ static asw_codec_err validate_datum(vcur *c, avro_schema_t w, avro_schema_t r, c
         if ((rc = v_long(c, field, &v)))
             return rc;
         if (v < 0 || v >= avro_schema_enum_number_of_symbols(w))
-            return fail(c->err, c->errlen, ASW_CODEC_E_ENUM,
-                        "enum field %s holds index %lld, %s has %d symbols", field, (long long)v,
-                        avro_schema_name(w), avro_schema_enum_number_of_symbols(w));
+            return asw_codec_fail(c->err, c->errlen, ASW_CODEC_E_ENUM,
+                                  "enum field %s holds index %lld, %s has %d symbols", field,
+                                  (long long)v, avro_schema_name(w),
+                                  avro_schema_enum_number_of_symbols(w));
         return ASW_CODEC_OK;
     case AVRO_UNION: {
         if ((rc = v_long(c, field, &v)))
             return rc;
         if (v < 0 || (uint64_t)v >= avro_schema_union_size(w))
-            return fail(c->err, c->errlen, ASW_CODEC_E_BODY,
-                        "corrupt body: union field %s selects branch %lld of %zu", field,
-                        (long long)v, avro_schema_union_size(w));
-        avro_schema_t branch = deref(avro_schema_union_branch(w, (int)v));
+            return asw_codec_fail(c->err, c->errlen, ASW_CODEC_E_BODY,
+                                  "corrupt body: union field %s selects branch %lld of %zu", field,
+                                  (long long)v, avro_schema_union_size(w));
+        avro_schema_t branch = asw_codec_deref(avro_schema_union_branch(w, (int)v));
         if (r && is_avro_null(branch) && !accepts_null(r))
-            return fail(c->err, c->errlen, ASW_CODEC_E_MISSING_FIELD,
-                        "field %s is null in the writer's data but required by the reader", field);
+            return asw_codec_fail(
+                c->err, c->errlen, ASW_CODEC_E_MISSING_FIELD,
+                "field %s is null in the writer's data but required by the reader", field);
         return validate_datum(c, branch, r ? reader_side(r, branch) : NULL, field, depth + 1);
     }
     case AVRO_ARRAY: {
@@ -617,9 +620,24 @@ static asw_codec_err validate_datum(vcur *c, avro_schema_t w, avro_schema_t r, c
         return ASW_CODEC_OK;
     }
     default:
-        return fail(c->err, c->errlen, ASW_CODEC_E_SCHEMA, "unsupported Avro type in field %s",
-                    field);
+        return asw_codec_fail(c->err, c->errlen, ASW_CODEC_E_SCHEMA,
+                              "unsupported Avro type in field %s", field);
     }
+}
+
+/*
+ * Walk a record body of writer schema w before anything reads it (see
+ * the file comment). r is the schema it will be read into. On success
+ * *used is how many bytes the record takes (the caller decides about the
+ * rest); on failure err holds why.
+ */
+asw_codec_err asw_codec_check_body(const uint8_t *body, size_t len, avro_schema_t w,
+                                   avro_schema_t r, size_t *used, char *err, size_t errlen) {
+    vcur cur = {body, len, 0, err, errlen};
+    asw_codec_err rc = validate_datum(&cur, w, r, "(record)", 0);
+    if (rc == ASW_CODEC_OK)
+        *used = cur.pos;
+    return rc;
 }
 
 /* ---- reader schemas and their defaults ---- */
@@ -669,7 +687,7 @@ static void collect_defaults(reader *rd, json_t *type, int depth) {
     }
 }
 
-static json_t *find_default(const reader *rd, const char *record, const char *field) {
+json_t *asw_codec_find_default(const reader *rd, const char *record, const char *field) {
     for (size_t i = 0; i < rd->n_defaults; i++)
         if (strcmp(rd->defaults[i].record, record) == 0 &&
             strcmp(rd->defaults[i].field, field) == 0)
@@ -679,24 +697,24 @@ static json_t *find_default(const reader *rd, const char *record, const char *fi
 
 /* Check every enum of a reader schema against its C counterpart. */
 static bool check_enums(avro_schema_t s, int depth, char *err, size_t errlen) {
-    s = deref(s);
+    s = asw_codec_deref(s);
     if (!s || depth > MAX_DEPTH)
         return true;
     switch (avro_typeof(s)) {
     case AVRO_ENUM: {
         const char *name = avro_schema_name(s);
         for (int e = 0; e < E__COUNT; e++) {
-            if (strcmp(enums[e].name, name) != 0)
+            if (strcmp(asw_codec_enums[e].name, name) != 0)
                 continue;
-            bool same = avro_schema_enum_number_of_symbols(s) == enums[e].count;
-            for (int i = 0; same && i < enums[e].count; i++)
-                same = strcmp(avro_schema_enum_get(s, i), enums[e].symbol(i)) == 0;
+            bool same = avro_schema_enum_number_of_symbols(s) == asw_codec_enums[e].count;
+            for (int i = 0; same && i < asw_codec_enums[e].count; i++)
+                same = strcmp(avro_schema_enum_get(s, i), asw_codec_enums[e].symbol(i)) == 0;
             if (!same)
-                fail(err, errlen, ASW_CODEC_E_SCHEMA,
-                     "enum %s: the schema's symbols differ from model.h's", name);
+                asw_codec_fail(err, errlen, ASW_CODEC_E_SCHEMA,
+                               "enum %s: the schema's symbols differ from model.h's", name);
             return same;
         }
-        fail(err, errlen, ASW_CODEC_E_SCHEMA, "enum %s has no C counterpart", name);
+        asw_codec_fail(err, errlen, ASW_CODEC_E_SCHEMA, "enum %s has no C counterpart", name);
         return false;
     }
     case AVRO_RECORD:
@@ -727,27 +745,31 @@ static const char *embedded_text(const char *name) {
 }
 
 static bool reader_init(reader *rd, rec_kind k, char *err, size_t errlen) {
-    const char *text = embedded_text(kinds[k].name);
+    const char *text = embedded_text(asw_codec_kinds[k].name);
     json_error_t jerr;
     if (!text) {
-        fail(err, errlen, ASW_CODEC_E_SCHEMA, "schema %s.avsc is not compiled in", kinds[k].name);
+        asw_codec_fail(err, errlen, ASW_CODEC_E_SCHEMA, "schema %s.avsc is not compiled in",
+                       asw_codec_kinds[k].name);
         return false;
     }
     if (avro_schema_from_json_length(text, strlen(text), &rd->schema)) {
         rd->schema = NULL;
-        fail(err, errlen, ASW_CODEC_E_SCHEMA, "schema %s.avsc: %s", kinds[k].name, avro_strerror());
+        asw_codec_fail(err, errlen, ASW_CODEC_E_SCHEMA, "schema %s.avsc: %s",
+                       asw_codec_kinds[k].name, avro_strerror());
         return false;
     }
-    if (!is_avro_record(rd->schema) || strcmp(avro_schema_name(rd->schema), kinds[k].name) != 0) {
-        fail(err, errlen, ASW_CODEC_E_SCHEMA, "schema %s.avsc does not define record %s",
-             kinds[k].name, kinds[k].name);
+    if (!is_avro_record(rd->schema) ||
+        strcmp(avro_schema_name(rd->schema), asw_codec_kinds[k].name) != 0) {
+        asw_codec_fail(err, errlen, ASW_CODEC_E_SCHEMA, "schema %s.avsc does not define record %s",
+                       asw_codec_kinds[k].name, asw_codec_kinds[k].name);
         return false;
     }
     if (!check_enums(rd->schema, 0, err, errlen))
         return false;
     rd->json = json_loads(text, 0, &jerr);
     if (!rd->json) {
-        fail(err, errlen, ASW_CODEC_E_SCHEMA, "schema %s.avsc: %s", kinds[k].name, jerr.text);
+        asw_codec_fail(err, errlen, ASW_CODEC_E_SCHEMA, "schema %s.avsc: %s",
+                       asw_codec_kinds[k].name, jerr.text);
         return false;
     }
     collect_defaults(rd, rd->json, 0);
@@ -762,7 +784,8 @@ static bool reader_init(reader *rd, rec_kind k, char *err, size_t errlen) {
     }
     return true;
 avro_fail:
-    fail(err, errlen, ASW_CODEC_E_SCHEMA, "schema %s.avsc: %s", kinds[k].name, avro_strerror());
+    asw_codec_fail(err, errlen, ASW_CODEC_E_SCHEMA, "schema %s.avsc: %s", asw_codec_kinds[k].name,
+                   avro_strerror());
     return false;
 }
 
@@ -781,7 +804,7 @@ static void reader_done(reader *rd) {
 
 /* ---- bindings ---- */
 
-static binding *binding_find(const asw_codec *c, int32_t id) {
+static inline binding *asw_codec_binding_find(const asw_codec *c, int32_t id) {
     for (size_t i = 0; i < c->n_bindings; i++)
         if (c->bindings[i].id == id)
             return &c->bindings[i];
@@ -814,18 +837,33 @@ static void binding_done(binding *b) {
     free(b->text);
 }
 
-/* ---- lifetime ---- */
-
 /*
- * Create a codec holding every built-in schema under its built-in id.
- *
- * Fails when a schema is not compiled in, does not parse, or has an enum
- * whose symbols differ from model.h's (so a drift between the .avsc files and
- * the C enums stops the worker at start-up, not on the first record).
- *
- * @param err, errlen  receives a one-line message on failure (errlen may be 0).
- * @return a codec the caller owns (asw_codec_destroy), or NULL on failure.
+ * Load every built-in schema into c->readers and bind it to its built-in id.
+ * On failure err holds why; what was loaded is freed by
+ * asw_codec_schemas_free().
  */
+bool asw_codec_schemas_load(asw_codec *c, char *err, size_t errlen) {
+    for (int k = 0; k < RK__COUNT; k++) {
+        if (!reader_init(&c->readers[k], (rec_kind)k, err, errlen))
+            return false;
+        binding *b = binding_add(c);
+        b->id = asw_codec_kinds[k].id;
+        b->kind = (rec_kind)k;
+        b->text = asw_strdup(embedded_text(asw_codec_kinds[k].name));
+        b->writer = avro_schema_incref(c->readers[k].schema);
+    }
+    return true;
+}
+
+/* Free the readers and bindings of c (those loaded so far, too). */
+void asw_codec_schemas_free(asw_codec *c) {
+    for (size_t i = 0; i < c->n_bindings; i++)
+        binding_done(&c->bindings[i]);
+    free(c->bindings);
+    for (int k = 0; k < RK__COUNT; k++)
+        reader_done(&c->readers[k]);
+}
+
 /* ---- events: the fast path ---- */
 
 /*
@@ -924,13 +962,14 @@ static const struct {
 static bool inputs_match(const in_field *f, size_t n, avro_schema_t s, const char *record,
                          char *err, size_t errlen) {
     if (!is_avro_record(s) || avro_schema_record_size(s) != n) {
-        fail(err, errlen, ASW_CODEC_E_SCHEMA, "schema %s: the .avsc has %zu fields, codec.c %zu",
-             record, is_avro_record(s) ? avro_schema_record_size(s) : 0, n);
+        asw_codec_fail(err, errlen, ASW_CODEC_E_SCHEMA,
+                       "schema %s: the .avsc has %zu fields, codec.c %zu", record,
+                       is_avro_record(s) ? avro_schema_record_size(s) : 0, n);
         return false;
     }
     for (size_t i = 0; i < n; i++) {
         const char *name = avro_schema_record_field_name(s, (int)i);
-        avro_schema_t t = deref(avro_schema_record_field_get_by_index(s, (int)i));
+        avro_schema_t t = asw_codec_deref(avro_schema_record_field_get_by_index(s, (int)i));
         bool ok = strcmp(name, f[i].name) == 0;
         switch (f[i].type) {
         case IN_STR:
@@ -943,12 +982,13 @@ static bool inputs_match(const in_field *f, size_t n, avro_schema_t s, const cha
             ok = ok && is_avro_boolean(t);
             break;
         case IN_ENUM:
-            ok = ok && is_avro_enum(t) && strcmp(avro_schema_name(t), enums[f[i].e].name) == 0;
+            ok = ok && is_avro_enum(t) &&
+                 strcmp(avro_schema_name(t), asw_codec_enums[f[i].e].name) == 0;
             break;
         case IN_OPT_LONG:
             ok = ok && is_avro_union(t) && avro_schema_union_size(t) == 2 &&
-                 is_avro_null(deref(avro_schema_union_branch(t, 0))) &&
-                 is_avro_int64(deref(avro_schema_union_branch(t, 1)));
+                 is_avro_null(asw_codec_deref(avro_schema_union_branch(t, 0))) &&
+                 is_avro_int64(asw_codec_deref(avro_schema_union_branch(t, 1)));
             break;
         default: /* IN_ORDER */
             if (!ok || !inputs_match(in_order, IN_ORDER_N, t, record, err, errlen))
@@ -956,9 +996,10 @@ static bool inputs_match(const in_field *f, size_t n, avro_schema_t s, const cha
             break;
         }
         if (!ok) {
-            fail(err, errlen, ASW_CODEC_E_SCHEMA,
-                 "schema %s: field %zu is '%s' in the .avsc, '%s' of another type in codec.c",
-                 record, i, name, f[i].name);
+            asw_codec_fail(
+                err, errlen, ASW_CODEC_E_SCHEMA,
+                "schema %s: field %zu is '%s' in the .avsc, '%s' of another type in codec.c",
+                record, i, name, f[i].name);
             return false;
         }
     }
@@ -1002,7 +1043,8 @@ static bool f_fields(fcur *c, const in_field *f, size_t n, asw_event *ev) {
         int e;
         switch (f[i].type) {
         case IN_STR:
-            if (!f_long(c, &v) || v < 0 || v > c->end - c->p || !utf8_valid(c->p, (size_t)v))
+            if (!f_long(c, &v) || v < 0 || v > c->end - c->p ||
+                !asw_codec_utf8_valid(c->p, (size_t)v))
                 return false;
             *(char **)at = asw_strndup((const char *)c->p, (size_t)v);
             c->p += v;
@@ -1017,7 +1059,7 @@ static bool f_fields(fcur *c, const in_field *f, size_t n, asw_event *ev) {
             *(bool *)at = *c->p++ == 1;
             break;
         case IN_ENUM:
-            if (!f_index(c, enums[f[i].e].count, &e))
+            if (!f_index(c, asw_codec_enums[f[i].e].count, &e))
                 return false;
             *(int *)at = e;
             break;
@@ -1045,9 +1087,9 @@ static bool fast_event(const asw_codec *c, const void *buf, size_t len, asw_even
     int32_t id;
     const uint8_t *body;
     size_t body_len;
-    if (!c->fast || frame_read(buf, len, &id, &body, &body_len) != ASW_CODEC_OK)
+    if (!c->fast || asw_codec_frame_read(buf, len, &id, &body, &body_len) != ASW_CODEC_OK)
         return false;
-    const binding *b = binding_find(c, id);
+    const binding *b = asw_codec_binding_find(c, id);
     if (!b || !(EVENT_KINDS & KIND_BIT(b->kind)) || b->writer != c->readers[b->kind].schema)
         return false; /* not an event, or written with another schema */
     fcur cur = {body, body + body_len};
@@ -1072,33 +1114,30 @@ void asw_codec_set_fast_path(asw_codec *c, bool on) {
     c->fast = on;
 }
 
-static bool outputs_match(const asw_output_def *def, avro_schema_t schema, char *err,
-                          size_t errlen);
+bool asw_codec_tables_match(const asw_codec *c, char *err, size_t errlen);
 
+/* ---- lifetime ---- */
+
+/*
+ * Create a codec holding every built-in schema under its built-in id.
+ *
+ * Fails when a schema is not compiled in, does not parse, or has an enum
+ * whose symbols differ from model.h's (so a drift between the .avsc files and
+ * the C enums stops the worker at start-up, not on the first record).
+ *
+ * @param err, errlen  receives a one-line message on failure (errlen may be 0).
+ * @return a codec the caller owns (asw_codec_destroy), or NULL on failure.
+ */
 asw_codec *asw_codec_new(char *err, size_t errlen) {
     static const char nothing[1];
     asw_codec *c = asw_calloc(1, sizeof *c);
-    for (int k = 0; k < RK__COUNT; k++) {
-        if (!reader_init(&c->readers[k], (rec_kind)k, err, errlen))
-            goto fail;
-        binding *b = binding_add(c);
-        b->id = kinds[k].id;
-        b->kind = (rec_kind)k;
-        b->text = asw_strdup(embedded_text(kinds[k].name));
-        b->writer = avro_schema_incref(c->readers[k].schema);
-    }
-    if (!outputs_match(&asw_output_decision, c->readers[RK_DECISION].schema, err, errlen) ||
-        !outputs_match(&asw_output_record, c->readers[RK_RECORD].schema, err, errlen))
+    if (!asw_codec_schemas_load(c, err, errlen) || !asw_codec_tables_match(c, err, errlen))
         goto fail;
-    for (int k = RK_APPLIED; k <= RK_EXTERNAL; k++)
-        if (!inputs_match(in_tables[k].fields, in_tables[k].n, c->readers[k].schema, kinds[k].name,
-                          err, errlen))
-            goto fail;
     c->fast = true;
     c->in = avro_reader_memory(nothing, 0);
     c->out = avro_writer_memory(nothing, 0);
     if (!c->in || !c->out) {
-        fail(err, errlen, ASW_CODEC_E_SCHEMA, "avro-c: %s", avro_strerror());
+        asw_codec_fail(err, errlen, ASW_CODEC_E_SCHEMA, "avro-c: %s", avro_strerror());
         goto fail;
     }
     return c;
@@ -1114,11 +1153,7 @@ fail:
 void asw_codec_destroy(asw_codec *c) {
     if (!c)
         return;
-    for (size_t i = 0; i < c->n_bindings; i++)
-        binding_done(&c->bindings[i]);
-    free(c->bindings);
-    for (int k = 0; k < RK__COUNT; k++)
-        reader_done(&c->readers[k]);
+    asw_codec_schemas_free(c);
     if (c->in)
         avro_reader_free(c->in);
     if (c->out)
@@ -1137,17 +1172,17 @@ static avro_schema_t project_record(const reader *rd, avro_schema_t w, avro_sche
     const char *name = avro_schema_name(r);
     avro_schema_t p = avro_schema_record(name, avro_schema_namespace(r));
     if (!p) {
-        fail(err, errlen, ASW_CODEC_E_SCHEMA, "avro-c: %s", avro_strerror());
+        asw_codec_fail(err, errlen, ASW_CODEC_E_SCHEMA, "avro-c: %s", avro_strerror());
         return NULL;
     }
     for (size_t i = 0; i < avro_schema_record_size(r); i++) {
         const char *fname = avro_schema_record_field_name(r, (int)i);
         int wi = avro_schema_record_field_get_index(w, fname);
         if (wi < 0) {
-            if (find_default(rd, name, fname))
+            if (asw_codec_find_default(rd, name, fname))
                 continue; /* the extractors supply the default */
-            fail(err, errlen, ASW_CODEC_E_SCHEMA,
-                 "the writer lacks field %s.%s, which has no default", name, fname);
+            asw_codec_fail(err, errlen, ASW_CODEC_E_SCHEMA,
+                           "the writer lacks field %s.%s, which has no default", name, fname);
             goto fail;
         }
         avro_schema_t pf =
@@ -1158,7 +1193,7 @@ static avro_schema_t project_record(const reader *rd, avro_schema_t w, avro_sche
         int rc = avro_schema_record_field_append(p, fname, pf);
         avro_schema_decref(pf);
         if (rc) {
-            fail(err, errlen, ASW_CODEC_E_SCHEMA, "avro-c: %s", avro_strerror());
+            asw_codec_fail(err, errlen, ASW_CODEC_E_SCHEMA, "avro-c: %s", avro_strerror());
             goto fail;
         }
     }
@@ -1180,7 +1215,7 @@ static avro_schema_t project_enum(avro_schema_t w, avro_schema_t r, char *err, s
         }
     }
     if (!p)
-        fail(err, errlen, ASW_CODEC_E_SCHEMA, "avro-c: %s", avro_strerror());
+        asw_codec_fail(err, errlen, ASW_CODEC_E_SCHEMA, "avro-c: %s", avro_strerror());
     return p;
 }
 
@@ -1191,24 +1226,24 @@ static avro_schema_t project_enum(avro_schema_t w, avro_schema_t r, char *err, s
  */
 static avro_schema_t project(const reader *rd, avro_schema_t w, avro_schema_t r, int depth,
                              char *err, size_t errlen) {
-    w = deref(w);
-    r = deref(r);
+    w = asw_codec_deref(w);
+    r = asw_codec_deref(r);
     if (!w || !r || depth > MAX_DEPTH) {
-        fail(err, errlen, ASW_CODEC_E_SCHEMA, "schema nests deeper than %d", MAX_DEPTH);
+        asw_codec_fail(err, errlen, ASW_CODEC_E_SCHEMA, "schema nests deeper than %d", MAX_DEPTH);
         return NULL;
     }
     if (is_avro_union(w) && !is_avro_union(r)) {
-        avro_schema_t wb = union_match(w, r);
+        avro_schema_t wb = asw_codec_union_match(w, r);
         if (wb)
             w = wb;
     }
     switch (avro_typeof(r)) {
     case AVRO_RECORD:
-        if (is_avro_record(w) && same_shape(w, r))
+        if (is_avro_record(w) && asw_codec_same_shape(w, r))
             return project_record(rd, w, r, depth, err, errlen);
         break;
     case AVRO_ENUM:
-        if (is_avro_enum(w) && same_shape(w, r))
+        if (is_avro_enum(w) && asw_codec_same_shape(w, r))
             return project_enum(w, r, err, errlen);
         break;
     case AVRO_ARRAY:
@@ -1229,8 +1264,10 @@ static avro_schema_t project(const reader *rd, avro_schema_t w, avro_schema_t r,
     case AVRO_UNION: {
         avro_schema_t u = avro_schema_union();
         for (size_t i = 0; i < avro_schema_union_size(r); i++) {
-            avro_schema_t rb = deref(avro_schema_union_branch(r, (int)i));
-            avro_schema_t wb = is_avro_union(w) ? union_match(w, rb) : same_shape(w, rb) ? w : NULL;
+            avro_schema_t rb = asw_codec_deref(avro_schema_union_branch(r, (int)i));
+            avro_schema_t wb = is_avro_union(w)              ? asw_codec_union_match(w, rb)
+                               : asw_codec_same_shape(w, rb) ? w
+                                                             : NULL;
             avro_schema_t pb =
                 wb ? project(rd, wb, rb, depth + 1, err, errlen) : avro_schema_incref(rb);
             if (!pb) {
@@ -1275,21 +1312,21 @@ asw_codec_err asw_codec_register_writer(asw_codec *c, int32_t schema_id, const c
     asw_codec_err rc = ASW_CODEC_E_SCHEMA;
 
     if (!schema_json)
-        return fail(err, errlen, rc, "schema id %d: no schema text", (int)schema_id);
-    const binding *old = binding_find(c, schema_id);
+        return asw_codec_fail(err, errlen, rc, "schema id %d: no schema text", (int)schema_id);
+    const binding *old = asw_codec_binding_find(c, schema_id);
     if (old) {
         if (strcmp(old->text, schema_json) == 0)
             return ASW_CODEC_OK;
-        return fail(err, errlen, rc, "schema id %d is already bound to another %s schema",
-                    (int)schema_id, kinds[old->kind].name);
+        return asw_codec_fail(err, errlen, rc, "schema id %d is already bound to another %s schema",
+                              (int)schema_id, asw_codec_kinds[old->kind].name);
     }
     if (avro_schema_from_json_length(schema_json, strlen(schema_json), &w)) {
         w = NULL;
-        rc = fail(err, errlen, rc, "schema id %d does not parse: %s", (int)schema_id,
-                  avro_strerror());
+        rc = asw_codec_fail(err, errlen, rc, "schema id %d does not parse: %s", (int)schema_id,
+                            avro_strerror());
         goto fail;
     }
-    avro_schema_t wr = deref(w);
+    avro_schema_t wr = asw_codec_deref(w);
     int k = -1;
     if (is_avro_record(wr)) {
         const char *ns = avro_schema_namespace(wr);
@@ -1302,7 +1339,8 @@ asw_codec_err asw_codec_register_writer(asw_codec *c, int32_t schema_id, const c
         }
     }
     if (k < 0) {
-        rc = fail(err, errlen, rc, "schema id %d is not a record of this project", (int)schema_id);
+        rc = asw_codec_fail(err, errlen, rc, "schema id %d is not a record of this project",
+                            (int)schema_id);
         goto fail;
     }
     const reader *rd = &c->readers[k];
@@ -1312,14 +1350,14 @@ asw_codec_err asw_codec_register_writer(asw_codec *c, int32_t schema_id, const c
     nb.proj_iface = avro_generic_class_from_schema(projected);
     if (!nb.proj_iface || avro_generic_value_new(nb.proj_iface, &nb.proj_value)) {
         nb.proj_value.self = NULL;
-        rc = fail(err, errlen, rc, "schema id %d: %s", (int)schema_id, avro_strerror());
+        rc = asw_codec_fail(err, errlen, rc, "schema id %d: %s", (int)schema_id, avro_strerror());
         goto fail;
     }
     nb.resolver = avro_resolved_writer_new(w, projected);
     if (!nb.resolver || avro_resolved_writer_new_value(nb.resolver, &nb.resolved)) {
         nb.resolved.self = NULL;
-        rc = fail(err, errlen, rc, "schema id %d cannot be resolved into %s: %s", (int)schema_id,
-                  kinds[k].name, avro_strerror());
+        rc = asw_codec_fail(err, errlen, rc, "schema id %d cannot be resolved into %s: %s",
+                            (int)schema_id, asw_codec_kinds[k].name, avro_strerror());
         goto fail;
     }
     avro_resolved_writer_set_dest(&nb.resolved, &nb.proj_value);
@@ -1348,41 +1386,45 @@ fail:
  * *kind is its record and *value the decoded value (reader-shaped, owned by
  * the codec, valid until the next decode).
  */
-static asw_codec_err decode_value(asw_codec *c, const void *buf, size_t len, unsigned kinds_allowed,
-                                  rec_kind *kind, avro_value_t **value, char *err, size_t errlen) {
+asw_codec_err asw_codec_decode_value(asw_codec *c, const void *buf, size_t len,
+                                     unsigned kinds_allowed, rec_kind *kind, avro_value_t **value,
+                                     char *err, size_t errlen) {
     int32_t id;
     const uint8_t *body;
     size_t body_len;
-    asw_codec_err rc = frame_read(buf, len, &id, &body, &body_len);
+    asw_codec_err rc = asw_codec_frame_read(buf, len, &id, &body, &body_len);
     if (rc == ASW_CODEC_E_SHORT)
-        return fail(err, errlen, rc, "frame of %zu bytes is shorter than the 5-byte header", len);
+        return asw_codec_fail(err, errlen, rc,
+                              "frame of %zu bytes is shorter than the 5-byte header", len);
     if (rc == ASW_CODEC_E_MAGIC)
-        return fail(err, errlen, rc, "frame starts with byte 0x%02x, not the magic byte 0",
-                    ((const uint8_t *)buf)[0]);
+        return asw_codec_fail(err, errlen, rc,
+                              "frame starts with byte 0x%02x, not the magic byte 0",
+                              ((const uint8_t *)buf)[0]);
 
-    binding *b = binding_find(c, id);
+    binding *b = asw_codec_binding_find(c, id);
     if (!b)
-        return fail(err, errlen, ASW_CODEC_E_UNKNOWN_SCHEMA, "schema id %d is not registered",
-                    (int)id);
+        return asw_codec_fail(err, errlen, ASW_CODEC_E_UNKNOWN_SCHEMA,
+                              "schema id %d is not registered", (int)id);
     if (!(kinds_allowed & KIND_BIT(b->kind)))
-        return fail(err, errlen, ASW_CODEC_E_WRONG_RECORD,
-                    "schema id %d is a %s, not a record this call decodes", (int)id,
-                    kinds[b->kind].name);
+        return asw_codec_fail(err, errlen, ASW_CODEC_E_WRONG_RECORD,
+                              "schema id %d is a %s, not a record this call decodes", (int)id,
+                              asw_codec_kinds[b->kind].name);
 
     reader *rd = &c->readers[b->kind];
-    vcur cur = {body, body_len, 0, err, errlen};
-    rc = validate_datum(&cur, b->writer, b->projected ? b->projected : rd->schema, "(record)", 0);
+    size_t used;
+    rc = asw_codec_check_body(body, body_len, b->writer, b->projected ? b->projected : rd->schema,
+                              &used, err, errlen);
     if (rc)
         return rc;
-    if (cur.pos != body_len)
-        return fail(err, errlen, ASW_CODEC_E_BODY,
-                    "corrupt body: %zu trailing bytes after the %s record", body_len - cur.pos,
-                    kinds[b->kind].name);
+    if (used != body_len)
+        return asw_codec_fail(err, errlen, ASW_CODEC_E_BODY,
+                              "corrupt body: %zu trailing bytes after the %s record",
+                              body_len - used, asw_codec_kinds[b->kind].name);
 
     avro_value_t *target = b->resolver ? &b->resolved : &rd->dec;
     avro_reader_memory_set_source(c->in, (const char *)body, (int64_t)body_len);
     if (avro_value_read(c->in, target))
-        return fail(err, errlen, ASW_CODEC_E_BODY, "corrupt body: %s", avro_strerror());
+        return asw_codec_fail(err, errlen, ASW_CODEC_E_BODY, "corrupt body: %s", avro_strerror());
     *kind = b->kind;
     *value = b->resolver ? &b->proj_value : &rd->dec;
     return ASW_CODEC_OK;
@@ -1426,7 +1468,7 @@ static int x_get(xc *x, avro_value_t *rec, const char *name, avro_value_t *v, js
     avro_schema_t s = avro_value_get_schema(rec);
     int i = avro_schema_record_field_get_index(s, name);
     if (i < 0) {
-        *def = find_default(x->rd, avro_schema_name(s), name);
+        *def = asw_codec_find_default(x->rd, avro_schema_name(s), name);
         if (!*def)
             return xfail(x, ASW_CODEC_E_MISSING_FIELD, "field %s.%s is absent and has no default",
                          avro_schema_name(s), name);
@@ -1640,11 +1682,11 @@ static int x_enum_field(xc *x, avro_value_t *rec, const char *name, const enum_d
 }
 
 static int x_enum(xc *x, avro_value_t *rec, const char *name, int e, int *out) {
-    return x_enum_field(x, rec, name, &enums[e], NULL, out);
+    return x_enum_field(x, rec, name, &asw_codec_enums[e], NULL, out);
 }
 
 static int x_opt_enum(xc *x, avro_value_t *rec, const char *name, int e, bool *has, int *out) {
-    return x_enum_field(x, rec, name, &enums[e], has, out);
+    return x_enum_field(x, rec, name, &asw_codec_enums[e], has, out);
 }
 
 /* An array field: *n items in *arr (n = 0 for an absent field defaulting to []). */
@@ -1682,7 +1724,8 @@ static int x_reasons(xc *x, avro_value_t *rec, const char *name, asw_reason_set 
     if (x_array(x, rec, name, &arr, &n))
         return -1;
     for (size_t i = 0; i < n; i++) {
-        if (x_item(x, &arr, i, name, &item) || x_enum_value(x, &item, name, &enums[E_REASON], &r))
+        if (x_item(x, &arr, i, name, &item) ||
+            x_enum_value(x, &item, name, &asw_codec_enums[E_REASON], &r))
             return -1;
         *out |= (asw_reason_set)(1u << r);
     }
@@ -1771,7 +1814,7 @@ static int extract_event(xc *x, rec_kind k, avro_value_t *v, asw_event *ev) {
             return -1;
         break;
     default:
-        return xfail(x, ASW_CODEC_E_WRONG_RECORD, "%s is not an event", kinds[k].name);
+        return xfail(x, ASW_CODEC_E_WRONG_RECORD, "%s is not an event", asw_codec_kinds[k].name);
     }
     ev->event_id = asw_strdup(event_id);
     ev->order_id = asw_strdup(order_id);
@@ -1808,7 +1851,7 @@ asw_codec_err asw_codec_decode_event(asw_codec *c, const void *buf, size_t len, 
     asw_event_init(ev);
     if (fast_event(c, buf, len, ev))
         return ASW_CODEC_OK;
-    asw_codec_err rc = decode_value(c, buf, len, EVENT_KINDS, &k, &v, err, errlen);
+    asw_codec_err rc = asw_codec_decode_value(c, buf, len, EVENT_KINDS, &k, &v, err, errlen);
     if (rc)
         return rc;
     xc x = {&c->readers[k], ASW_CODEC_OK, err, errlen};
@@ -1858,7 +1901,7 @@ static int e_branch(avro_value_t *rec, const char *name, bool want_null, avro_va
         return -1;
     avro_schema_t u = avro_value_get_schema(&f);
     for (size_t i = 0; i < avro_schema_union_size(u); i++)
-        if (is_avro_null(deref(avro_schema_union_branch(u, (int)i))) == want_null)
+        if (is_avro_null(asw_codec_deref(avro_schema_union_branch(u, (int)i))) == want_null)
             return avro_value_set_branch(&f, (int)i, branch);
     return -1;
 }
@@ -1880,7 +1923,7 @@ static int e_opt_long(avro_value_t *rec, const char *name, bool has, int64_t v) 
 /* Enums are range-checked: avro-c would write any index. */
 static int e_enum(avro_value_t *rec, const char *name, int e, int v) {
     avro_value_t f;
-    if (v < 0 || v >= enums[e].count)
+    if (v < 0 || v >= asw_codec_enums[e].count)
         return -1;
     return e_field(rec, name, &f) || avro_value_set_enum(&f, v);
 }
@@ -1889,7 +1932,7 @@ static int e_opt_enum(avro_value_t *rec, const char *name, int e, bool has, int 
     avro_value_t b;
     if (!has)
         return e_branch(rec, name, true, &b) || avro_value_set_null(&b);
-    if (v < 0 || v >= enums[e].count)
+    if (v < 0 || v >= asw_codec_enums[e].count)
         return -1;
     return e_branch(rec, name, false, &b) || avro_value_set_enum(&b, v);
 }
@@ -1915,7 +1958,7 @@ static asw_codec_err encode_finish(asw_codec *c, rec_kind k, asw_buf *out) {
     if (avro_value_sizeof(v, &size))
         return ASW_CODEC_E_SCHEMA;
     asw_buf_reserve(out, FRAME_LEN + size);
-    frame_write(out->data, kinds[k].id);
+    asw_codec_frame_write(out->data, asw_codec_kinds[k].id);
     avro_writer_memory_set_dest(c->out, (const char *)out->data + FRAME_LEN, (int64_t)size);
     if (avro_value_write(c->out, v))
         return ASW_CODEC_E_SCHEMA;
@@ -2014,7 +2057,7 @@ static asw_codec_err encode_output(const asw_output_def *def, int32_t id, const 
                                    asw_buf *out) {
     asw_buf_reset(out);
     asw_buf_reserve(out, 256);
-    frame_write(out->data, id);
+    asw_codec_frame_write(out->data, id);
     out->len = FRAME_LEN;
     for (size_t i = 0; i < def->n_fields; i++) {
         const asw_output_field *f = &def->fields[i];
@@ -2081,16 +2124,16 @@ static bool outputs_match(const asw_output_def *def, avro_schema_t schema, char 
         const asw_output_field *f = i < def->n_fields ? &def->fields[i] : NULL;
         const char *name = i < n ? avro_schema_record_field_name(schema, (int)i) : NULL;
         if (!f || !name || strcmp(f->name, name) != 0) {
-            fail(err, errlen, ASW_CODEC_E_SCHEMA,
-                 "schema %s: field %zu is '%s' in the .avsc and '%s' in outputs.c", def->record, i,
-                 name ? name : "(none)", f ? f->name : "(none)");
+            asw_codec_fail(err, errlen, ASW_CODEC_E_SCHEMA,
+                           "schema %s: field %zu is '%s' in the .avsc and '%s' in outputs.c",
+                           def->record, i, name ? name : "(none)", f ? f->name : "(none)");
             return false;
         }
-        avro_schema_t t = deref(avro_schema_record_field_get_by_index(schema, (int)i));
+        avro_schema_t t = asw_codec_deref(avro_schema_record_field_get_by_index(schema, (int)i));
         avro_schema_t opt = NULL;
         if (is_avro_union(t) && avro_schema_union_size(t) == 2 &&
-            is_avro_null(deref(avro_schema_union_branch(t, 0))))
-            opt = deref(avro_schema_union_branch(t, 1));
+            is_avro_null(asw_codec_deref(avro_schema_union_branch(t, 0))))
+            opt = asw_codec_deref(avro_schema_union_branch(t, 1));
         bool ok;
         switch (f->type) {
         case ASW_F_STR:
@@ -2115,19 +2158,36 @@ static bool outputs_match(const asw_output_def *def, avro_schema_t schema, char 
             ok = opt && is_avro_enum(opt) && strcmp(avro_schema_name(opt), f->e->avro_name) == 0;
             break;
         default: { /* ASW_F_REASONS */
-            avro_schema_t items = is_avro_array(t) ? deref(avro_schema_array_items(t)) : NULL;
+            avro_schema_t items =
+                is_avro_array(t) ? asw_codec_deref(avro_schema_array_items(t)) : NULL;
             ok = items && is_avro_enum(items) &&
                  strcmp(avro_schema_name(items), f->e->avro_name) == 0;
             break;
         }
         }
         if (!ok) {
-            fail(err, errlen, ASW_CODEC_E_SCHEMA,
-                 "schema %s: field '%s' has another type in the .avsc than in outputs.c",
-                 def->record, f->name);
+            asw_codec_fail(err, errlen, ASW_CODEC_E_SCHEMA,
+                           "schema %s: field '%s' has another type in the .avsc than in outputs.c",
+                           def->record, f->name);
             return false;
         }
     }
+    return true;
+}
+
+/*
+ * Do the field tables (the outputs' of outputs.c, the fast path's of the
+ * events) read and write what the reader schemas of c say? Else a message in
+ * err.
+ */
+bool asw_codec_tables_match(const asw_codec *c, char *err, size_t errlen) {
+    if (!outputs_match(&asw_output_decision, c->readers[RK_DECISION].schema, err, errlen) ||
+        !outputs_match(&asw_output_record, c->readers[RK_RECORD].schema, err, errlen))
+        return false;
+    for (int k = RK_APPLIED; k <= RK_EXTERNAL; k++)
+        if (!inputs_match(in_tables[k].fields, in_tables[k].n, c->readers[k].schema,
+                          asw_codec_kinds[k].name, err, errlen))
+            return false;
     return true;
 }
 
@@ -2170,7 +2230,8 @@ asw_codec_err asw_codec_decode_decision(asw_codec *c, const void *buf, size_t le
                                         asw_decision *out, char *err, size_t errlen) {
     rec_kind k;
     avro_value_t *v;
-    asw_codec_err rc = decode_value(c, buf, len, KIND_BIT(RK_DECISION), &k, &v, err, errlen);
+    asw_codec_err rc =
+        asw_codec_decode_value(c, buf, len, KIND_BIT(RK_DECISION), &k, &v, err, errlen);
     if (rc)
         return rc;
     xc x = {&c->readers[k], ASW_CODEC_OK, err, errlen};
@@ -2211,7 +2272,8 @@ asw_codec_err asw_codec_decode_record(asw_codec *c, const void *buf, size_t len,
                                       asw_refund_record *out, char *err, size_t errlen) {
     rec_kind k;
     avro_value_t *v;
-    asw_codec_err rc = decode_value(c, buf, len, KIND_BIT(RK_RECORD), &k, &v, err, errlen);
+    asw_codec_err rc =
+        asw_codec_decode_value(c, buf, len, KIND_BIT(RK_RECORD), &k, &v, err, errlen);
     if (rc)
         return rc;
     xc x = {&c->readers[k], ASW_CODEC_OK, err, errlen};
@@ -2464,7 +2526,7 @@ asw_codec_err asw_codec_decode_state(asw_codec *c, const void *buf, size_t len, 
     avro_value_t *v;
     asw_order *o = NULL;
     const char *order_id;
-    asw_codec_err rc = decode_value(c, buf, len, KIND_BIT(RK_STATE), &k, &v, err, errlen);
+    asw_codec_err rc = asw_codec_decode_value(c, buf, len, KIND_BIT(RK_STATE), &k, &v, err, errlen);
     if (rc)
         return rc;
     xc x = {&c->readers[k], ASW_CODEC_OK, err, errlen};
@@ -2493,7 +2555,8 @@ asw_codec_err asw_codec_decode_partition_state(asw_codec *c, const void *buf, si
                                                int64_t *stream_time, char *err, size_t errlen) {
     rec_kind k;
     avro_value_t *v;
-    asw_codec_err rc = decode_value(c, buf, len, KIND_BIT(RK_PARTITION), &k, &v, err, errlen);
+    asw_codec_err rc =
+        asw_codec_decode_value(c, buf, len, KIND_BIT(RK_PARTITION), &k, &v, err, errlen);
     if (rc)
         return rc;
     xc x = {&c->readers[k], ASW_CODEC_OK, err, errlen};
@@ -2502,8 +2565,8 @@ asw_codec_err asw_codec_decode_partition_state(asw_codec *c, const void *buf, si
     if (x_int(&x, v, "version", &version) || x_long(&x, v, "stream_time", &t))
         return x.rc;
     if (version != 1)
-        return fail(err, errlen, ASW_CODEC_E_BODY, "corrupt partition state: version %d",
-                    (int)version);
+        return asw_codec_fail(err, errlen, ASW_CODEC_E_BODY, "corrupt partition state: version %d",
+                              (int)version);
     *stream_time = t;
     return ASW_CODEC_OK;
 }
