@@ -23,19 +23,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- events: the fast path ---- */
+/* ---- events: one field table per record ---- */
 
 /*
+ * Each event record's fields are written down once, in the table below, in
+ * the order of its .avsc (asw_codec_new() checks each table against its
+ * .avsc: names, order, types). The table drives all three readers and
+ * writers of events: the fast path (f_fields), the generic extractor
+ * (x_fields) and the encoder (e_fields).
+ *
  * An event framed with its built-in schema id (what producers with this
- * version's .avsc write) is read straight from the bytes by a field table
- * per record, without avro-c. The fast path checks everything the generic
- * path checks (every length in bounds, varints of at most 10 bytes that fit
- * 64 bits, ints in range, NUL-free strict UTF-8, booleans 0 or 1, enum and
- * union indexes in range, no trailing bytes); at the first doubt it gives
- * up and the generic path decodes the frame, so every error (and its
- * message) is the generic path's. asw_codec_new() checks each table against
- * its .avsc, and test_codec compares the two paths on valid and corrupted
- * frames.
+ * version's .avsc write) is read straight from the bytes, without avro-c.
+ * The fast path checks everything the generic path checks (every length in
+ * bounds, varints of at most 10 bytes that fit 64 bits, ints in range,
+ * NUL-free strict UTF-8, booleans 0 or 1, enum and union indexes in range,
+ * no trailing bytes); at the first doubt it gives up and the generic path
+ * decodes the frame, so every error (and its message) is the generic path's.
+ * test_codec compares the two paths on valid and corrupted frames, and both
+ * with frames it writes byte by byte itself.
  */
 typedef enum in_type { IN_STR, IN_LONG, IN_BOOL, IN_ENUM, IN_OPT_LONG, IN_ORDER } in_type;
 
@@ -52,7 +57,7 @@ _Static_assert(sizeof(asw_initiator) == sizeof(int) && sizeof(asw_aftersale_type
                    sizeof(asw_goods_type) == sizeof(int) &&
                    sizeof(asw_close_reason) == sizeof(int) &&
                    sizeof(asw_external_kind) == sizeof(int),
-               "the fast path writes event enums as int");
+               "the event tables read and write event enums as int");
 
 #define EV(name, type, member)                                                                     \
     { name, type, offsetof(asw_event, member), 0, 0 }
@@ -240,6 +245,21 @@ static bool f_fields(fcur *c, const in_field *f, size_t n, asw_event *ev) {
     return true;
 }
 
+/* What both decoders do once an event's fields are read: "" for each string
+ * its record lacks, and an application's paid amounts, which its order
+ * snapshot carries, copied up to the event (model.h). */
+static void event_finish(asw_event *ev) {
+    char **strs[] = {&ev->event_id,  &ev->order_id,     &ev->aftersale_id,
+                     &ev->refund_id, &ev->sku_order_id, &ev->shop_id};
+    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
+        if (!*strs[i])
+            *strs[i] = asw_strdup("");
+    if (ev->type == ASW_EV_APPLIED) {
+        ev->order_paid_amount = ev->order.order_paid_amount;
+        ev->sku_paid_amount = ev->order.sku_paid_amount;
+    }
+}
+
 /* The event in a frame of a built-in event id, or false (ev cleared) when
  * the generic path must decide. */
 static bool fast_event(const asw_codec *c, const void *buf, size_t len, asw_event *ev) {
@@ -257,15 +277,7 @@ static bool fast_event(const asw_codec *c, const void *buf, size_t len, asw_even
         asw_event_clear(ev);
         return false;
     }
-    char **strs[] = {&ev->event_id,  &ev->order_id,     &ev->aftersale_id,
-                     &ev->refund_id, &ev->sku_order_id, &ev->shop_id};
-    for (size_t i = 0; i < sizeof strs / sizeof *strs; i++)
-        if (!*strs[i])
-            *strs[i] = asw_strdup(""); /* as the generic path leaves a field its record lacks */
-    if (ev->type == ASW_EV_APPLIED) {  /* model.h: paid amounts exposed up here too */
-        ev->order_paid_amount = ev->order.order_paid_amount;
-        ev->sku_paid_amount = ev->order.sku_paid_amount;
-    }
+    event_finish(ev);
     return true;
 }
 
@@ -577,94 +589,65 @@ static int x_reasons(xc *x, avro_value_t *rec, const char *name, asw_reason_set 
 
 /* ---- events ---- */
 
-static int extract_event(xc *x, rec_kind k, avro_value_t *v, asw_event *ev) {
-    const char *event_id = "", *order_id = "", *aftersale_id = "", *refund_id = "",
-               *sku_order_id = "", *shop_id = "";
-    int e;
-    avro_value_t order;
-    json_t *def;
-
-    ev->type = (asw_event_type)k;
-    if (x_str(x, v, "event_id", &event_id) || x_str(x, v, "order_id", &order_id) ||
-        x_long(x, v, "event_time", &ev->event_time) || x_str(x, v, "sku_order_id", &sku_order_id))
-        return -1;
-    switch (k) {
-    case RK_APPLIED:
-        if (x_str(x, v, "aftersale_id", &aftersale_id) || x_str(x, v, "shop_id", &shop_id) ||
-            x_enum(x, v, "initiator", E_INITIATOR, &e))
-            return -1;
-        ev->initiator = (asw_initiator)e;
-        if (x_enum(x, v, "aftersale_type", E_AFTERSALE_TYPE, &e))
-            return -1;
-        ev->aftersale_type = (asw_aftersale_type)e;
-        if (x_long(x, v, "apply_amount", &ev->amount))
-            return -1;
-        switch (x_get(x, v, "order", &order, &def)) {
-        case 1:
+/* The fields of table f[n], by name, from record value rec into ev: the
+ * generic path's reading of the fast path's table. Strings are copied (the
+ * caller clears ev on failure). */
+static int x_fields(xc *x, avro_value_t *rec, const in_field *f, size_t n, asw_event *ev) {
+    for (size_t i = 0; i < n; i++) {
+        char *at = (char *)ev + f[i].off;
+        const char *s;
+        int e;
+        avro_value_t order;
+        json_t *def;
+        switch (f[i].type) {
+        case IN_STR:
+            if (x_str(x, rec, f[i].name, &s))
+                return -1;
+            *(char **)at = asw_strdup(s);
             break;
-        case 0: /* a record default is not supported: the reader gives `order` none */
-            return bad_default(x, "order");
-        case 2:
-            return null_in_required(x, "order");
-        default:
-            return -1;
+        case IN_LONG:
+            if (x_long(x, rec, f[i].name, (int64_t *)at))
+                return -1;
+            break;
+        case IN_BOOL:
+            if (x_bool(x, rec, f[i].name, (bool *)at))
+                return -1;
+            break;
+        case IN_ENUM:
+            if (x_enum(x, rec, f[i].name, f[i].e, &e))
+                return -1;
+            *(int *)at = e;
+            break;
+        case IN_OPT_LONG:
+            if (x_opt_long(x, rec, f[i].name, (bool *)((char *)ev + f[i].has_off), (int64_t *)at))
+                return -1;
+            break;
+        default: /* IN_ORDER */
+            switch (x_get(x, rec, f[i].name, &order, &def)) {
+            case 1:
+                break;
+            case 0: /* a record default is not supported: the reader gives `order` none */
+                return bad_default(x, f[i].name);
+            case 2:
+                return null_in_required(x, f[i].name);
+            default:
+                return -1;
+            }
+            if (x_fields(x, &order, in_order, IN_ORDER_N, ev))
+                return -1;
+            break;
         }
-        asw_order_snapshot *o = &ev->order;
-        if (x_enum(x, &order, "order_status", E_ORDER_STATUS, &e))
-            return -1;
-        o->order_status = (asw_order_status)e;
-        if (x_enum(x, &order, "goods_type", E_GOODS_TYPE, &e))
-            return -1;
-        o->goods_type = (asw_goods_type)e;
-        if (x_bool(x, &order, "cross_border", &o->cross_border) ||
-            x_long(x, &order, "order_paid_amount", &o->order_paid_amount) ||
-            x_long(x, &order, "sku_paid_amount", &o->sku_paid_amount) ||
-            x_opt_long(x, &order, "aftersale_deadline", &o->has_deadline, &o->aftersale_deadline))
-            return -1;
-        /* model.h: every event carrying paid amounts exposes them up here */
-        ev->order_paid_amount = o->order_paid_amount;
-        ev->sku_paid_amount = o->sku_paid_amount;
-        break;
-    case RK_WITHDRAWN:
-        if (x_str(x, v, "aftersale_id", &aftersale_id))
-            return -1;
-        break;
-    case RK_CLOSED:
-        if (x_str(x, v, "aftersale_id", &aftersale_id) ||
-            x_enum(x, v, "close_reason", E_CLOSE_REASON, &e))
-            return -1;
-        ev->close_reason = (asw_close_reason)e;
-        break;
-    case RK_SUCCEEDED:
-        if (x_str(x, v, "aftersale_id", &aftersale_id) ||
-            x_long(x, v, "refund_amount", &ev->amount) ||
-            x_long(x, v, "order_paid_amount", &ev->order_paid_amount) ||
-            x_long(x, v, "sku_paid_amount", &ev->sku_paid_amount))
-            return -1;
-        break;
-    case RK_CLAWED_BACK:
-        if (x_str(x, v, "refund_id", &refund_id) || x_long(x, v, "amount", &ev->amount))
-            return -1;
-        break;
-    case RK_EXTERNAL:
-        if (x_str(x, v, "refund_id", &refund_id) || x_str(x, v, "shop_id", &shop_id) ||
-            x_enum(x, v, "kind", E_EXTERNAL_KIND, &e))
-            return -1;
-        ev->kind = (asw_external_kind)e;
-        if (x_long(x, v, "amount", &ev->amount) ||
-            x_long(x, v, "order_paid_amount", &ev->order_paid_amount) ||
-            x_long(x, v, "sku_paid_amount", &ev->sku_paid_amount))
-            return -1;
-        break;
-    default:
-        return xfail(x, ASW_CODEC_E_WRONG_RECORD, "%s is not an event", asw_codec_kinds[k].name);
     }
-    ev->event_id = asw_strdup(event_id);
-    ev->order_id = asw_strdup(order_id);
-    ev->aftersale_id = asw_strdup(aftersale_id);
-    ev->refund_id = asw_strdup(refund_id);
-    ev->sku_order_id = asw_strdup(sku_order_id);
-    ev->shop_id = asw_strdup(shop_id);
+    return 0;
+}
+
+static int extract_event(xc *x, rec_kind k, avro_value_t *v, asw_event *ev) {
+    if (!(EVENT_KINDS & KIND_BIT(k)))
+        return xfail(x, ASW_CODEC_E_WRONG_RECORD, "%s is not an event", asw_codec_kinds[k].name);
+    ev->type = (asw_event_type)k;
+    if (x_fields(x, v, in_tables[k].fields, in_tables[k].n, ev))
+        return -1;
+    event_finish(ev);
     return 0;
 }
 
@@ -793,6 +776,40 @@ static int e_reasons(avro_value_t *rec, const char *name, asw_reason_set set) {
     return 0;
 }
 
+/* Set the fields of table f[n] of record value rec from ev, by name: the
+ * encoder's reading of the fast path's table. 0 on success. */
+static int e_fields(avro_value_t *rec, const in_field *f, size_t n, const asw_event *ev) {
+    for (size_t i = 0; i < n; i++) {
+        const char *at = (const char *)ev + f[i].off;
+        avro_value_t order;
+        int bad;
+        switch (f[i].type) {
+        case IN_STR:
+            bad = e_str(rec, f[i].name, *(char *const *)at);
+            break;
+        case IN_LONG:
+            bad = e_long(rec, f[i].name, *(const int64_t *)at);
+            break;
+        case IN_BOOL:
+            bad = e_bool(rec, f[i].name, *(const bool *)at);
+            break;
+        case IN_ENUM:
+            bad = e_enum(rec, f[i].name, f[i].e, *(const int *)at);
+            break;
+        case IN_OPT_LONG:
+            bad = e_opt_long(rec, f[i].name, *(const bool *)((const char *)ev + f[i].has_off),
+                             *(const int64_t *)at);
+            break;
+        default: /* IN_ORDER */
+            bad = e_field(rec, f[i].name, &order) || e_fields(&order, in_order, IN_ORDER_N, ev);
+            break;
+        }
+        if (bad)
+            return -1;
+    }
+    return 0;
+}
+
 /* Frame and serialise the encode value of record k into out. */
 static asw_codec_err encode_finish(asw_codec *c, rec_kind k, asw_buf *out) {
     avro_value_t *v = &c->readers[k].enc;
@@ -832,49 +849,7 @@ asw_codec_err asw_codec_encode_event(asw_codec *c, const asw_event *ev, asw_buf 
         return ASW_CODEC_E_WRONG_RECORD;
     rec_kind k = (rec_kind)ev->type;
     avro_value_t *v = encode_start(c, k);
-    avro_value_t order;
-    int bad = e_str(v, "event_id", ev->event_id) || e_str(v, "order_id", ev->order_id) ||
-              e_long(v, "event_time", ev->event_time) || e_str(v, "sku_order_id", ev->sku_order_id);
-    switch (k) {
-    case RK_APPLIED: {
-        const asw_order_snapshot *o = &ev->order;
-        bad = bad || e_str(v, "aftersale_id", ev->aftersale_id) ||
-              e_str(v, "shop_id", ev->shop_id) ||
-              e_enum(v, "initiator", E_INITIATOR, (int)ev->initiator) ||
-              e_enum(v, "aftersale_type", E_AFTERSALE_TYPE, (int)ev->aftersale_type) ||
-              e_long(v, "apply_amount", ev->amount) || e_field(v, "order", &order) ||
-              e_enum(&order, "order_status", E_ORDER_STATUS, (int)o->order_status) ||
-              e_enum(&order, "goods_type", E_GOODS_TYPE, (int)o->goods_type) ||
-              e_bool(&order, "cross_border", o->cross_border) ||
-              e_long(&order, "order_paid_amount", o->order_paid_amount) ||
-              e_long(&order, "sku_paid_amount", o->sku_paid_amount) ||
-              e_opt_long(&order, "aftersale_deadline", o->has_deadline, o->aftersale_deadline);
-        break;
-    }
-    case RK_WITHDRAWN:
-        bad = bad || e_str(v, "aftersale_id", ev->aftersale_id);
-        break;
-    case RK_CLOSED:
-        bad = bad || e_str(v, "aftersale_id", ev->aftersale_id) ||
-              e_enum(v, "close_reason", E_CLOSE_REASON, (int)ev->close_reason);
-        break;
-    case RK_SUCCEEDED:
-        bad = bad || e_str(v, "aftersale_id", ev->aftersale_id) ||
-              e_long(v, "refund_amount", ev->amount) ||
-              e_long(v, "order_paid_amount", ev->order_paid_amount) ||
-              e_long(v, "sku_paid_amount", ev->sku_paid_amount);
-        break;
-    case RK_CLAWED_BACK:
-        bad = bad || e_str(v, "refund_id", ev->refund_id) || e_long(v, "amount", ev->amount);
-        break;
-    default: /* RK_EXTERNAL */
-        bad = bad || e_str(v, "refund_id", ev->refund_id) || e_str(v, "shop_id", ev->shop_id) ||
-              e_enum(v, "kind", E_EXTERNAL_KIND, (int)ev->kind) ||
-              e_long(v, "amount", ev->amount) ||
-              e_long(v, "order_paid_amount", ev->order_paid_amount) ||
-              e_long(v, "sku_paid_amount", ev->sku_paid_amount);
-        break;
-    }
+    int bad = e_fields(v, in_tables[k].fields, in_tables[k].n, ev);
     asw_buf_reset(out);
     return bad ? ASW_CODEC_E_SCHEMA : encode_finish(c, k, out);
 }
