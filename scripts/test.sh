@@ -9,7 +9,7 @@ scripts/bootstrap.sh
 jobs=$(nproc)
 
 echo "== format check (clang-format)"
-mapfile -t sources < <(git ls-files 'src/*.c' 'include/*.h' 'tests/*.c' 'tests/*.h' 'bench/*.c')
+mapfile -t sources < <(git ls-files 'src/*.c' 'src/*.h' 'include/*.h' 'tests/*.c' 'tests/*.h' 'bench/*.c')
 clang-format --dry-run --Werror "${sources[@]}"
 
 echo "== build + unit tests"

@@ -1,7 +1,7 @@
 /*
  * outputs.h -- one definition of each output record's fields (Decision,
  * RefundRecord): their names, types and where the C struct keeps them, in
- * the order of the .avsc. The Avro encoder (codec.c) and the JSON Lines
+ * the order of the .avsc. The Avro encoder (codec_record.c) and the JSON Lines
  * writer (jsonl.c) both walk these tables; asw_codec_new() refuses to start
  * when a table and its .avsc differ, so adding a field means one line here
  * (and the struct member) plus the .avsc.
