@@ -192,8 +192,12 @@ static bool key_set_add(key_set *ks, uint32_t object, const char *key, size_t le
 }
 
 /* jansson's column: characters (UTF-8 lead bytes) read on the current line,
- * less the NUL bytes it dropped there. */
+ * less the NUL bytes it dropped there. Newlines are read between tokens
+ * (where scan() moves line_start) and, once, as the last byte read: the
+ * bad character of an escape. */
 static int column(const jparser *jp) {
+    if (jp->pos > jp->line_start && jp->s[jp->pos - 1] == '\n')
+        return 0;
     int col = 0;
     for (size_t i = jp->line_start; i < jp->pos; i++)
         col += ((unsigned char)jp->s[i] & 0xC0) != 0x80;
