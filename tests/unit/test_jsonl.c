@@ -1175,3 +1175,36 @@ Test(jsonl_diff, nesting_is_limited_where_jansson_limits_it) {
     }
     cr_log_info("jsonl_diff: %ld nesting cases", diff_cases);
 }
+
+Test(jsonl, integers_print_as_printf_prints_them) {
+    static const int64_t values[] = {0,
+                                     1,
+                                     -1,
+                                     9,
+                                     -9,
+                                     10,
+                                     -10,
+                                     99,
+                                     100,
+                                     -100,
+                                     1234567890,
+                                     999999999999999999,
+                                     1000000000000000000,
+                                     -1000000000000000000,
+                                     INT64_MAX,
+                                     INT64_MAX - 1,
+                                     INT64_MIN,
+                                     INT64_MIN + 1};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        asw_decision d = {
+            .aftersale_id = "A", .order_id = "O", .sku_order_id = "S", .source_offset = values[i]};
+        asw_buf out = ASW_BUF_INIT;
+        asw_jsonl_format_decision(&d, &out);
+        char want[64];
+        snprintf(want, sizeof want, ",\"source_offset\":%lld}\n", (long long)values[i]);
+        size_t n = strlen(want);
+        cr_assert(out.len > n && memcmp(out.data + out.len - n, want, n) == 0, "%.*s", (int)out.len,
+                  out.data);
+        asw_buf_free(&out);
+    }
+}
