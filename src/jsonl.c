@@ -72,14 +72,15 @@ typedef struct jval {
     int64_t i; /* TK_INTEGER */
 } jval;
 
-/* The keys of an event, and of the order snapshot under "order". */
+/* The keys of an event, and of the order snapshot under "order", in the
+ * order asw_jsonl_format_event writes them. */
 #define EVENT_KEYS(X)                                                                              \
     X(EK_TYPE, "type")                                                                             \
     X(EK_EVENT_ID, "event_id")                                                                     \
     X(EK_ORDER_ID, "order_id")                                                                     \
     X(EK_EVENT_TIME, "event_time")                                                                 \
-    X(EK_SKU_ORDER_ID, "sku_order_id")                                                             \
     X(EK_AFTERSALE_ID, "aftersale_id")                                                             \
+    X(EK_SKU_ORDER_ID, "sku_order_id")                                                             \
     X(EK_SHOP_ID, "shop_id")                                                                       \
     X(EK_INITIATOR, "initiator")                                                                   \
     X(EK_AFTERSALE_TYPE, "aftersale_type")                                                         \
@@ -683,10 +684,15 @@ static int scan(jparser *jp) {
     }
 }
 
-static int key_index(const key_def *keys, int n, const char *k, size_t len) {
-    for (int i = 0; i < n; i++)
-        if (keys[i].len == len && memcmp(keys[i].name, k, len) == 0)
-            return i;
+/* The index of key k in keys[n], or -1. The search starts at *hint, just
+ * after the previous key found, so that keys in table order (the order the
+ * event writers use) are found at the first try. */
+static int key_index(const key_def *keys, int n, int *hint, const char *k, size_t len) {
+    for (int i = 0, j = *hint; i < n; i++, j = j + 1 < n ? j + 1 : 0)
+        if (keys[j].len == len && memcmp(keys[j].name, k, len) == 0) {
+            *hint = j + 1 < n ? j + 1 : 0;
+            return j;
+        }
     return -1;
 }
 
@@ -695,6 +701,7 @@ static int parse_value(jparser *jp, size_t depth, jval *slot, obj_ctx ctx);
 /* jansson's parse_object, from just after its '{'. */
 static int parse_object(jparser *jp, size_t depth, obj_ctx ctx) {
     uint32_t object = jp->objects++;
+    int hint = 0;
     if (scan(jp))
         return -1;
     if (jp->tok == '}')
@@ -707,11 +714,12 @@ static int parse_object(jparser *jp, size_t depth, obj_ctx ctx) {
         jval *slot = NULL;
         obj_ctx sub = CTX_OTHER;
         int k = -1;
-        if (ctx == CTX_EVENT && (k = key_index(event_keys, EK__COUNT, jp->str, jp->slen)) >= 0) {
+        if (ctx == CTX_EVENT &&
+            (k = key_index(event_keys, EK__COUNT, &hint, jp->str, jp->slen)) >= 0) {
             slot = &jp->ev[k];
             sub = k == EK_ORDER ? CTX_ORDER : CTX_OTHER;
         } else if (ctx == CTX_ORDER &&
-                   (k = key_index(order_keys, OK__COUNT, jp->str, jp->slen)) >= 0) {
+                   (k = key_index(order_keys, OK__COUNT, &hint, jp->str, jp->slen)) >= 0) {
             slot = &jp->ord[k];
         }
         if (slot ? slot->seen : !key_set_add(&jp->keys, object, jp->str, jp->slen))
@@ -1151,9 +1159,9 @@ static void w_string(asw_buf *b, const char *s) {
 
 /* ,"key": (the first member of an object writes its own brace) */
 static void w_key(asw_buf *b, const char *key) {
-    asw_buf_reserve(b, strlen(key) + 4);
-    char *o = (char *)b->data + b->len;
     size_t n = strlen(key);
+    asw_buf_reserve(b, n + 4);
+    char *o = (char *)b->data + b->len;
     o[0] = ',';
     o[1] = '"';
     memcpy(o + 2, key, n);
