@@ -354,6 +354,34 @@ static bool is_alpha(int c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
+/* The end of the run of bytes from pos that a string holds as they are
+ * (not a control character, '"' or '\\'), eight at a time where it can:
+ * a byte b is flagged when b < 0x20, b ^ '"' == 0 or b ^ '\\' == 0, by the
+ * "has a byte less than n" bit trick, which flags no byte >= 0x80 and no
+ * byte before the first one that matches. */
+static size_t plain_run(const char *s, size_t pos, size_t end) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    while (pos + 8 <= end) {
+        uint64_t w;
+        memcpy(&w, s + pos, 8);
+        uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
+        uint64_t hit = ((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((b - ones) & ~b);
+        hit &= highs;
+        if (hit)
+            return pos + (size_t)__builtin_ctzll(hit) / 8;
+        pos += 8;
+    }
+#endif
+    while (pos < end) {
+        unsigned char c = (unsigned char)s[pos];
+        if (c < 0x20 || c == '"' || c == '\\')
+            break;
+        pos++;
+    }
+    return pos;
+}
+
 /* A string token from the '"' at jp->ts. jansson reads the whole string
  * before it decodes \u escapes, so a bad surrogate is reported only when
  * the rest of the string lexes. */
@@ -367,12 +395,7 @@ static int scan_string(jparser *jp) {
     bool nul = false;
     char bad[48] = ""; /* the first bad surrogate */
     for (;;) {
-        while (pos < end) {
-            unsigned char c = (unsigned char)s[pos];
-            if (c < 0x20 || c == '"' || c == '\\')
-                break;
-            pos++;
-        }
+        pos = plain_run(s, pos, end);
         if (pos == end) {
             if (at_end(jp, ts))
                 return -1;
