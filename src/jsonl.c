@@ -5,12 +5,12 @@
  * symbols) and lenient about what it does not (unknown keys are ignored, so
  * a producer that adds a field does not break the replay). It is one
  * hand-written pass over the line, the replay's hot path, that allocates
- * the event's strings and nothing else unless a string has escapes or an
- * object has keys the event does not use. As JSON it accepts exactly what
- * jansson (json_loadb with JSON_REJECT_DUPLICATES, which the replay used
- * before) accepts, duplicate keys refused at every depth, and refuses the
- * rest with jansson's message and column; test_jsonl holds the two side by
- * side.
+ * the event's strings and nothing else unless a string has escapes, an
+ * object has keys the event does not use or a real number is longer than
+ * 63 characters. As JSON it accepts exactly what jansson (json_loadb with
+ * JSON_REJECT_DUPLICATES, which the replay used before) accepts, duplicate
+ * keys refused at every depth, and refuses the rest with jansson's message
+ * and column; test_jsonl holds the two side by side.
  *
  * Formatting: the outputs of the replay (decisions, refund records) are
  * written straight into the buffer; the rest builds jansson objects in a
