@@ -1,6 +1,6 @@
 /*
  * jsonl.h -- the JSON Lines forms of SPEC section 3 (input events) and of the
- * outputs (Decision, RefundRecord, DeadLetter), built on jansson.
+ * outputs (Decision, RefundRecord, DeadLetter).
  *
  * Output objects have a fixed key order ("type" first, then the SPEC
  * section 5 fields in SPEC order) so the same outputs always print the same
@@ -24,7 +24,9 @@ extern "C" {
  * Parse one line (without its newline) into *ev. Returns 0 on success (the
  * caller owns the event's strings), or -1 with a one-line message in err and
  * *ev cleared. Unknown keys are ignored; a missing required key, a wrong JSON
- * type, an unknown enum symbol or an unknown "type" is an error.
+ * type, an unknown enum symbol or an unknown "type" is an error. A line that
+ * is not JSON as jansson reads it (json_loadb, JSON_REJECT_DUPLICATES) gets
+ * "invalid JSON at column N: " and jansson's own message for it.
  */
 int asw_jsonl_parse_event(const char *line, size_t len, asw_event *ev, char *err, size_t errlen);
 

@@ -4,10 +4,16 @@
  * outputs print with the SPEC field names in a fixed order.
  */
 #include <criterion/criterion.h>
+#include <criterion/logging.h>
 #include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "asw/alloc.h"
 #include "asw/buf.h"
+#include "asw/gen.h"
 #include "asw/jsonl.h"
 
 static int parse(const char *line, asw_event *ev, char *err) {
@@ -345,4 +351,860 @@ Test(jsonl, outputs_are_the_bytes_jansson_would_write_for_any_string) {
               "record:\n%.*s\n%.*s", (int)got.len, got.data, (int)want.len, want.data);
     asw_buf_free(&got);
     asw_buf_free(&want);
+}
+
+/* ---- the parser against jansson ----
+ *
+ * asw_jsonl_parse_event is a hand-written reader that must accept exactly
+ * the lines the jansson-based parser it replaced accepted, into the same
+ * event, and refuse the others with the same message. That parser is kept
+ * below, verbatim but for its names, as the reference: it lives here rather
+ * than in src/ so that no jansson parse path ships, and so that it cannot
+ * drift with the code it checks. Every case runs both and compares the
+ * return code, the message and every field of the event.
+ */
+
+typedef struct ref_parser {
+    json_t *obj;
+    char *err;
+    size_t errlen;
+    bool failed;
+} ref_parser;
+
+__attribute__((format(printf, 2, 3))) static void ref_fail(ref_parser *p, const char *fmt, ...) {
+    if (p->failed)
+        return;
+    p->failed = true;
+    if (p->errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->err, p->errlen, fmt, ap);
+    va_end(ap);
+}
+
+static json_t *ref_need(ref_parser *p, json_t *obj, const char *key) {
+    json_t *v = json_object_get(obj, key);
+    if (!v)
+        ref_fail(p, "missing field '%s'", key);
+    return v;
+}
+
+static char *ref_get_str(ref_parser *p, json_t *obj, const char *key) {
+    json_t *v = ref_need(p, obj, key);
+    if (!v)
+        return asw_strdup("");
+    if (!json_is_string(v)) {
+        ref_fail(p, "field '%s' must be a string", key);
+        return asw_strdup("");
+    }
+    return asw_strndup(json_string_value(v), json_string_length(v));
+}
+
+static int64_t ref_get_int(ref_parser *p, json_t *obj, const char *key) {
+    json_t *v = ref_need(p, obj, key);
+    if (!v)
+        return 0;
+    if (!json_is_integer(v)) {
+        ref_fail(p, "field '%s' must be an integer", key);
+        return 0;
+    }
+    return (int64_t)json_integer_value(v);
+}
+
+static bool ref_get_bool(ref_parser *p, json_t *obj, const char *key) {
+    json_t *v = ref_need(p, obj, key);
+    if (v && !json_is_boolean(v))
+        ref_fail(p, "field '%s' must be a boolean", key);
+    return v && json_is_true(v);
+}
+
+/* An enum field: its symbol parsed by `parse` into *out. */
+#define REF_GET_ENUM(p, obj, key, parse, out)                                                      \
+    do {                                                                                           \
+        json_t *v_ = ref_need((p), (obj), (key));                                                  \
+        if (!v_)                                                                                   \
+            break;                                                                                 \
+        if (!json_is_string(v_))                                                                   \
+            ref_fail((p), "field '%s' must be a string", (key));                                   \
+        else if (parse(json_string_value(v_), (out)) != 0)                                         \
+            ref_fail((p), "field '%s': unknown symbol '%s'", (key), json_string_value(v_));        \
+    } while (0)
+
+static void ref_parse_snapshot(ref_parser *p, json_t *obj, asw_order_snapshot *s) {
+    json_t *o = ref_need(p, obj, "order");
+    if (!o)
+        return;
+    if (!json_is_object(o)) {
+        ref_fail(p, "field 'order' must be an object");
+        return;
+    }
+    REF_GET_ENUM(p, o, "order_status", asw_order_status_parse, &s->order_status);
+    REF_GET_ENUM(p, o, "goods_type", asw_goods_type_parse, &s->goods_type);
+    s->cross_border = ref_get_bool(p, o, "cross_border");
+    s->order_paid_amount = ref_get_int(p, o, "order_paid_amount");
+    s->sku_paid_amount = ref_get_int(p, o, "sku_paid_amount");
+    json_t *d = json_object_get(o, "aftersale_deadline");
+    if (d && !json_is_null(d)) {
+        s->has_deadline = true;
+        s->aftersale_deadline = ref_get_int(p, o, "aftersale_deadline");
+    }
+}
+
+static int ref_parse_event(const char *line, size_t len, asw_event *ev, char *err, size_t errlen) {
+    asw_event_init(ev);
+    json_error_t jerr;
+    json_t *obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!obj) {
+        if (errlen)
+            snprintf(err, errlen, "invalid JSON at column %d: %s", jerr.column, jerr.text);
+        return -1;
+    }
+    ref_parser p = {.obj = obj, .err = err, .errlen = errlen};
+    if (!json_is_object(obj)) {
+        ref_fail(&p, "an event must be a JSON object");
+        goto done;
+    }
+    REF_GET_ENUM(&p, obj, "type", asw_event_type_parse, &ev->type);
+    if (p.failed)
+        goto done;
+
+    ev->event_id = ref_get_str(&p, obj, "event_id");
+    ev->order_id = ref_get_str(&p, obj, "order_id");
+    ev->event_time = ref_get_int(&p, obj, "event_time");
+    ev->sku_order_id = ref_get_str(&p, obj, "sku_order_id");
+    switch (ev->type) {
+    case ASW_EV_APPLIED:
+        ev->aftersale_id = ref_get_str(&p, obj, "aftersale_id");
+        ev->shop_id = ref_get_str(&p, obj, "shop_id");
+        REF_GET_ENUM(&p, obj, "initiator", asw_initiator_parse, &ev->initiator);
+        REF_GET_ENUM(&p, obj, "aftersale_type", asw_aftersale_type_parse, &ev->aftersale_type);
+        ev->amount = ref_get_int(&p, obj, "apply_amount");
+        ref_parse_snapshot(&p, obj, &ev->order);
+        ev->order_paid_amount = ev->order.order_paid_amount;
+        ev->sku_paid_amount = ev->order.sku_paid_amount;
+        break;
+    case ASW_EV_WITHDRAWN:
+        ev->aftersale_id = ref_get_str(&p, obj, "aftersale_id");
+        break;
+    case ASW_EV_CLOSED:
+        ev->aftersale_id = ref_get_str(&p, obj, "aftersale_id");
+        REF_GET_ENUM(&p, obj, "close_reason", asw_close_reason_parse, &ev->close_reason);
+        break;
+    case ASW_EV_SUCCEEDED:
+        ev->aftersale_id = ref_get_str(&p, obj, "aftersale_id");
+        ev->amount = ref_get_int(&p, obj, "refund_amount");
+        ev->order_paid_amount = ref_get_int(&p, obj, "order_paid_amount");
+        ev->sku_paid_amount = ref_get_int(&p, obj, "sku_paid_amount");
+        break;
+    case ASW_EV_CLAWED_BACK:
+        ev->refund_id = ref_get_str(&p, obj, "refund_id");
+        ev->amount = ref_get_int(&p, obj, "amount");
+        break;
+    case ASW_EV_EXTERNAL:
+        ev->refund_id = ref_get_str(&p, obj, "refund_id");
+        ev->shop_id = ref_get_str(&p, obj, "shop_id");
+        REF_GET_ENUM(&p, obj, "kind", asw_external_kind_parse, &ev->kind);
+        ev->amount = ref_get_int(&p, obj, "amount");
+        ev->order_paid_amount = ref_get_int(&p, obj, "order_paid_amount");
+        ev->sku_paid_amount = ref_get_int(&p, obj, "sku_paid_amount");
+        break;
+    default:
+        break;
+    }
+    /* Fields a type does not carry are "", never NULL. */
+    if (!ev->aftersale_id)
+        ev->aftersale_id = asw_strdup("");
+    if (!ev->refund_id)
+        ev->refund_id = asw_strdup("");
+    if (!ev->shop_id)
+        ev->shop_id = asw_strdup("");
+done:
+    json_decref(obj);
+    if (p.failed) {
+        asw_event_clear(ev);
+        return -1;
+    }
+    return 0;
+}
+
+static long diff_cases;
+
+/* The bytes of a line, printable, for a failure message (static buffer). */
+static const char *shown(const char *s, size_t n) {
+    static char out[4096];
+    size_t o = 0;
+    for (size_t i = 0; i < n && o + 8 < sizeof out; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7F && c != '\\')
+            out[o++] = (char)c;
+        else
+            o += (size_t)snprintf(out + o, sizeof out - o, "\\x%02x", c);
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static bool same_str(const char *a, const char *b) {
+    return (!a || !b) ? a == b : strcmp(a, b) == 0;
+}
+
+static void same_events(const asw_event *got, const asw_event *want, const char *line, size_t n) {
+    const char *l = shown(line, n);
+    cr_assert_eq(got->type, want->type, "type: %s", l);
+    cr_assert(same_str(got->event_id, want->event_id), "event_id: %s", l);
+    cr_assert(same_str(got->order_id, want->order_id), "order_id: %s", l);
+    cr_assert(same_str(got->aftersale_id, want->aftersale_id), "aftersale_id: %s", l);
+    cr_assert(same_str(got->refund_id, want->refund_id), "refund_id: %s", l);
+    cr_assert(same_str(got->sku_order_id, want->sku_order_id), "sku_order_id: %s", l);
+    cr_assert(same_str(got->shop_id, want->shop_id), "shop_id: %s", l);
+    cr_assert_eq(got->event_time, want->event_time, "event_time: %s", l);
+    cr_assert_eq(got->initiator, want->initiator, "initiator: %s", l);
+    cr_assert_eq(got->aftersale_type, want->aftersale_type, "aftersale_type: %s", l);
+    cr_assert_eq(got->close_reason, want->close_reason, "close_reason: %s", l);
+    cr_assert_eq(got->kind, want->kind, "kind: %s", l);
+    cr_assert_eq(got->amount, want->amount, "amount: %s", l);
+    cr_assert_eq(got->order_paid_amount, want->order_paid_amount, "order_paid_amount: %s", l);
+    cr_assert_eq(got->sku_paid_amount, want->sku_paid_amount, "sku_paid_amount: %s", l);
+    const asw_order_snapshot *g = &got->order, *w = &want->order;
+    cr_assert_eq(g->order_status, w->order_status, "order_status: %s", l);
+    cr_assert_eq(g->goods_type, w->goods_type, "goods_type: %s", l);
+    cr_assert_eq(g->cross_border, w->cross_border, "cross_border: %s", l);
+    cr_assert_eq(g->order_paid_amount, w->order_paid_amount, "order.order_paid_amount: %s", l);
+    cr_assert_eq(g->sku_paid_amount, w->sku_paid_amount, "order.sku_paid_amount: %s", l);
+    cr_assert_eq(g->has_deadline, w->has_deadline, "has_deadline: %s", l);
+    cr_assert_eq(g->aftersale_deadline, w->aftersale_deadline, "aftersale_deadline: %s", l);
+}
+
+/* Both parsers on one line: the same verdict, message and event. Returns
+ * whether the line was accepted. */
+static bool check_same(const char *line, size_t n) {
+    asw_event got, want, quiet;
+    char gerr[256] = "", werr[256] = "";
+    int g = asw_jsonl_parse_event(line, n, &got, gerr, sizeof gerr);
+    int w = ref_parse_event(line, n, &want, werr, sizeof werr);
+    diff_cases++;
+    cr_assert_eq(g, w, "verdicts differ (new %d '%s', jansson %d '%s') on: %s", g, gerr, w, werr,
+                 shown(line, n));
+    if (g == 0) {
+        same_events(&got, &want, line, n);
+    } else {
+        cr_assert_str_eq(gerr, werr, "messages differ (new '%s', jansson '%s') on: %s", gerr, werr,
+                         shown(line, n));
+        asw_event zero;
+        asw_event_init(&zero);
+        cr_assert(memcmp(&got, &zero, sizeof got) == 0, "a refused line leaves the event cleared");
+    }
+    /* Without room for a message the verdict is the same. */
+    cr_assert_eq(asw_jsonl_parse_event(line, n, &quiet, NULL, 0), g, "errlen 0: %s",
+                 shown(line, n));
+    asw_event_clear(&quiet);
+    asw_event_clear(&got);
+    asw_event_clear(&want);
+    return g == 0;
+}
+
+static bool check_str(const char *line) {
+    return check_same(line, strlen(line));
+}
+
+/* The lines of tests/data/sample.jsonl (ctest sets ASW_SOURCE_DIR). */
+static size_t sample_lines(char lines[][1024], size_t max) {
+    const char *dir = getenv("ASW_SOURCE_DIR");
+    cr_assert_not_null(dir, "ASW_SOURCE_DIR is not set (run through ctest)");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tests/data/sample.jsonl", dir);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "%s", path);
+    size_t n = 0;
+    while (n < max && fgets(lines[n], 1024, f)) {
+        lines[n][strcspn(lines[n], "\n")] = '\0';
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
+/* Lines as `generate` prints them: one of each event type from seed 3. */
+static size_t generated_lines(char lines[][1024], size_t max) {
+    asw_gen *g = asw_gen_new(3, 200, 16);
+    asw_event ev;
+    bool have[ASW_EV__COUNT] = {false};
+    size_t n = 0;
+    asw_buf b = ASW_BUF_INIT;
+    while (n < max && asw_gen_next(g, &ev)) {
+        if (!have[ev.type]) {
+            have[ev.type] = true;
+            asw_buf_reset(&b);
+            asw_jsonl_format_event(&ev, &b);
+            cr_assert_lt(b.len, 1024);
+            memcpy(lines[n], b.data, b.len - 1);
+            lines[n][b.len - 1] = '\0';
+            n++;
+        }
+        asw_event_clear(&ev);
+    }
+    asw_buf_free(&b);
+    asw_gen_destroy(g);
+    return n;
+}
+
+/* A line with escapes, non-ASCII text and unknown keys of every JSON type. */
+static const char rich_line[] =
+    "{\"x0\":null,\"type\":\"AfterSaleApplied\",\"event_id\":\"e\\\"\\\\\\/\\b\\f\\n\\r\\t\","
+    "\"order_id\":\"\\u004f\\u00e9\\u20AC\\uD83D\\uDE00\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\","
+    "\"event_time\":-0,\"\\u0061ftersale_id\":\"A\",\"sku_order_id\":\"S\",\"shop_id\":\"\","
+    "\"x1\":[1,-2.5e+3,true,false,null,\"s\",{},[],{\"k\":[{\"k\":1}]}],\"x2\":{\"a\":{\"b\":"
+    "{}}},\"initiator\":\"BUYER\",\"aftersale_type\":\"EXCHANGE\",\"apply_amount\":"
+    "9223372036854775807,\"order\":{\"type\":1,\"order_status\":\"SHIPPED\",\"goods_type\":"
+    "\"PHYSICAL\",\"cross_border\":true,\"order_paid_amount\":-9223372036854775808,"
+    "\"sku_paid_amount\":0,\"aftersale_deadline\":1,\"x\":1E-400},\"x3\":0.0 ,\r\t\n\"x4\":\"\"}";
+
+/* The base lines of the prefix and mutation tests. */
+static size_t base_lines(char lines[][1024], size_t max) {
+    static char sample[64][1024];
+    size_t ns = sample_lines(sample, 64), n = 0;
+    /* the sample's first of each type (spaced JSON) and its broken line */
+    bool have[ASW_EV__COUNT + 1] = {false};
+    for (size_t i = 0; i < ns && n < max; i++) {
+        asw_event ev;
+        char err[256];
+        int t = asw_jsonl_parse_event(sample[i], strlen(sample[i]), &ev, err, sizeof err) == 0
+                    ? (int)ev.type
+                    : ASW_EV__COUNT;
+        asw_event_clear(&ev);
+        if (!have[t]) {
+            have[t] = true;
+            memcpy(lines[n++], sample[i], 1024);
+        }
+    }
+    n += generated_lines(lines + n, max - n);
+    cr_assert_lt(n, max);
+    memcpy(lines[n++], rich_line, sizeof rich_line);
+    return n;
+}
+
+Test(jsonl_diff, every_sample_and_generated_line_parses_as_jansson_parses_it) {
+    static char sample[64][1024];
+    size_t ns = sample_lines(sample, 64);
+    cr_assert_gt(ns, 30);
+    for (size_t i = 0; i < ns; i++)
+        check_str(sample[i]);
+    asw_gen *g = asw_gen_new(3, 3000, 16);
+    asw_event ev;
+    asw_buf b = ASW_BUF_INIT;
+    long accepted = 0;
+    while (asw_gen_next(g, &ev)) {
+        asw_buf_reset(&b);
+        asw_jsonl_format_event(&ev, &b);
+        accepted += check_same((const char *)b.data, b.len - 1);
+        asw_event_clear(&ev);
+    }
+    asw_buf_free(&b);
+    asw_gen_destroy(g);
+    cr_assert_gt(accepted, 20000, "every generated line is an event");
+    cr_log_info("jsonl_diff: %ld sample and generated lines", diff_cases);
+}
+
+Test(jsonl_diff, every_prefix_of_a_line_is_judged_as_jansson_judges_it) {
+    static char lines[32][1024];
+    size_t n = base_lines(lines, 32);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(lines[i]);
+        for (size_t k = 0; k <= len; k++)
+            check_same(lines[i], k);
+    }
+    cr_log_info("jsonl_diff: %ld prefixes of %zu lines", diff_cases, n);
+}
+
+/* The bytes each position is replaced with, or has inserted before it:
+ * every character that means something to JSON, and bytes that start,
+ * continue or spoil UTF-8. */
+static const char mutation_bytes[] = "{}[]:,\" \\/\t\n\r\0\x01\x1f\x7f"
+                                     "019-+.eEu"
+                                     "abfnrtlsxADF"
+                                     "\x80\xbf\xc0\xc2\xc3\xdf\xe0\xed\xef\xf0\xf4\xf5\xff";
+
+Test(jsonl_diff, every_one_byte_change_is_judged_as_jansson_judges_it) {
+    static char lines[32][1024];
+    size_t n = base_lines(lines, 32);
+    char buf[1100];
+    long accepted = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(lines[i]);
+        for (size_t k = 0; k < len; k++) {
+            /* replaced */
+            for (size_t m = 0; m < sizeof mutation_bytes - 1; m++) {
+                memcpy(buf, lines[i], len);
+                buf[k] = mutation_bytes[m];
+                accepted += check_same(buf, len);
+            }
+            /* deleted */
+            memcpy(buf, lines[i], k);
+            memcpy(buf + k, lines[i] + k + 1, len - k - 1);
+            accepted += check_same(buf, len - 1);
+            /* inserted before */
+            for (size_t m = 0; m < sizeof mutation_bytes - 1; m++) {
+                memcpy(buf, lines[i], k);
+                buf[k] = mutation_bytes[m];
+                memcpy(buf + k + 1, lines[i] + k, len - k);
+                accepted += check_same(buf, len + 1);
+            }
+        }
+    }
+    cr_assert_gt(accepted, 1000, "some changes keep a valid event");
+    cr_log_info("jsonl_diff: %ld one-byte changes of %zu lines, %ld accepted", diff_cases, n,
+                accepted);
+}
+
+Test(jsonl_diff, random_changes_are_judged_as_jansson_judges_them) {
+    static char lines[32][1024];
+    size_t n = base_lines(lines, 32);
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    char buf[1100];
+    for (int round = 0; round < 60000; round++) {
+        size_t i = (size_t)round % n, len = strlen(lines[i]);
+        memcpy(buf, lines[i], len);
+        int changes = 2 + round % 4;
+        for (int c = 0; c < changes && len > 1; c++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            size_t k = (size_t)(x >> 8) % len;
+            char byte =
+                (x & 1) ? mutation_bytes[(x >> 40) % (sizeof mutation_bytes - 1)] : (char)(x >> 48);
+            switch ((x >> 4) % 3) {
+            case 0:
+                buf[k] = byte;
+                break;
+            case 1:
+                memmove(buf + k, buf + k + 1, len - k - 1);
+                len--;
+                break;
+            default:
+                if (len + 1 < sizeof buf) {
+                    memmove(buf + k + 1, buf + k, len - k);
+                    buf[k] = byte;
+                    len++;
+                }
+            }
+        }
+        check_same(buf, len);
+    }
+    cr_log_info("jsonl_diff: %ld random changes", diff_cases);
+}
+
+/* A withdrawn event with %s where more top-level members go. */
+#define WITHDRAWN_FMT                                                                              \
+    "{%s\"type\":\"AfterSaleWithdrawn\",\"event_id\":\"e\",\"order_id\":\"O\",\"event_time\":1,"   \
+    "\"aftersale_id\":\"A\",\"sku_order_id\":\"S\"}"
+
+/* An applied event with %s where more members of "order" go. */
+#define APPLIED_ORDER_FMT                                                                          \
+    "{\"type\":\"AfterSaleApplied\",\"event_id\":\"e\",\"order_id\":\"O\",\"event_time\":1,"       \
+    "\"aftersale_id\":\"A\",\"sku_order_id\":\"S\",\"shop_id\":\"s\",\"initiator\":\"BUYER\","     \
+    "\"aftersale_type\":\"EXCHANGE\",\"apply_amount\":0,\"order\":{%s\"order_status\":"            \
+    "\"SHIPPED\",\"goods_type\":\"PHYSICAL\",\"cross_border\":false,\"order_paid_amount\":1,"      \
+    "\"sku_paid_amount\":1}}"
+
+typedef struct bytes {
+    const char *s;
+    size_t n;
+} bytes;
+
+#define B(lit)                                                                                     \
+    { (lit), sizeof(lit) - 1 }
+
+/* JSON values, valid or not, with NULs and bad bytes where they matter. */
+static const bytes tricky_values[] = {
+    B("0"),
+    B("-0"),
+    B("01"),
+    B("-01"),
+    B("00"),
+    B("1.0"),
+    B("1e3"),
+    B("1E+3"),
+    B("1e-3"),
+    B("-"),
+    B("-a"),
+    B("1."),
+    B("1.e5"),
+    B(".5"),
+    B("+1"),
+    B("1e"),
+    B("1e+"),
+    B("1ee"),
+    B("9223372036854775807"),
+    B("9223372036854775808"),
+    B("-9223372036854775808"),
+    B("-9223372036854775809"),
+    B("18446744073709551616"),
+    B("123456789012345678901234567890"),
+    B("1e400"),
+    B("-1e400"),
+    B("1e-400"),
+    B("1.7976931348623157e308"),
+    B("1.8e308"),
+    B("0x10"),
+    B("Infinity"),
+    B("NaN"),
+    B("-Infinity"),
+    B("true"),
+    B("false"),
+    B("null"),
+    B("True"),
+    B("nul"),
+    B("truefalse"),
+    B("tru"),
+    B("nulll"),
+    B("t"),
+    B("1\0"),
+    B("true\0"),
+    B("1.5\0"),
+    B("1\0\0"),
+    B("null\0 "),
+    B("1 \0"),
+    B("1e5\0"),
+    B("-\0"),
+    B("0\0"),
+    B("\0"),
+    B("\"\0\""),
+    B("\"\""),
+    B("\"a\""),
+    B("\"\\u0000\""),
+    B("\"a\\u0000b\""),
+    B("\"\\u00\""),
+    B("\"\\u12G4\""),
+    B("\"\\x\""),
+    B("\"\\'\""),
+    B("\"\\\""),
+    B("\"\\"),
+    B("\"\\u"),
+    B("\"\\uD800\""),
+    B("\"\\uDC00\""),
+    B("\"\\uD800\\u0041\""),
+    B("\"\\uD800\\uD800\""),
+    B("\"\\uD800\\uDC00\""),
+    B("\"\\ud83d\\ude00\""),
+    B("\"\\uDBFF\\uDFFF\""),
+    B("\"\\uD800\\\\u0041\""),
+    B("\"\\uD800x\""),
+    B("\"\\uD800\\n\""),
+    B("\"\\uD800"),
+    B("\"\\uDC00 \xff\""),
+    B("\"\\uDC00\"\xff"),
+    B("\"\\uD800\\u"),
+    B("\"\\uD800\\uZ\""),
+    B("\"\\u00e9\\u20ac\""),
+    B("\"\xc3\xa9\""),
+    B("\"\xe2\x82\xac\""),
+    B("\"\xf0\x9f\x98\x80\""),
+    B("\"\xc3\""),
+    B("\"\xc3\xc3\""),
+    B("\"\xc0\x80\""),
+    B("\"\xe0\x80\x80\""),
+    B("\"\xed\xa0\x80\""),
+    B("\"\xf4\x90\x80\x80\""),
+    B("\"\xf5\x80\x80\x80\""),
+    B("\"\x80\""),
+    B("\"\xff\""),
+    B("\"\xef\xbf\xbf\""),
+    B("\xc3\xa9"),
+    B("\xc2\xa0"),
+    B("\xff"),
+    B("\"\t\""),
+    B("\"\n\""),
+    B("\"\x01\""),
+    B("\"\x1f\""),
+    B("\"\x7f\""),
+    B("\"abcdefghijklmnopqrstuvwxyz\\q\""),
+    B("\"abcdefghijklmnopqrstuvwxyz"),
+    B("\"0123456789012345678\\uD800\""),
+    B("\"012345678901234567\\uD800\""),
+    B("123456789012345678901234567890.5e400"),
+    B("[]"),
+    B("{}"),
+    B("[1,2]"),
+    B("[1,]"),
+    B("[,1]"),
+    B("[1 2]"),
+    B("[1,,2]"),
+    B("["),
+    B("[1"),
+    B("[1,"),
+    B("]"),
+    B("{"),
+    B("}"),
+    B(":"),
+    B(","),
+    B("{\"a\"}"),
+    B("{\"a\":}"),
+    B("{\"a\" 1}"),
+    B("{\"a\":1,}"),
+    B("{,}"),
+    B("{1:1}"),
+    B("{\"a\":1 \"b\":2}"),
+    B("{\"a\":1,\"a\":2}"),
+    B("{\"a\":1,\"\\u0061\":2}"),
+    B("{\"a\":1,\"b\":{\"a\":1}}"),
+    B("[{\"a\":1},{\"a\":1}]"),
+    B("[{\"a\":1,\"a\":1}]"),
+    B("{\"\":1,\"\":2}"),
+    B("{\"a\\u0000\":1}"),
+    B("{\"a\":[{\"b\":[{\"c\":1,\"c\":2}]}]}"),
+    B("{\"type\":1,\"type\":2}"),
+    B("{\"\xc3\xa9\":1,\"\\u00e9\":2}"),
+    B("[\"a\" \xff]"),
+    B(" \f1"),
+    B("\v1"),
+    B("[\n1\n,\nx]"),
+    B("[1,\n\"\xc3\xa9\xc3\xa9\"\n,\n@]"),
+    B("[1\0,\nx]"),
+};
+
+/* Key texts (inside the quotes), valid or not. */
+static const bytes tricky_keys[] = {
+    B("type"),
+    B("\\u0074ype"),
+    B("event_id"),
+    B("order"),
+    B("order_status"),
+    B("x"),
+    B(""),
+    B("\\u0000"),
+    B("a\\u0000"),
+    B("\\uD800"),
+    B("\xc3\xa9"),
+    B("\xff"),
+    B("a\"b"),
+    B("\\"),
+    B("a\nb"),
+    B("sku_paid_amount"),
+    B("aftersale_deadline"),
+    B("kind"),
+    B("amount"),
+};
+
+Test(jsonl_diff, tricky_values_keys_and_members_are_judged_as_jansson_judges_them) {
+    char buf[4096], member[512];
+    long before = diff_cases;
+    for (size_t i = 0; i < sizeof tricky_values / sizeof tricky_values[0]; i++) {
+        const bytes *v = &tricky_values[i];
+        /* alone, in an array, under an unknown key, and as a known field */
+        check_same(v->s, v->n);
+        int n = snprintf(buf, sizeof buf, "[%.*s]", (int)v->n, v->s);
+        memcpy(buf + 1, v->s, v->n); /* %.*s stops at a NUL */
+        check_same(buf, (size_t)n);
+        static const char *const keys[] = {"x",    "event_id", "event_time",
+                                           "type", "order",    "aftersale_id"};
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+            int m = snprintf(member, sizeof member, "\"%s\":", keys[k]);
+            memcpy(member + m, v->s, v->n);
+            m += (int)v->n;
+            member[m++] = ',';
+            member[m] = '\0';
+            /* a member before the event's own, at the top and in "order" */
+            const char *fmts[] = {WITHDRAWN_FMT, APPLIED_ORDER_FMT};
+            for (int f = 0; f < 2; f++) {
+                const char *fmt = fmts[f], *at = strstr(fmt, "%s");
+                size_t pre = (size_t)(at - fmt), post = strlen(at + 2);
+                memcpy(buf, fmt, pre);
+                memcpy(buf + pre, member, (size_t)m);
+                memcpy(buf + pre + m, at + 2, post);
+                check_same(buf, pre + (size_t)m + post);
+            }
+            /* the only member */
+            int t = snprintf(buf, sizeof buf, "{\"%s\":", keys[k]);
+            memcpy(buf + t, v->s, v->n);
+            buf[t + (int)v->n] = '}';
+            check_same(buf, (size_t)t + v->n + 1);
+        }
+    }
+    for (size_t i = 0; i < sizeof tricky_keys / sizeof tricky_keys[0]; i++) {
+        const bytes *k = &tricky_keys[i];
+        for (int f = 0; f < 2; f++) {
+            char m[128];
+            int mn = snprintf(m, sizeof m, "\"%.*s\":1,", (int)k->n, k->s);
+            const char *fmt = f ? APPLIED_ORDER_FMT : WITHDRAWN_FMT, *at = strstr(fmt, "%s");
+            size_t pre = (size_t)(at - fmt), post = strlen(at + 2);
+            memcpy(buf, fmt, pre);
+            memcpy(buf + pre, m, (size_t)mn);
+            memcpy(buf + pre + mn, at + 2, post);
+            check_same(buf, pre + (size_t)mn + post);
+            /* twice: a duplicate wherever it is */
+            memcpy(buf + pre + mn, m, (size_t)mn);
+            memcpy(buf + pre + 2 * mn, at + 2, post);
+            check_same(buf, pre + 2 * (size_t)mn + post);
+        }
+    }
+    cr_log_info("jsonl_diff: %ld tricky cases", diff_cases - before);
+}
+
+Test(jsonl_diff, fields_of_every_wrong_type_are_refused_as_before) {
+    static const char *const values[] = {"\"s\"", "1",    "-1", "1.0", "1e3",       "true",
+                                         "false", "null", "{}", "[]",  "\"BUYER\"", "\"\""};
+    static const char *const keys[] = {"type",
+                                       "event_id",
+                                       "order_id",
+                                       "event_time",
+                                       "aftersale_id",
+                                       "sku_order_id",
+                                       "shop_id",
+                                       "initiator",
+                                       "aftersale_type",
+                                       "apply_amount",
+                                       "order",
+                                       "refund_amount",
+                                       "order_paid_amount",
+                                       "sku_paid_amount",
+                                       "close_reason",
+                                       "refund_id",
+                                       "amount",
+                                       "kind",
+                                       "order_status",
+                                       "goods_type",
+                                       "cross_border",
+                                       "aftersale_deadline"};
+    static const char *const types[] = {"AfterSaleApplied", "AfterSaleWithdrawn",
+                                        "AfterSaleClosed",  "AfterSaleSucceeded",
+                                        "RefundClawedBack", "ExternalRefundRecorded"};
+    /* a full line of each type, with one key's value replaced or the key
+     * left out; the order keys inside "order" */
+    char line[2048];
+    long accepted = 0;
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+            for (size_t v = 0; v <= sizeof values / sizeof values[0]; v++) {
+                size_t o = 0;
+                o += (size_t)snprintf(line + o, sizeof line - o, "{");
+                for (size_t j = 0; j < 18; j++) {
+                    const char *val = "\"x\"";
+                    if (strstr("event_time apply_amount refund_amount order_paid_amount "
+                               "sku_paid_amount amount",
+                               keys[j]))
+                        val = "5";
+                    if (j == 0)
+                        val = NULL;
+                    if (strcmp(keys[j], "initiator") == 0)
+                        val = "\"MERCHANT_CARD\"";
+                    if (strcmp(keys[j], "aftersale_type") == 0)
+                        val = "\"RESHIP\"";
+                    if (strcmp(keys[j], "close_reason") == 0)
+                        val = "\"FAILED\"";
+                    if (strcmp(keys[j], "kind") == 0)
+                        val = "\"OFFLINE\"";
+                    char typebuf[64];
+                    if (j == 0) {
+                        snprintf(typebuf, sizeof typebuf, "\"%s\"", types[t]);
+                        val = typebuf;
+                    }
+                    char orderbuf[512];
+                    if (strcmp(keys[j], "order") == 0) {
+                        size_t p = 0;
+                        p += (size_t)snprintf(orderbuf, sizeof orderbuf, "{");
+                        static const char *const ok[] = {"order_status",    "goods_type",
+                                                         "cross_border",    "order_paid_amount",
+                                                         "sku_paid_amount", "aftersale_deadline"};
+                        static const char *const ov[] = {
+                            "\"CANCELLED\"", "\"VIRTUAL\"", "true", "7", "8", "9"};
+                        for (size_t q = 0; q < 6; q++) {
+                            bool target = k >= 18 && strcmp(keys[k], ok[q]) == 0;
+                            if (target && v == sizeof values / sizeof values[0])
+                                continue;
+                            p += (size_t)snprintf(orderbuf + p, sizeof orderbuf - p, "%s\"%s\":%s",
+                                                  p > 1 ? "," : "", ok[q],
+                                                  target ? values[v] : ov[q]);
+                        }
+                        snprintf(orderbuf + p, sizeof orderbuf - p, "}");
+                        val = orderbuf;
+                    }
+                    if (k == j) {
+                        if (v == sizeof values / sizeof values[0])
+                            continue; /* left out */
+                        val = values[v];
+                    }
+                    o += (size_t)snprintf(line + o, sizeof line - o, "%s\"%s\":%s",
+                                          o > 1 ? "," : "", keys[j], val);
+                }
+                snprintf(line + o, sizeof line - o, "}");
+                accepted += check_str(line);
+            }
+        }
+    }
+    cr_assert_gt(accepted, 50);
+    cr_log_info("jsonl_diff: %ld lines with a field of each type or missing, %ld accepted",
+                diff_cases, accepted);
+    /* and the long unknown symbol */
+    check_str("{\"type\":\"AfterSaleClosed\",\"event_id\":\"e\",\"order_id\":\"O\",\"event_time\""
+              ":1,\"sku_order_id\":\"S\",\"aftersale_id\":\"A\",\"close_reason\":\""
+              "MERCHANT_REJECTEDMERCHANT_REJECTEDMERCHANT_REJECTEDMERCHANT_REJECTEDMERCHANT\"}");
+    check_str("{\"type\":\"AfterSaleApplied\\u0000\"}");
+    check_str("{\"type\":\"AfterSale\\u0041pplied\"}");
+}
+
+/* `depth` arrays around `inner`, under an unknown key of a valid event. */
+static void check_nested(int depth, const char *inner) {
+    size_t in = strlen(inner), n = 0;
+    char *line = malloc((size_t)depth * 2 + in + 256);
+    const char *head = "{\"type\":\"AfterSaleWithdrawn\",\"event_id\":\"e\",\"order_id\":\"O\","
+                       "\"event_time\":1,\"aftersale_id\":\"A\",\"sku_order_id\":\"S\",\"x\":";
+    memcpy(line, head, strlen(head));
+    n = strlen(head);
+    for (int i = 0; i < depth; i++)
+        line[n++] = '[';
+    memcpy(line + n, inner, in);
+    n += in;
+    for (int i = 0; i < depth; i++)
+        line[n++] = ']';
+    line[n++] = '}';
+    check_same(line, n);
+    /* and at the top level */
+    check_same(line + strlen(head), n - strlen(head) - 1);
+    free(line);
+}
+
+Test(jsonl_diff, nesting_is_limited_where_jansson_limits_it) {
+    /* jansson's limit is 2048 values deep, the event object being the first */
+    for (int d = 2044; d <= 2050; d++) {
+        check_nested(d, "");
+        check_nested(d, "1");
+        check_nested(d, "{}");
+        check_nested(d, "{\"a\":1}");
+        check_nested(d, "\"s\"");
+        check_nested(d, "x");
+        check_nested(d, "{\"a\":");
+    }
+    cr_log_info("jsonl_diff: %ld nesting cases", diff_cases);
+}
+
+Test(jsonl, integers_print_as_printf_prints_them) {
+    static const int64_t values[] = {0,
+                                     1,
+                                     -1,
+                                     9,
+                                     -9,
+                                     10,
+                                     -10,
+                                     99,
+                                     100,
+                                     -100,
+                                     1234567890,
+                                     999999999999999999,
+                                     1000000000000000000,
+                                     -1000000000000000000,
+                                     INT64_MAX,
+                                     INT64_MAX - 1,
+                                     INT64_MIN,
+                                     INT64_MIN + 1};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+        asw_decision d = {
+            .aftersale_id = "A", .order_id = "O", .sku_order_id = "S", .source_offset = values[i]};
+        asw_buf out = ASW_BUF_INIT;
+        asw_jsonl_format_decision(&d, &out);
+        char want[64];
+        snprintf(want, sizeof want, ",\"source_offset\":%lld}\n", (long long)values[i]);
+        size_t n = strlen(want);
+        cr_assert(out.len > n && memcmp(out.data + out.len - n, want, n) == 0, "%.*s", (int)out.len,
+                  out.data);
+        asw_buf_free(&out);
+    }
 }
