@@ -219,9 +219,9 @@ Test(worker_mock, abortable_commit_error_rolls_state_back_and_ends_like_a_clean_
 Test(worker_mock, two_threads_abort_roll_back_and_end_like_a_clean_run) {
     set("num.threads", "2");
     asw_worker *w = start_worker();
+    /* A batch may take every record queued: the first transaction is the
+     * one that surely holds records. */
     consume_until(w, 60);
-    cr_assert_eq(asw_worker_commit(w), 0, "%s", asw_worker_error(w));
-    consume_until(w, 140);
     rd_kafka_mock_push_request_errors(fx.mc, APIKEY_END_TXN, 1,
                                       RD_KAFKA_RESP_ERR_UNKNOWN_PRODUCER_ID);
     cr_assert_eq(asw_worker_commit(w), 1, "expected an abort: %s", asw_worker_error(w));
