@@ -17,6 +17,10 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs" -LE integration
 
+echo "== Release build (gcc -O3 warns about more than -O2 does)"
+cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release -DASW_BUILD_TESTS=OFF >/dev/null
+cmake --build build-release -j"$jobs"
+
 echo "== sanitizer build (address, undefined) + unit tests"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DASW_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$jobs"

@@ -116,7 +116,7 @@ bool asw_codec_utf8_valid(const uint8_t *s, size_t n) {
 }
 
 static asw_codec_err v_string(vcur *c, const char *field) {
-    int64_t len;
+    int64_t len = 0; /* gcc -O3 cannot see that v_long sets it on success */
     asw_codec_err rc = v_long(c, field, &len);
     if (rc)
         return rc;
@@ -209,7 +209,7 @@ static asw_codec_err validate_blocks(vcur *c, avro_schema_t items, avro_schema_t
 static asw_codec_err validate_datum(vcur *c, avro_schema_t w, avro_schema_t r, const char *field,
                                     int depth) {
     asw_codec_err rc = ASW_CODEC_OK;
-    int64_t v;
+    int64_t v = 0; /* as in v_string */
     w = asw_codec_deref(w);
     if (!w || depth > MAX_DEPTH)
         return asw_codec_fail(c->err, c->errlen, ASW_CODEC_E_BODY,
