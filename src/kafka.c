@@ -231,15 +231,23 @@ int asw_kafka_create_topic(rd_kafka_t *rk, const char *topic, int32_t partitions
      * as an unknown topic, or holds the first records produced to it until
      * librdkafka's next metadata refresh (hundreds of milliseconds that the
      * first transaction of a new worker would wait). */
-    for (int i = 0; i < timeout_ms / 20; i++) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t deadline = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + timeout_ms;
+    for (;;) {
         int32_t parts;
         bool led = false;
+        /* A topic-level error such as LEADER_NOT_AVAILABLE is "not yet" here. */
         int r = topic_lookup(rk, topic, timeout_ms, &parts, &led, err, errlen);
-        if (r < 0)
-            goto done;
         if (r == 0 && led) {
             rc = 0;
             goto done;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 >= deadline) {
+            if (r < 0)
+                goto done; /* its message is in err */
+            break;
         }
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);

@@ -185,6 +185,15 @@ static void set_fatal_locked(asw_worker *w, const char *fmt, va_list ap) {
     asw_log_write(w->log, ASW_LOG_FATAL, "worker_fatal", "reason=\"%s\"", w->error);
 }
 
+/* The open transaction failed and can only be aborted (a delivery failed,
+ * or librdkafka refuses records in it). Any thread. */
+static void txn_fail(asw_worker *w) {
+    pthread_mutex_lock(&w->state_lock);
+    if (w->txn == WTXN_IN_TXN)
+        w->txn = WTXN_ABORTABLE;
+    pthread_mutex_unlock(&w->state_lock);
+}
+
 /* Stop the worker with a reason (the first reason wins). Any thread. */
 __attribute__((format(printf, 2, 3))) static void set_fatal(asw_worker *w, const char *fmt, ...) {
     va_list ap;
@@ -278,10 +287,7 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     }
     /* A failed delivery fails the transaction: commit will report it as an
      * abortable (or fatal) error; note it so commit aborts right away. */
-    pthread_mutex_lock(&w->state_lock);
-    if (w->txn == WTXN_IN_TXN)
-        w->txn = WTXN_ABORTABLE;
-    pthread_mutex_unlock(&w->state_lock);
+    txn_fail(w);
     asw_log_write(w->log, ASW_LOG_WARN, "delivery_failed", "topic=%s error=%s",
                   rd_kafka_topic_name(m->rkt), rd_kafka_err2name(m->err));
 }
@@ -457,13 +463,21 @@ static int produce(wlane *l, const char *topic, int32_t partition, const void *k
                                   RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_KEY(key, keylen),
                                   RD_KAFKA_V_VALUE((void *)value, len),
                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
-        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && !is_fatal(w)) {
             rd_kafka_poll(w->producer, 50);
             continue;
         }
         if (e) {
             if (hdrs)
                 rd_kafka_headers_destroy(hdrs);
+            l->last_produce_error = e;
+            if (e != RD_KAFKA_RESP_ERR__FATAL &&
+                (e == RD_KAFKA_RESP_ERR__STATE || w->txn == WTXN_ABORTABLE)) {
+                /* After a failed delivery librdkafka refuses every further
+                 * record of the transaction: abort it, not the worker. */
+                txn_fail(w);
+                return -1;
+            }
             if (e == RD_KAFKA_RESP_ERR__FATAL) {
                 char buf[512];
                 rd_kafka_resp_err_t orig = rd_kafka_fatal_error(w->producer, buf, sizeof buf);
@@ -473,7 +487,6 @@ static int produce(wlane *l, const char *topic, int32_t partition, const void *k
                  * same record would be refused again after an abort, so
                  * retrying would only loop. The caller may handle
                  * MSG_SIZE_TOO_LARGE; anything else ends the worker. */
-                l->last_produce_error = e;
                 if (e != RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE)
                     set_fatal(w, "producing %zu bytes to %s: %s", len, topic, rd_kafka_err2str(e));
             }
@@ -505,7 +518,8 @@ static void dead_letter(wlane *l, const rd_kafka_message_t *m, const char *code,
     rd_kafka_headers_t *again = rd_kafka_headers_copy(h);
     if (produce(l, w->topic_dlq, part, m->key, m->key_len, m->payload, m->len, h) == 0) {
         l->stats.dead_letters++;
-    } else if (!is_fatal(w) && l->last_produce_error == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+    } else if (!is_fatal(w) && w->txn != WTXN_ABORTABLE &&
+               l->last_produce_error == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
         /* Too large to copy: the dead letter points at the original, which
          * stays in the input topic at the source partition and offset. A key
          * longer than any id goes too (it may be what was too large). */
@@ -516,7 +530,7 @@ static void dead_letter(wlane *l, const rd_kafka_message_t *m, const char *code,
         if (produce(l, w->topic_dlq, part, drop_key ? NULL : m->key, drop_key ? 0 : m->key_len,
                     NULL, 0, again) == 0)
             l->stats.dead_letters++;
-        else
+        else if (w->txn != WTXN_ABORTABLE)
             set_fatal(w, "cannot produce a dead letter to %s", w->topic_dlq);
         again = NULL;
     }
@@ -540,7 +554,7 @@ static void produce_output(wlane *l, const rd_kafka_message_t *m, const char *to
         (*count)++;
         return;
     }
-    if (is_fatal(w))
+    if (is_fatal(w) || w->txn == WTXN_ABORTABLE)
         return;
     if (l->last_produce_error == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
         char msg[160];
@@ -682,6 +696,8 @@ static int emit_changelog(void *opaque, const void *key, size_t keylen, const vo
     changelog_target *t = opaque;
     asw_worker *w = t->l->w;
     if (produce(t->l, w->topic_cl, t->partition, key, keylen, value, len, NULL) != 0) {
+        if (w->txn == WTXN_ABORTABLE)
+            return -1; /* the commit aborts it */
         bool order = keylen > 0 && ((const char *)key)[0] != '\0';
         set_fatal(w,
                   "cannot write the state of %s%.*s (%zu bytes) to %s [%" PRId32
@@ -709,7 +725,8 @@ static void changelog_lane(wlane *l) {
         asw_processor_evict_step(proc, EVICT_ROUNDS);
         changelog_target t = {l, p};
         if (asw_changelog_write(l->codec, proc, w->topic_in, &l->buf, emit_changelog, &t, err,
-                                sizeof err) < 0)
+                                sizeof err) < 0 &&
+            w->txn != WTXN_ABORTABLE)
             set_fatal(w, "%s", err);
     }
 }
@@ -871,6 +888,11 @@ static void run_job(wlane *l, wjob job) {
 static void *lane_thread(void *arg) {
     wlane *l = arg;
     asw_worker *w = l->w;
+    /* SIGINT and SIGTERM are for the polling thread (its flag stops the
+     * loop). */
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, NULL);
     uint64_t seen = 0;
     for (;;) {
         pthread_mutex_lock(&w->pool_lock);
@@ -975,7 +997,9 @@ static void flush_batch(asw_worker *w) {
     for (int i = 0; i < w->n_lanes && !any; i++)
         for (size_t k = 0; k < w->lanes[i].n_msgs && !any; k++)
             any = w->parts[w->lanes[i].msgs[k]->partition].proc != NULL;
-    if (any && !is_fatal(w) && begin_txn(w) == 0)
+    /* Nothing goes into a transaction that can only be aborted: its
+     * records are read again from the committed offsets after the abort. */
+    if (any && !is_fatal(w) && w->txn != WTXN_ABORTABLE && begin_txn(w) == 0)
         run_lanes(w, WJOB_PROCESS);
     for (int i = 0; i < w->n_lanes; i++) {
         wlane *l = &w->lanes[i];
@@ -1244,14 +1268,14 @@ int asw_worker_step(asw_worker *w, int timeout_ms) {
      * whole timeout late. */
     if (txn_open(w)) {
         int64_t due = w->txn_begin_ms + w->commit_interval_ms - now_ms();
-        if (due < timeout_ms)
+        if (timeout_ms < 0 || due < timeout_ms)
             timeout_ms = due > 0 ? (int)due : 0;
     }
     /* A batch: the first record waited for, then, with several lanes, what
      * is already queued, up to what the transaction may still take. One
      * lane processes each record as it is polled: batching would only
      * delay it. */
-    int64_t room = w->commit_max_records - w->txn_records;
+    int64_t room = w->commit_max_records - (txn_open(w) ? w->txn_records : 0);
     size_t max = w->n_lanes == 1 || room < 1 ? 1 : room < BATCH_MAX ? (size_t)room : BATCH_MAX;
     rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, timeout_ms);
     while (m) {
@@ -1273,7 +1297,7 @@ int asw_worker_step(asw_worker *w, int timeout_ms) {
     }
     flush_batch(w);
     rd_kafka_poll(w->producer, 0);
-    if (txn_open(w) && (w->txn_records >= w->commit_max_records ||
+    if (txn_open(w) && (w->txn == WTXN_ABORTABLE || w->txn_records >= w->commit_max_records ||
                         now_ms() - w->txn_begin_ms >= w->commit_interval_ms))
         asw_worker_commit(w);
     log_stats(w);
@@ -1357,6 +1381,13 @@ void asw_worker_destroy(asw_worker *w) {
         return;
     if (!w->closed)
         asw_worker_close(w);
+    /* A batch is never left pending; its messages would have to go before
+     * the consumer that owns them. */
+    for (int i = 0; i < w->n_lanes; i++) {
+        for (size_t k = 0; k < w->lanes[i].n_msgs; k++)
+            rd_kafka_message_destroy(w->lanes[i].msgs[k]);
+        w->lanes[i].n_msgs = 0;
+    }
     if (w->restorer) {
         rd_kafka_consumer_close(w->restorer);
         rd_kafka_destroy(w->restorer);
@@ -1371,8 +1402,6 @@ void asw_worker_destroy(asw_worker *w) {
     free(w->parts);
     for (int i = 0; i < w->n_lanes; i++) {
         wlane *l = &w->lanes[i];
-        for (size_t k = 0; k < l->n_msgs; k++)
-            rd_kafka_message_destroy(l->msgs[k]);
         free(l->msgs);
         asw_buf_free(&l->buf);
         asw_codec_destroy(l->codec);
