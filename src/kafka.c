@@ -145,6 +145,12 @@ fail:
     return NULL;
 }
 
+static int64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* A topic in fresh metadata: 1 when missing, 0 with its partition count and
  * whether every partition has a leader, -1 on error (message in err). */
 static int topic_lookup(rd_kafka_t *rk, const char *topic, int timeout_ms, int32_t *count,
@@ -231,9 +237,7 @@ int asw_kafka_create_topic(rd_kafka_t *rk, const char *topic, int32_t partitions
      * as an unknown topic, or holds the first records produced to it until
      * librdkafka's next metadata refresh (hundreds of milliseconds that the
      * first transaction of a new worker would wait). */
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    int64_t deadline = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 + timeout_ms;
+    int64_t deadline = mono_ms() + timeout_ms;
     for (;;) {
         int32_t parts;
         bool led = false;
@@ -243,8 +247,7 @@ int asw_kafka_create_topic(rd_kafka_t *rk, const char *topic, int32_t partitions
             rc = 0;
             goto done;
         }
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if ((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 >= deadline) {
+        if (mono_ms() >= deadline) {
             if (r < 0)
                 goto done; /* its message is in err */
             break;

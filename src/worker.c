@@ -176,13 +176,18 @@ static bool txn_open(const asw_worker *w) {
     return w->txn == WTXN_IN_TXN || w->txn == WTXN_ABORTABLE;
 }
 
-/* With state_lock held. */
-static void set_fatal_locked(asw_worker *w, const char *fmt, va_list ap) {
-    if (w->txn == WTXN_FATAL)
-        return;
-    w->txn = WTXN_FATAL;
-    vsnprintf(w->error, sizeof w->error, fmt, ap);
-    asw_log_write(w->log, ASW_LOG_FATAL, "worker_fatal", "reason=\"%s\"", w->error);
+/* Stop the worker with a reason (the first reason wins). Any thread. */
+__attribute__((format(printf, 2, 3))) static void set_fatal(asw_worker *w, const char *fmt, ...) {
+    pthread_mutex_lock(&w->state_lock);
+    if (w->txn != WTXN_FATAL) {
+        w->txn = WTXN_FATAL;
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(w->error, sizeof w->error, fmt, ap);
+        va_end(ap);
+        asw_log_write(w->log, ASW_LOG_FATAL, "worker_fatal", "reason=\"%s\"", w->error);
+    }
+    pthread_mutex_unlock(&w->state_lock);
 }
 
 /* The open transaction failed and can only be aborted (a delivery failed,
@@ -194,38 +199,19 @@ static void txn_fail(asw_worker *w) {
     pthread_mutex_unlock(&w->state_lock);
 }
 
-/* Stop the worker with a reason (the first reason wins). Any thread. */
-__attribute__((format(printf, 2, 3))) static void set_fatal(asw_worker *w, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    pthread_mutex_lock(&w->state_lock);
-    set_fatal_locked(w, fmt, ap);
-    pthread_mutex_unlock(&w->state_lock);
-    va_end(ap);
-}
-
-__attribute__((format(printf, 2, 3))) static void set_fatal_with_lock(asw_worker *w,
-                                                                      const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    set_fatal_locked(w, fmt, ap);
-    va_end(ap);
-}
-
 /* Move the transaction state; a move the state machine does not allow is a
  * bug, and stops the worker rather than go on in a state nobody planned.
  * Any thread. */
 static void txn_set(asw_worker *w, wtxn to) {
     pthread_mutex_lock(&w->state_lock);
     wtxn from = w->txn;
-    if (from != WTXN_FATAL) {
-        if (wtxn_transition_is_valid(from, to))
-            w->txn = to;
-        else
-            set_fatal_with_lock(w, "internal error: transaction state %s cannot become %s",
-                                wtxn_name(from), wtxn_name(to));
-    }
+    bool valid = from == WTXN_FATAL || wtxn_transition_is_valid(from, to);
+    if (from != WTXN_FATAL && valid)
+        w->txn = to;
     pthread_mutex_unlock(&w->state_lock);
+    if (!valid)
+        set_fatal(w, "internal error: transaction state %s cannot become %s", wtxn_name(from),
+                  wtxn_name(to));
 }
 
 /* Wait before retrying a retriable error: 100 ms, 200 ms, ... up to 1 s. */
@@ -997,9 +983,7 @@ static void flush_batch(asw_worker *w) {
     for (int i = 0; i < w->n_lanes && !any; i++)
         for (size_t k = 0; k < w->lanes[i].n_msgs && !any; k++)
             any = w->parts[w->lanes[i].msgs[k]->partition].proc != NULL;
-    /* Nothing goes into a transaction that can only be aborted: its
-     * records are read again from the committed offsets after the abort. */
-    if (any && !is_fatal(w) && w->txn != WTXN_ABORTABLE && begin_txn(w) == 0)
+    if (any && !is_fatal(w) && begin_txn(w) == 0)
         run_lanes(w, WJOB_PROCESS);
     for (int i = 0; i < w->n_lanes; i++) {
         wlane *l = &w->lanes[i];
