@@ -10,6 +10,16 @@
 #   deploy/local/kafka.sh status   "running <bootstrap>" (exit 0) or
 #                                  "stopped" (exit 1)
 #   deploy/local/kafka.sh restart  stop, then start
+#   deploy/local/kafka.sh start --keep-data
+#                                  start on the data of the last run (same
+#                                  cluster id, topics, offsets, transactions)
+#   deploy/local/kafka.sh restart --keep-data
+#   deploy/local/kafka.sh kill     SIGKILL the broker (a crash: for fault tests)
+#   deploy/local/kafka.sh tool NAME [ARGS...]
+#                                  run one of Kafka's command-line tools from
+#                                  the fetched jars: topics, consumer-groups,
+#                                  transactions, console-consumer,
+#                                  console-producer, get-offsets
 #
 # The jars come from Maven Central through deploy/local/pom.xml.  Jars, data,
 # config and logs all live in deploy/local/.kafka/ (git-ignored).  See
@@ -17,8 +27,9 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-state="$here/.kafka"
-libs="$state/libs"
+# One broker per state dir (data, config, logs, pid); the jars are shared.
+state="${ASW_KAFKA_STATE:-$here/.kafka}"
+libs="$here/.kafka/libs"
 data="$state/data"
 logs="$state/logs"
 conf="$state/server.properties"
@@ -42,7 +53,7 @@ die() {
 }
 
 usage() {
-  echo "usage: $0 start|stop|status|restart" >&2
+  echo "usage: $0 start|restart [--keep-data] | stop | kill | status | tool NAME [ARGS...]" >&2
   exit 2
 }
 
@@ -239,7 +250,7 @@ new_cluster_id() {
 }
 
 cmd_start() {
-  local pid addr cluster_id t0 deadline heap
+  local keep="${1:-}" pid addr cluster_id t0 deadline heap
   check_settings
   need_java
   take_lock
@@ -280,18 +291,25 @@ cmd_start() {
   fi
   rm -f "$logs"/server.log.[0-9]* "$logs"/format.* "$logs/kafka.out"
 
-  log "formatting a fresh data dir $data"
-  rm -rf "$data"
-  mkdir -p "$data"
-  write_config
-  cluster_id="$(new_cluster_id)"
-  if ! "$java_bin" -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
-    -Dlog4j2.configurationFile="$here/log4j2.properties" -Dkafka.logs.dir="$logs" \
-    -Dkafka.log.file=format.log \
-    -cp "$libs/*" kafka.tools.StorageTool format --standalone \
-    -t "$cluster_id" -c "$conf" >"$logs/format.out" 2>&1 9>&-; then
-    tail -n 30 "$logs/format.out" "$logs/format.log" >&2 2>/dev/null || true
-    die "formatting the storage failed"
+  if [[ "$keep" == keep && -f "$data/meta.properties" ]]; then
+    cluster_id="$(sed -n 's/^cluster.id=//p' "$data/meta.properties")"
+    log "starting on the data of the last run in $data"
+    write_config
+  else
+    [[ "$keep" != keep ]] || log "no data to keep in $data: formatting afresh"
+    log "formatting a fresh data dir $data"
+    rm -rf "$data"
+    mkdir -p "$data"
+    write_config
+    cluster_id="$(new_cluster_id)"
+    if ! "$java_bin" -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
+      -Dlog4j2.configurationFile="$here/log4j2.properties" -Dkafka.logs.dir="$logs" \
+      -Dkafka.log.file=format.log \
+      -cp "$libs/*" kafka.tools.StorageTool format --standalone \
+      -t "$cluster_id" -c "$conf" >"$logs/format.out" 2>&1 9>&-; then
+      tail -n 30 "$logs/format.out" "$logs/format.log" >&2 2>/dev/null || true
+      die "formatting the storage failed"
+    fi
   fi
 
   read -r -a heap <<<"$heap_opts"
@@ -352,6 +370,46 @@ cmd_stop() {
   log "stopped"
 }
 
+# SIGKILL, as a crash: no clean shutdown, open transactions and the log's
+# tail as they are.  `start --keep-data` brings it back on the same data.
+cmd_kill() {
+  local pid
+  take_lock
+  if ! pid="$(running_pid)"; then
+    rm -f "$pidfile"
+    log "not running"
+    return 0
+  fi
+  kill -KILL "$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  rm -f "$pidfile"
+  log "killed broker (pid $pid)"
+}
+
+# Kafka's own command-line tools, by their script names without "kafka-" and
+# ".sh".  A tool that needs --bootstrap-server gets it from the caller.
+cmd_tool() {
+  local name="${1:-}" class
+  [[ -n "$name" ]] || usage
+  shift
+  case "$name" in
+    topics) class=org.apache.kafka.tools.TopicCommand ;;
+    consumer-groups) class=org.apache.kafka.tools.consumer.group.ConsumerGroupCommand ;;
+    transactions) class=org.apache.kafka.tools.TransactionsCommand ;;
+    console-consumer) class=org.apache.kafka.tools.consumer.ConsoleConsumer ;;
+    console-producer) class=org.apache.kafka.tools.ConsoleProducer ;;
+    get-offsets) class=org.apache.kafka.tools.GetOffsetShell ;;
+    *) die "unknown tool '$name' (topics, consumer-groups, transactions, console-consumer, console-producer, get-offsets)" ;;
+  esac
+  need_java
+  take_lock
+  fetch
+  exec 9>&-
+  exec "$java_bin" -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
+    -Dlog4j2.configurationFile="$here/log4j2-tools.properties" \
+    -cp "$libs/*" "$class" "$@"
+}
+
 cmd_status() {
   local addr
   if running_pid >/dev/null; then
@@ -365,14 +423,27 @@ cmd_status() {
   return 1
 }
 
-[[ $# -eq 1 ]] || usage
-case "$1" in
-  start) cmd_start ;;
+[[ $# -ge 1 ]] || usage
+cmd="$1"
+shift
+keep=
+if [[ "$cmd" == start || "$cmd" == restart ]]; then
+  case "${1:-}" in
+    "") ;;
+    --keep-data) keep=keep && shift ;;
+    *) usage ;;
+  esac
+fi
+[[ "$cmd" == tool || $# -eq 0 ]] || usage
+case "$cmd" in
+  start) cmd_start "$keep" ;;
   stop) cmd_stop ;;
+  kill) cmd_kill ;;
   status) cmd_status ;;
   restart)
     cmd_stop
-    cmd_start
+    cmd_start "$keep"
     ;;
+  tool) cmd_tool "$@" ;;
   *) usage ;;
 esac
