@@ -3,6 +3,8 @@
  */
 #include "asw/cli.h"
 
+#include "asw/kafka.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -52,6 +54,8 @@ asw_config *asw_cli_config(const char *path, const char *brokers, char *err, siz
             goto fail;
         }
     }
+    if (asw_kafka_check_config(cfg, err, errlen) != 0)
+        goto fail;
     return cfg;
 fail:
     asw_config_destroy(cfg);

@@ -93,10 +93,13 @@ static const known_key known_keys[] = {
 typedef struct {
     char *key;
     char *value;
+    char *origin; /* where it was set ("file:line", "environment ASW_CFG_X"), or NULL */
 } kv;
 
 struct asw_config {
-    char *values[N_KNOWN]; /* current value of each known key; owned */
+    char *values[N_KNOWN];    /* current value of each known key; owned */
+    char *origins[N_KNOWN];   /* where each was set, NULL for a default; owned */
+    const char *setting_from; /* the origin of the asw_config_set() calls under way */
     asw_ruleset *rs;
     kv *kafka; /* librdkafka properties in first-set order; owned */
     size_t nkafka, capkafka;
@@ -268,11 +271,17 @@ static kv *find_kafka(const asw_config *cfg, const char *key) {
     return NULL;
 }
 
+static char *origin_copy(const asw_config *cfg) {
+    return cfg->setting_from ? asw_strdup(cfg->setting_from) : NULL;
+}
+
 static void put_kafka(asw_config *cfg, const char *key, const char *value) {
     kv *e = find_kafka(cfg, key);
     if (e != NULL) {
         free(e->value);
         e->value = asw_strdup(value);
+        free(e->origin);
+        e->origin = origin_copy(cfg);
         return;
     }
     if (cfg->nkafka == cfg->capkafka) {
@@ -281,6 +290,7 @@ static void put_kafka(asw_config *cfg, const char *key, const char *value) {
     }
     cfg->kafka[cfg->nkafka].key = asw_strdup(key);
     cfg->kafka[cfg->nkafka].value = asw_strdup(value);
+    cfg->kafka[cfg->nkafka].origin = origin_copy(cfg);
     cfg->nkafka++;
 }
 
@@ -309,11 +319,14 @@ asw_config *asw_config_new(void) {
 void asw_config_destroy(asw_config *cfg) {
     if (cfg == NULL)
         return;
-    for (size_t i = 0; i < N_KNOWN; i++)
+    for (size_t i = 0; i < N_KNOWN; i++) {
         free(cfg->values[i]);
+        free(cfg->origins[i]);
+    }
     for (size_t i = 0; i < cfg->nkafka; i++) {
         free(cfg->kafka[i].key);
         free(cfg->kafka[i].value);
+        free(cfg->kafka[i].origin);
     }
     free(cfg->kafka);
     asw_ruleset_destroy(cfg->rs);
@@ -329,6 +342,7 @@ static const char *managed_reason(const char *key) {
     } managed[] = {
         {"group.id", "set application.id, which names the consumer group"},
         {"transactional.id", "derived from application.id and worker.id"},
+        {"group.instance.id", "derived from application.id and worker.id"},
         {"enable.auto.commit", "offsets commit inside each transaction"},
         {"enable.auto.offset.store", "offsets commit inside each transaction"},
         {"isolation.level", "the worker reads read_committed"},
@@ -367,6 +381,8 @@ int asw_config_set(asw_config *cfg, const char *key, const char *value, char *er
             return -1;
         free(cfg->values[idx]);
         cfg->values[idx] = stored;
+        free(cfg->origins[idx]);
+        cfg->origins[idx] = origin_copy(cfg);
         return 0;
     }
 
@@ -406,6 +422,16 @@ const char *asw_config_get(const asw_config *cfg, const char *key) {
         return cfg->values[idx];
     const kv *e = find_kafka(cfg, key);
     return e ? e->value : NULL;
+}
+
+const char *asw_config_origin(const asw_config *cfg, const char *key) {
+    size_t idx;
+    if (key == NULL)
+        return NULL;
+    if (find_known(key, &idx) != NULL)
+        return cfg->origins[idx];
+    const kv *e = find_kafka(cfg, key);
+    return e ? e->origin : NULL;
 }
 
 const asw_ruleset *asw_config_ruleset(const asw_config *cfg) {
@@ -542,6 +568,17 @@ static int apply_line(asw_config *cfg, const char *s, size_t len, sbuf *key, sbu
     return asw_config_set(cfg, key->p, val->p, err, errlen);
 }
 
+/* apply_line(), with "path:line" as the origin of what it sets. */
+static int apply_line_at(asw_config *cfg, const char *path, long line, const sbuf *logical,
+                         sbuf *key, sbuf *val, char *err, size_t errlen) {
+    char origin[4096];
+    snprintf(origin, sizeof origin, "%s:%ld", path, line);
+    cfg->setting_from = origin;
+    int rc = apply_line(cfg, logical->p, logical->len, key, val, err, errlen);
+    cfg->setting_from = NULL;
+    return rc;
+}
+
 /* Count the backslashes that end s[0..len). */
 static size_t trailing_backslashes(const char *s, size_t len) {
     size_t n = 0;
@@ -607,7 +644,7 @@ int asw_config_load_file(asw_config *cfg, const char *path, char *err, size_t er
         }
         sbuf_add(&logical, s, slen);
         cont = false;
-        if (apply_line(cfg, logical.p, logical.len, &key, &val, msg, sizeof(msg)) != 0) {
+        if (apply_line_at(cfg, path, keyline, &logical, &key, &val, msg, sizeof(msg)) != 0) {
             set_err(err, errlen, "%s:%ld: %s", path, keyline, msg);
             goto fail;
         }
@@ -617,7 +654,7 @@ int asw_config_load_file(asw_config *cfg, const char *path, char *err, size_t er
         goto fail;
     }
     /* A continuation on the last line of the file ends the logical line. */
-    if (cont && apply_line(cfg, logical.p, logical.len, &key, &val, msg, sizeof(msg)) != 0) {
+    if (cont && apply_line_at(cfg, path, keyline, &logical, &key, &val, msg, sizeof(msg)) != 0) {
         set_err(err, errlen, "%s:%ld: %s", path, keyline, msg);
         goto fail;
     }
@@ -661,8 +698,11 @@ int asw_config_apply_env(asw_config *cfg, char *const *envp, char *err, size_t e
         if (!eq || eq == name)
             continue;
         char *key = env_to_key(name, (size_t)(eq - name));
-        char msg[512];
+        char msg[512], origin[512];
+        snprintf(origin, sizeof origin, "environment %.*s", (int)(eq - *e), *e);
+        cfg->setting_from = origin;
         int rc = asw_config_set(cfg, key, eq + 1, msg, sizeof msg);
+        cfg->setting_from = NULL;
         if (rc != 0)
             set_err(err, errlen, "environment %.*s: %s", (int)(eq - *e), *e, msg);
         free(key);

@@ -4,6 +4,7 @@
  */
 #include "asw/kafka.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,13 +47,37 @@ static int set_default(rd_kafka_conf_t *conf, const asw_config *cfg, const char 
     return set(conf, key, value, err, errlen);
 }
 
+/* The defaults of the worker's clients that differ from librdkafka's; a
+ * value in the config file wins. */
+#define TXN_TIMEOUT_MS_DEFAULT     "10000"
+#define SESSION_TIMEOUT_MS_DEFAULT "10000"
+
+static bool has_worker_id(const asw_config *cfg) {
+    const char *wid = asw_config_get(cfg, "worker.id");
+    return wid && wid[0];
+}
+
 static int apply_role(rd_kafka_conf_t *conf, const asw_config *cfg, asw_kafka_role role,
                       const char *txn_id, char *err, size_t errlen) {
     const char *app = asw_config_get(cfg, "application.id");
-    char group[256];
+    char group[256], instance[512];
     switch (role) {
     case ASW_KAFKA_WORKER_CONSUMER:
+        /* Static membership (KIP-345) when the worker has a stable identity:
+         * a worker restarted with its worker.id rejoins as the same member
+         * and gets its partitions back without a rebalance of the group, and
+         * its producer (same transactional id) fences its predecessor. A
+         * worker without one is a dynamic member: a static id that changed
+         * with every start would leave a ghost holding partitions until its
+         * session expired. */
+        asw_kafka_transactional_id(cfg, instance, sizeof instance);
         return set(conf, "group.id", app, err, errlen) ||
+                       (has_worker_id(cfg) &&
+                        set(conf, "group.instance.id", instance, err, errlen)) ||
+                       /* A member that dies is noticed after this long; its
+                        * partitions wait that long for a new owner. */
+                       set_default(conf, cfg, "session.timeout.ms", SESSION_TIMEOUT_MS_DEFAULT, err,
+                                   errlen) ||
                        set(conf, "enable.auto.commit", "false", err, errlen) ||
                        set(conf, "enable.auto.offset.store", "false", err, errlen) ||
                        set(conf, "isolation.level", "read_committed", err, errlen) ||
@@ -68,7 +93,8 @@ static int apply_role(rd_kafka_conf_t *conf, const asw_config *cfg, asw_kafka_ro
                        /* A worker killed mid-transaction blocks read_committed readers
                         * of its partitions until this expires, unless a successor with
                         * the same worker.id fences it first. */
-                       set_default(conf, cfg, "transaction.timeout.ms", "10000", err, errlen) ||
+                       set_default(conf, cfg, "transaction.timeout.ms", TXN_TIMEOUT_MS_DEFAULT, err,
+                                   errlen) ||
                        set_default(conf, cfg, "partitioner", "murmur2_random", err, errlen) ||
                        /* Right after a commit the coordinator answers the next
                         * transaction's AddOffsetsToTxn with CONCURRENT_TRANSACTIONS
@@ -113,36 +139,188 @@ static int apply_role(rd_kafka_conf_t *conf, const asw_config *cfg, asw_kafka_ro
     return -1;
 }
 
-rd_kafka_t *asw_kafka_new(const asw_config *cfg, asw_kafka_role role, asw_kafka_ctx *ctx,
-                          const char *transactional_id, void (*setup)(rd_kafka_conf_t *conf),
-                          char *err, size_t errlen) {
+static rd_kafka_type_t role_type(asw_kafka_role role) {
+    return role == ASW_KAFKA_WORKER_PRODUCER || role == ASW_KAFKA_TOOL_PRODUCER ? RD_KAFKA_PRODUCER
+                                                                                : RD_KAFKA_CONSUMER;
+}
+
+/* The conf of a role: the passthrough properties (all of them, or all but
+ * the broker list), then the role's own settings. NULL with a message in err. */
+static rd_kafka_conf_t *role_conf(const asw_config *cfg, asw_kafka_role role, const char *txn_id,
+                                  bool with_brokers, char *err, size_t errlen) {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     for (size_t i = 0; i < asw_config_kafka_count(cfg); i++) {
         const char *k, *v;
         asw_config_kafka_at(cfg, i, &k, &v);
+        if (!with_brokers &&
+            (strcmp(k, "bootstrap.servers") == 0 || strcmp(k, "metadata.broker.list") == 0))
+            continue;
         if (set(conf, k, v, err, errlen) != 0)
             goto fail;
     }
-    if (apply_role(conf, cfg, role, transactional_id, err, errlen) != 0)
+    if (apply_role(conf, cfg, role, txn_id, err, errlen) != 0)
         goto fail;
+    return conf;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+rd_kafka_t *asw_kafka_new(const asw_config *cfg, asw_kafka_role role, asw_kafka_ctx *ctx,
+                          const char *transactional_id, void (*setup)(rd_kafka_conf_t *conf),
+                          char *err, size_t errlen) {
+    rd_kafka_conf_t *conf = role_conf(cfg, role, transactional_id, true, err, errlen);
+    if (!conf)
+        return NULL;
     rd_kafka_conf_set_opaque(conf, ctx);
     rd_kafka_conf_set_log_cb(conf, log_cb);
     if (setup)
         setup(conf);
-
-    rd_kafka_type_t type = role == ASW_KAFKA_WORKER_PRODUCER || role == ASW_KAFKA_TOOL_PRODUCER
-                               ? RD_KAFKA_PRODUCER
-                               : RD_KAFKA_CONSUMER;
     char rderr[512];
-    rd_kafka_t *rk = rd_kafka_new(type, conf, rderr, sizeof rderr);
+    rd_kafka_t *rk = rd_kafka_new(role_type(role), conf, rderr, sizeof rderr);
     if (!rk) {
         snprintf(err, errlen, "cannot create Kafka client: %s", rderr);
-        goto fail;
+        rd_kafka_conf_destroy(conf);
+        return NULL;
     }
     return rk; /* the conf now belongs to rk */
-fail:
-    rd_kafka_conf_destroy(conf);
+}
+
+/* ---- settings that must agree with each other ---- */
+
+/* A key's value as a number: the config's, else the default given. */
+static long long number_of(const asw_config *cfg, const char *key, const char *def) {
+    const char *v = asw_config_get(cfg, key);
+    return strtoll(v && v[0] ? v : def, NULL, 10);
+}
+
+/* "origin: " of the first of the keys that was set, for a message about
+ * them; with none set, none. The others' origins go in the text. */
+static void refuse(const asw_config *cfg, const char *const *keys, char *err, size_t errlen,
+                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void refuse(const asw_config *cfg, const char *const *keys, char *err, size_t errlen,
+                   const char *fmt, ...) {
+    const char *at = NULL;
+    char seen[512] = "";
+    size_t used = 0;
+    for (const char *const *k = keys; *k; k++) {
+        const char *o = asw_config_origin(cfg, *k);
+        if (!o)
+            continue;
+        if (!at)
+            at = o;
+        else if (used < sizeof seen)
+            used += (size_t)snprintf(seen + used, sizeof seen - used, "; %s set at %s", *k, o);
+    }
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(err, errlen, "%s%s%s%s", at ? at : "", at ? ": " : "", msg, seen);
+}
+
+/* The worker's own rules across keys. */
+static int check_worker_rules(const asw_config *cfg, char *err, size_t errlen) {
+    long long commit = number_of(cfg, "commit.interval.ms", "100");
+    long long txn = number_of(cfg, "transaction.timeout.ms", TXN_TIMEOUT_MS_DEFAULT);
+    if (commit >= txn) {
+        /* The coordinator aborts a transaction open longer than its
+         * timeout: a worker that only commits later is fenced every time. */
+        refuse(cfg, (const char *[]){"commit.interval.ms", "transaction.timeout.ms", NULL}, err,
+               errlen, "commit.interval.ms (%lld) must be below transaction.timeout.ms (%lld%s)",
+               commit, txn,
+               asw_config_get(cfg, "transaction.timeout.ms") ? "" : ", the worker's default");
+        return -1;
+    }
+    long long session = number_of(cfg, "session.timeout.ms", SESSION_TIMEOUT_MS_DEFAULT);
+    long long heartbeat = number_of(cfg, "heartbeat.interval.ms", "3000");
+    if (heartbeat >= session) {
+        refuse(cfg, (const char *[]){"heartbeat.interval.ms", "session.timeout.ms", NULL}, err,
+               errlen,
+               "heartbeat.interval.ms (%lld) must be below session.timeout.ms (%lld): the group "
+               "would drop the worker between two heartbeats",
+               heartbeat, session);
+        return -1;
+    }
+    /* One role per topic: a worker reading its own outputs, or writing its
+     * state into an output topic, would corrupt both. */
+    static const char *const topic_keys[] = {
+        "topic.input", "topic.decisions", "topic.refund_records", "topic.dlq", "topic.changelog"};
+    enum { N_TOPICS = sizeof topic_keys / sizeof topic_keys[0] };
+    char names[N_TOPICS][256];
+    for (int i = 0; i < N_TOPICS; i++) {
+        if (strcmp(topic_keys[i], "topic.changelog") == 0)
+            asw_kafka_changelog_topic(cfg, names[i], sizeof names[i]);
+        else
+            snprintf(names[i], sizeof names[i], "%s", asw_config_get(cfg, topic_keys[i]));
+    }
+    for (int i = 0; i < N_TOPICS; i++)
+        for (int j = i + 1; j < N_TOPICS; j++)
+            if (strcmp(names[i], names[j]) == 0) {
+                bool derived = strcmp(topic_keys[j], "topic.changelog") == 0 &&
+                               !asw_config_get(cfg, "topic.changelog")[0];
+                const char *keys[] = {topic_keys[j], topic_keys[i],
+                                      derived ? "application.id" : NULL, NULL};
+                refuse(cfg, keys, err, errlen,
+                       "%s and %s are both '%s': each topic must have one role%s", topic_keys[i],
+                       topic_keys[j], names[i],
+                       derived ? " (the changelog is named <application.id>-changelog)" : "");
+                return -1;
+            }
+    return 0;
+}
+
+/* The first `key` in backquotes in a librdkafka message that the config
+ * set, so that the refusal names its line. */
+static const char *blamed_key(const asw_config *cfg, const char *msg, char *key, size_t keylen) {
+    for (const char *p = strchr(msg, '`'); p; p = strchr(p, '`')) {
+        const char *end = strchr(p + 1, '`');
+        if (!end)
+            break;
+        snprintf(key, keylen, "%.*s", (int)(end - p - 1), p + 1);
+        if (asw_config_origin(cfg, key))
+            return key;
+        p = end + 1;
+    }
     return NULL;
+}
+
+static void quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
+    (void)rk, (void)level, (void)fac, (void)buf;
+}
+
+/* librdkafka's own rules across properties (message.timeout.ms against
+ * transaction.timeout.ms, linger.ms, socket.timeout.ms, ...), applied by
+ * rd_kafka_new() to each of the worker's clients as `run` builds them.
+ * Without the broker list no client connects anywhere. */
+static int check_client_rules(const asw_config *cfg, char *err, size_t errlen) {
+    static const asw_kafka_role roles[] = {ASW_KAFKA_WORKER_PRODUCER, ASW_KAFKA_WORKER_CONSUMER,
+                                           ASW_KAFKA_RESTORE_CONSUMER};
+    char txn_id[512];
+    asw_kafka_transactional_id(cfg, txn_id, sizeof txn_id);
+    for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {
+        rd_kafka_conf_t *conf = role_conf(cfg, roles[i], txn_id, false, err, errlen);
+        if (!conf)
+            return -1;
+        rd_kafka_conf_set_log_cb(conf, quiet_log);
+        char rderr[512], key[128];
+        rd_kafka_t *rk = rd_kafka_new(role_type(roles[i]), conf, rderr, sizeof rderr);
+        if (rk) {
+            rd_kafka_destroy(rk);
+            continue;
+        }
+        rd_kafka_conf_destroy(conf);
+        const char *k = blamed_key(cfg, rderr, key, sizeof key);
+        const char *o = k ? asw_config_origin(cfg, k) : NULL;
+        snprintf(err, errlen, "%s%s%s", o ? o : "", o ? ": " : "", rderr);
+        return -1;
+    }
+    return 0;
+}
+
+int asw_kafka_check_config(const asw_config *cfg, char *err, size_t errlen) {
+    return check_worker_rules(cfg, err, errlen) || check_client_rules(cfg, err, errlen) ? -1 : 0;
 }
 
 static int64_t mono_ms(void) {

@@ -60,6 +60,7 @@
 #define RESTORE_TIMEOUT_MS  300000
 #define COMMIT_RETRIES      10
 #define MAX_ABORTS_IN_A_ROW 10
+#define MAX_FENCES_IN_A_ROW 3
 #define EVICT_ROUNDS        100 /* commits per sweep of every order for retention */
 #define STATS_EVERY_MS      10000
 #define BATCH_MAX           4096 /* input records processed between two polls of the queue */
@@ -141,6 +142,8 @@ struct asw_worker {
     _Atomic(wtxn) txn;          /* moved by txn_set() and set_fatal() only */
     pthread_mutex_t state_lock; /* for txn_set() and set_fatal() */
     int aborts_in_a_row;        /* since the last successful commit */
+    _Atomic bool fenced;        /* the producer was fenced: renew it (renew_producer()) */
+    int fences_in_a_row;        /* producers renewed since the last successful commit */
     int64_t txn_begin_ms;
     int64_t txn_records;
     int64_t commit_interval_ms, commit_max_records;
@@ -215,16 +218,45 @@ static void txn_set(asw_worker *w, wtxn to) {
 }
 
 /* Wait before retrying a retriable error: 100 ms, 200 ms, ... up to 1 s. */
-static void backoff(int attempt) {
-    long ms = attempt < 9 ? 100L * (attempt + 1) : 1000L;
+/* The coordinator refuses our producer's epoch (it has been fenced), or
+ * ended our transaction itself (INVALID_TXN_STATE to our EndTxn: it
+ * aborted the transaction after transaction.timeout.ms). */
+static bool is_fence_code(rd_kafka_resp_err_t e) {
+    return e == RD_KAFKA_RESP_ERR__FENCED || e == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+           e == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH ||
+           e == RD_KAFKA_RESP_ERR_INVALID_TXN_STATE;
+}
+
+/* The producer was fenced: its open transaction can only be dropped, and
+ * the polling thread renews the producer (abort_and_rewind()) or stops.
+ * Any thread. */
+static void set_fenced(asw_worker *w, const char *what, const char *why) {
+    pthread_mutex_lock(&w->state_lock);
+    if (w->txn != WTXN_FATAL && !w->fenced) {
+        w->fenced = true;
+        if (w->txn == WTXN_IN_TXN)
+            w->txn = WTXN_ABORTABLE;
+        asw_log_write(w->log, ASW_LOG_WARN, "producer_fenced", "in=%s reason=\"%s\"", what, why);
+    }
+    pthread_mutex_unlock(&w->state_lock);
+}
+
+static void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
+static void backoff(int attempt) {
+    sleep_ms(attempt < 9 ? 100L * (attempt + 1) : 1000L);
+}
+
 /* Classify a transactional API error: fatal ends the worker. */
 static void fatal_from_error(asw_worker *w, const char *what, rd_kafka_error_t *error) {
-    set_fatal(w, "%s: %s: %s", what, rd_kafka_err2name(rd_kafka_error_code(error)),
-              rd_kafka_error_string(error));
+    if (is_fence_code(rd_kafka_error_code(error)))
+        set_fenced(w, what, rd_kafka_error_string(error));
+    else
+        set_fatal(w, "%s: %s: %s", what, rd_kafka_err2name(rd_kafka_error_code(error)),
+                  rd_kafka_error_string(error));
 }
 
 /* ---- librdkafka callbacks ---- */
@@ -243,14 +275,27 @@ static bool is_fatal_code(rd_kafka_resp_err_t e) {
     }
 }
 
+/* A client raised a fatal error (__FATAL): the worker stops. */
+static void set_client_fatal(asw_worker *w, rd_kafka_t *rk) {
+    char buf[512];
+    rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, buf, sizeof buf);
+    if (rd_kafka_type(rk) == RD_KAFKA_PRODUCER && is_fence_code(orig))
+        set_fenced(w, "producer", buf);
+    else if (orig == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID)
+        set_fatal(w,
+                  "another worker joined the group with this worker.id (group.instance.id %s): "
+                  "each worker needs a worker.id of its own",
+                  w->txn_id);
+    else
+        set_fatal(w, "fatal Kafka error in %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(orig),
+                  buf);
+}
+
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
     asw_kafka_ctx *ctx = opaque;
     asw_worker *w = ctx->owner;
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
-        char buf[512];
-        rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, buf, sizeof buf);
-        set_fatal(w, "fatal Kafka error in %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(orig),
-                  buf);
+        set_client_fatal(w, rk);
         return;
     }
     if (is_fatal_code((rd_kafka_resp_err_t)err)) {
@@ -318,16 +363,9 @@ asw_worker *asw_worker_new(const asw_config *cfg, asw_log *log, char *err, size_
     w->commit_interval_ms = strtoll(asw_config_get(cfg, "commit.interval.ms"), NULL, 10);
     w->commit_max_records = strtoll(asw_config_get(cfg, "commit.max.records"), NULL, 10);
     asw_config_state_limits(cfg, &w->limits);
-    /* The coordinator aborts a transaction open longer than this; a worker
-     * that only commits later would be fenced every time. */
-    const char *tto = asw_config_get(cfg, "transaction.timeout.ms");
-    long long txn_timeout = tto ? strtoll(tto, NULL, 10) : 10000;
-    if (w->commit_interval_ms >= txn_timeout) {
-        snprintf(err, errlen,
-                 "commit.interval.ms (%lld) must be below transaction.timeout.ms (%lld)",
-                 (long long)w->commit_interval_ms, txn_timeout);
+    /* Loaded configs were checked already; one built in code is checked here. */
+    if (asw_kafka_check_config(cfg, err, errlen) != 0)
         goto fail;
-    }
 
     w->n_lanes = (int)strtol(asw_config_get(cfg, "num.threads"), NULL, 10);
     w->lanes = asw_calloc((size_t)w->n_lanes, sizeof *w->lanes);
@@ -465,9 +503,7 @@ static int produce(wlane *l, const char *topic, int32_t partition, const void *k
                 return -1;
             }
             if (e == RD_KAFKA_RESP_ERR__FATAL) {
-                char buf[512];
-                rd_kafka_resp_err_t orig = rd_kafka_fatal_error(w->producer, buf, sizeof buf);
-                set_fatal(w, "fatal Kafka error in producer: %s: %s", rd_kafka_err2name(orig), buf);
+                set_client_fatal(w, w->producer);
             } else {
                 /* Refused locally (too large, unknown partition, ...): the
                  * same record would be refused again after an abort, so
@@ -637,11 +673,127 @@ static void rewind_consumer(asw_worker *w) {
     rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* Abort the open transaction, roll back every partition's state to the last
- * commit and rewind the consumer there. Returns 1, or -1 when fatal. */
+/* The worker's consumer was fenced by a member with its group.instance.id. */
+static bool instance_fenced(asw_worker *w) {
+    return rd_kafka_fatal_error(w->consumer, NULL, 0) == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID;
+}
+
+/*
+ * A fenced producer: the coordinator bumped the epoch of our transactional
+ * id, for one of two reasons.
+ *  - It aborted a transaction of ours that outlived transaction.timeout.ms
+ *    (the broker was away that long, or this process stood still). Nobody
+ *    else has the id: a new producer with it goes on from the last commit.
+ *  - Another worker started with our worker.id. It also joins the group
+ *    with our group.instance.id, and the coordinator then fences our
+ *    consumer (FENCED_INSTANCE_ID) at its next heartbeat: the worker stops,
+ *    and the newer one goes on. That is waited for here, two heartbeats and
+ *    a second; librdkafka 2.0.2 cannot ask the coordinator why it fenced us.
+ * Without a worker.id the transactional id holds our host name and pid, so
+ * only the first can be. Either way exactly-once holds: a fenced producer
+ * can commit nothing, and a fenced member can commit no offsets; the wait
+ * only keeps two workers with one worker.id from fencing each other in
+ * turn. Returns 0 with a fresh producer, or -1 when fatal.
+ * @locality the polling thread, no lane running
+ */
+static int renew_producer(asw_worker *w) {
+    if (++w->fences_in_a_row > MAX_FENCES_IN_A_ROW) {
+        set_fatal(w, "the producer was fenced %d times without a commit in between",
+                  w->fences_in_a_row - 1);
+        return -1;
+    }
+    const char *wid = asw_config_get(w->cfg, "worker.id");
+    if (wid && wid[0]) {
+        const char *hb = asw_config_get(w->cfg, "heartbeat.interval.ms");
+        int64_t wait = 2 * (hb ? strtoll(hb, NULL, 10) : 3000) + 1000;
+        for (int64_t t0 = now_ms(); !instance_fenced(w) && now_ms() - t0 < wait;)
+            sleep_ms(50);
+        if (instance_fenced(w)) {
+            set_client_fatal(w, w->consumer);
+            return -1;
+        }
+    }
+    char err[512];
+    rd_kafka_t *fresh = asw_kafka_new(w->cfg, ASW_KAFKA_WORKER_PRODUCER, &w->ctx, w->txn_id,
+                                      setup_producer, err, sizeof err);
+    if (!fresh) {
+        set_fatal(w, "renewing the fenced producer: %s", err);
+        return -1;
+    }
+    rd_kafka_destroy(w->producer);
+    w->producer = fresh;
+    /* Aborts whatever the coordinator still holds open of ours. */
+    rd_kafka_error_t *error = rd_kafka_init_transactions(w->producer, TXN_TIMEOUT_MS);
+    if (error) {
+        set_fatal(w, "init_transactions of the renewed producer (transactional.id %s): %s",
+                  w->txn_id, rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        return -1;
+    }
+    w->fenced = false;
+    w->stats.producers_renewed++;
+    asw_log_write(w->log, ASW_LOG_WARN, "producer_renewed", "transactional_id=%s", w->txn_id);
+    return 0;
+}
+
+/*
+ * What became of the transaction a fenced producer left: read the group's
+ * committed offsets back (read_committed: the coordinator has completed it
+ * by now) and compare them with where the transaction began and where it
+ * would have ended. Returns 1 committed, 0 aborted, -1 fatal: the offsets
+ * are neither, so another worker has processed these partitions since.
+ * @locality the polling thread
+ */
+static int lost_txn_outcome(asw_worker *w) {
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(w->n_parts);
+    for (int32_t p = 0; p < w->n_parts; p++)
+        if (w->parts[p].proc && w->parts[p].next >= 0 && w->parts[p].next != w->parts[p].committed)
+            rd_kafka_topic_partition_list_add(l, w->topic_in, p);
+    int outcome = 0;
+    if (l->cnt > 0) {
+        rd_kafka_resp_err_t e = rd_kafka_committed(w->consumer, l, RESTORE_TIMEOUT_MS);
+        if (e) {
+            set_fatal(w, "reading back the committed offsets of %s: %s", w->topic_in,
+                      rd_kafka_err2str(e));
+            outcome = -1;
+        }
+        int committed = 0, aborted = 0;
+        for (int i = 0; i < l->cnt && outcome == 0; i++) {
+            const wpart *wp = &w->parts[l->elems[i].partition];
+            int64_t o = l->elems[i].offset < 0 ? -1 : l->elems[i].offset;
+            if (o == wp->next)
+                committed++;
+            else if (o == wp->committed || (o < 0 && wp->committed >= 0))
+                aborted++;
+            else {
+                set_fatal(w,
+                          "%s [%" PRId32 "] has committed offset %" PRId64 ", neither %" PRId64
+                          " nor %" PRId64 ": another worker processed it while this one's "
+                          "producer was fenced",
+                          w->topic_in, l->elems[i].partition, o, wp->committed, wp->next);
+                outcome = -1;
+            }
+        }
+        if (outcome == 0 && committed && aborted) {
+            set_fatal(w, "the fenced transaction is committed in %d partitions and not in %d",
+                      committed, aborted);
+            outcome = -1;
+        }
+        if (outcome == 0)
+            outcome = committed ? 1 : 0;
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return outcome;
+}
+
+static void transaction_committed(asw_worker *w);
+
+/* Abort the open transaction (with a fenced producer: drop it and renew the
+ * producer), roll back every partition's state to the last commit and
+ * rewind the consumer there. Returns 1, or -1 when fatal. */
 static int abort_and_rewind(asw_worker *w, const char *why) {
     asw_log_write(w->log, ASW_LOG_WARN, "transaction_abort", "reason=\"%s\"", why);
-    for (int attempt = 0;; attempt++) {
+    for (int attempt = 0; !w->fenced; attempt++) {
         rd_kafka_error_t *error = rd_kafka_abort_transaction(w->producer, TXN_TIMEOUT_MS);
         if (!error)
             break;
@@ -649,12 +801,31 @@ static int abort_and_rewind(asw_worker *w, const char *why) {
         if (!retry) {
             fatal_from_error(w, "abort_transaction", error);
             rd_kafka_error_destroy(error);
-            return -1;
+            if (!w->fenced)
+                return -1;
+            break;
         }
         rd_kafka_error_destroy(error);
         backoff(attempt);
     }
-    txn_set(w, WTXN_READY);
+    if (w->fenced) {
+        if (renew_producer(w) != 0)
+            return -1;
+        int outcome = lost_txn_outcome(w);
+        if (outcome < 0)
+            return -1;
+        asw_log_write(w->log, ASW_LOG_WARN, "transaction_outcome", "committed=%s",
+                      outcome ? "true" : "false");
+        if (outcome == 1) {
+            /* Its commit went through before the fence: keep it. */
+            if (txn_open(w))
+                txn_set(w, WTXN_READY);
+            transaction_committed(w);
+            return 1;
+        }
+    }
+    if (txn_open(w))
+        txn_set(w, WTXN_READY);
     for (int32_t p = 0; p < w->n_parts; p++) {
         wpart *wp = &w->parts[p];
         if (!wp->proc)
@@ -763,9 +934,26 @@ static rd_kafka_error_t *send_and_commit(asw_worker *w) {
     }
 }
 
+/* The open transaction is committed: its state and offsets become the
+ * ones to roll back to. */
+static void transaction_committed(asw_worker *w) {
+    w->aborts_in_a_row = 0;
+    w->fences_in_a_row = 0;
+    for (int32_t p = 0; p < w->n_parts; p++) {
+        wpart *wp = &w->parts[p];
+        if (!wp->proc)
+            continue;
+        asw_processor_checkpoint(wp->proc);
+        wp->committed = wp->next;
+    }
+    w->stats.commits++;
+}
+
 int asw_worker_commit(asw_worker *w) {
     if (is_fatal(w))
         return -1;
+    if (w->fenced)
+        return abort_and_rewind(w, "the producer was fenced");
     if (!txn_open(w))
         return 0;
     if (w->txn == WTXN_ABORTABLE)
@@ -781,7 +969,9 @@ int asw_worker_commit(asw_worker *w) {
     int64_t t2 = now_ms();
     if (error) {
         int rc;
-        if (rd_kafka_error_txn_requires_abort(error)) {
+        if (is_fence_code(rd_kafka_error_code(error)))
+            set_fenced(w, "commit_transaction", rd_kafka_error_string(error));
+        if (rd_kafka_error_txn_requires_abort(error) || w->fenced) {
             char why[512];
             snprintf(why, sizeof why, "%s: %s", rd_kafka_err2name(rd_kafka_error_code(error)),
                      rd_kafka_error_string(error));
@@ -794,15 +984,7 @@ int asw_worker_commit(asw_worker *w) {
         return rc;
     }
     txn_set(w, WTXN_READY);
-    w->aborts_in_a_row = 0;
-    for (int32_t p = 0; p < w->n_parts; p++) {
-        wpart *wp = &w->parts[p];
-        if (!wp->proc)
-            continue;
-        asw_processor_checkpoint(wp->proc);
-        wp->committed = wp->next;
-    }
-    w->stats.commits++;
+    transaction_committed(w);
     asw_log_write(w->log, ASW_LOG_DEBUG, "transaction_commit",
                   "records=%" PRId64 " open_ms=%" PRId64 " changelog_ms=%" PRId64
                   " commit_ms=%" PRId64,
@@ -987,8 +1169,15 @@ static void flush_batch(asw_worker *w) {
         run_lanes(w, WJOB_PROCESS);
     for (int i = 0; i < w->n_lanes; i++) {
         wlane *l = &w->lanes[i];
-        for (size_t k = 0; k < l->n_msgs; k++)
+        for (size_t k = 0; k < l->n_msgs; k++) {
+            /* Records not processed (no transaction could begin) are read
+             * again after the rewind: it must know where this partition's
+             * records since its assignment began. */
+            wpart *wp = &w->parts[l->msgs[k]->partition];
+            if (wp->proc && wp->committed < 0)
+                wp->committed = wp->next = l->msgs[k]->offset;
             rd_kafka_message_destroy(l->msgs[k]);
+        }
         l->n_msgs = 0;
     }
     w->batched = 0;
@@ -1264,7 +1453,9 @@ int asw_worker_step(asw_worker *w, int timeout_ms) {
     rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, timeout_ms);
     while (m) {
         if (m->err) {
-            if (is_fatal_code(m->err))
+            if (m->err == RD_KAFKA_RESP_ERR__FATAL)
+                set_client_fatal(w, w->consumer);
+            else if (is_fatal_code(m->err))
                 set_fatal(w, "consume: %s", rd_kafka_message_errstr(m));
             else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 asw_log_write(w->log, ASW_LOG_WARN, "consume_error", "error=%s",
@@ -1281,8 +1472,9 @@ int asw_worker_step(asw_worker *w, int timeout_ms) {
     }
     flush_batch(w);
     rd_kafka_poll(w->producer, 0);
-    if (txn_open(w) && (w->txn == WTXN_ABORTABLE || w->txn_records >= w->commit_max_records ||
-                        now_ms() - w->txn_begin_ms >= w->commit_interval_ms))
+    if (w->fenced ||
+        (txn_open(w) && (w->txn == WTXN_ABORTABLE || w->txn_records >= w->commit_max_records ||
+                         now_ms() - w->txn_begin_ms >= w->commit_interval_ms)))
         asw_worker_commit(w);
     log_stats(w);
     return is_fatal(w) ? -1 : 0;
@@ -1307,9 +1499,9 @@ int asw_worker_close(asw_worker *w) {
     asw_log_write(w->log, ASW_LOG_INFO, "worker_stopped",
                   "consumed=%" PRId64 " decisions=%" PRId64 " records=%" PRId64
                   " dead_letters=%" PRId64 " late_events=%" PRId64 " commits=%" PRId64
-                  " aborts=%" PRId64 " fatal=%s",
+                  " aborts=%" PRId64 " producers_renewed=%" PRId64 " fatal=%s",
                   s->consumed, s->decisions, s->records, s->dead_letters, s->late_events,
-                  s->commits, s->aborts, is_fatal(w) ? "true" : "false");
+                  s->commits, s->aborts, s->producers_renewed, is_fatal(w) ? "true" : "false");
     return is_fatal(w) ? -1 : 0;
 }
 

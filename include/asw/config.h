@@ -41,6 +41,11 @@ int asw_config_set(asw_config *cfg, const char *key, const char *value, char *er
  * until the key is set again or the config destroyed. */
 const char *asw_config_get(const asw_config *cfg, const char *key);
 
+/* Where a key was set: "path:line" (the line its entry starts on) or
+ * "environment ASW_CFG_X"; NULL for a default or a key set by
+ * asw_config_set() directly. Valid until the key is set again. */
+const char *asw_config_origin(const asw_config *cfg, const char *key);
+
 /* state.retention.ms and state.stream_time.max_step.ms, as numbers (the
  * keys were validated when set). */
 void asw_config_state_limits(const asw_config *cfg, asw_state_limits *out);

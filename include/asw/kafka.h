@@ -45,6 +45,17 @@ rd_kafka_t *asw_kafka_new(const asw_config *cfg, asw_kafka_role role, asw_kafka_
                           char *err, size_t errlen);
 
 /*
+ * The rules across keys, checked when a config is loaded: the worker's own
+ * (commit.interval.ms below transaction.timeout.ms, heartbeat.interval.ms
+ * below session.timeout.ms, five distinct topics) and librdkafka's, as
+ * rd_kafka_new() applies them to each client the worker builds (without
+ * connecting). Returns 0, or -1 with "origin: message" in err, the origin
+ * being the file:line (or environment variable) that set the first key
+ * the message names.
+ */
+int asw_kafka_check_config(const asw_config *cfg, char *err, size_t errlen);
+
+/*
  * Partition count of a topic, from fresh metadata.
  * Returns 0 (count written), 1 when the topic does not exist, -1 on error
  * (message in err).

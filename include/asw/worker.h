@@ -35,6 +35,8 @@ typedef struct asw_worker_stats {
     int64_t changelog;         /* changelog records written */
     int64_t commits;           /* committed transactions */
     int64_t aborts;            /* aborted transactions */
+    int64_t producers_renewed; /* fenced producers replaced (a transaction the coordinator
+                                  aborted after transaction.timeout.ms) */
     int64_t restored;          /* orders rebuilt from the changelog */
     int64_t changelog_corrupt; /* changelog records that could not be decoded */
     int64_t quarantined;       /* times a partition was left unprocessed because its

@@ -2,7 +2,9 @@
 """fatal_config: a worker that cannot work says why in one line and exits
 non-zero -- a missing input topic (exit 1, the reason names the topic, and the
 topic is not created behind the operator's back), an unknown configuration
-key (exit 2 with file:line), a bad value (exit 2 with file:line)."""
+key (exit 2 with file:line), a bad value (exit 2 with file:line), and keys
+that disagree (exit 2 with file:line, for `run` and `--print-config` alike,
+before any client starts)."""
 import common
 from common import check, log
 
@@ -51,6 +53,22 @@ def test(h):
     log(f"bad value: exit 2, stderr: {err.strip()!r}")
     check(f"{bad2}:2:" in err and "commit.interval.ms" in err,
           f"the message must name {bad2}:2 and the key, got {err!r}")
+
+
+    # 4. Keys that disagree: a commit interval the transaction timeout
+    #    (the worker's default, 10 s) would abort, on line 3.
+    bad3 = h.path("cross-key.properties")
+    common.write_lines(bad3, [f"bootstrap.servers={h.bootstrap}",
+                              f"application.id={p['application.id']}", "commit.interval.ms=15000"])
+    for args, what in ((["run", "-c", bad3], "run"),
+                       (["run", "-c", bad3, "--print-config"], "run --print-config")):
+        r = h.tool(args, expect_rc=2, timeout=30, what=f"{what} with keys that disagree")
+        err = r.stderr.decode(errors="replace")
+        log(f"{what}, keys that disagree: exit 2, stderr: {err.strip()!r}")
+        check(len(err.strip().splitlines()) == 1, f"expected a one-line message, got {err!r}")
+        check(f"{bad3}:3: commit.interval.ms (15000) must be below transaction.timeout.ms" in err,
+              f"the message must name {bad3}:3 and both keys, got {err!r}")
+        check(not r.stdout, f"{what} must print no configuration: {r.stdout!r}")
 
 
 if __name__ == "__main__":

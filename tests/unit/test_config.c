@@ -501,12 +501,12 @@ Test(config, file_escapes_are_decoded) {
     asw_config *cfg = asw_config_new();
     char err[512];
     const char *text = "client.id=a\\=b\\:c\\#d\\!e\\\\f\\tg\\nh\n"
-                       "group.instance.id=tab at end\\t   \n"
+                       "client.rack=tab at end\\t   \n"
                        "topic.inp\\ut=x\n";
     /* The third line uses \u, which is refused; check the first two first. */
     cr_assert_eq(load_text(cfg, text, err, sizeof(err), NULL), -1);
     cr_assert_str_eq(asw_config_get(cfg, "client.id"), "a=b:c#d!e\\f\tg\nh");
-    cr_assert_str_eq(asw_config_get(cfg, "group.instance.id"), "tab at end\t");
+    cr_assert_str_eq(asw_config_get(cfg, "client.rack"), "tab at end\t");
     asw_config_destroy(cfg);
 }
 
@@ -639,8 +639,13 @@ Test(config, empty_file_changes_nothing) {
 }
 
 Test(config, settings_exactly_once_depends_on_are_refused) {
-    const char *keys[] = {"group.id",        "transactional.id",   "enable.auto.commit",
-                          "isolation.level", "enable.idempotence", "partition.assignment.strategy"};
+    const char *keys[] = {"group.id",
+                          "transactional.id",
+                          "group.instance.id",
+                          "enable.auto.commit",
+                          "isolation.level",
+                          "enable.idempotence",
+                          "partition.assignment.strategy"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         char want[128];
         snprintf(want, sizeof want, "'%s' is managed by the worker", keys[i]);

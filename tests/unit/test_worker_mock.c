@@ -248,12 +248,43 @@ Test(worker_mock, failed_delivery_aborts_the_transaction_and_recovers) {
     asw_worker_destroy(w);
 }
 
-Test(worker_mock, fenced_producer_is_fatal_with_a_reason) {
+/* A fenced producer whose group member was not fenced (nobody else has
+ * its worker.id: the coordinator aborted a transaction that outlived its
+ * timeout) is renewed, and the worker goes on from its last commit. */
+Test(worker_mock, fenced_producer_is_renewed_and_its_transaction_rolled_back) {
     asw_worker *w = start_worker();
     consume_until(w, 30);
+    cr_assert_eq(asw_worker_commit(w), 0, "%s", asw_worker_error(w));
+    consume_until(w, 70);
     rd_kafka_mock_push_request_errors(fx.mc, APIKEY_END_TXN, 1, RD_KAFKA_RESP_ERR_PRODUCER_FENCED);
-    cr_assert_eq(asw_worker_commit(w), -1);
-    cr_assert(strstr(asw_worker_error(w), "FENCED") != NULL, "reason: %s", asw_worker_error(w));
+    cr_assert_eq(asw_worker_commit(w), 1, "expected a roll-back: %s", asw_worker_error(w));
+    asw_worker_stats st;
+    asw_worker_get_stats(w, &st);
+    cr_assert_eq(st.producers_renewed, 1);
+    run_to_end(w);
+    assert_states_equal_expected(w);
+    cr_assert_eq(asw_worker_close(w), 0);
+    asw_worker_destroy(w);
+}
+
+/* Fenced again and again with no commit in between: something else holds
+ * the transactional id; the worker stops with the reason. */
+Test(worker_mock, a_producer_fenced_over_and_over_is_fatal_with_a_reason) {
+    asw_worker *w = start_worker();
+    consume_until(w, 30);
+    int rc = 0, commits = 0;
+    for (; commits < 5 && rc >= 0; commits++) {
+        rd_kafka_mock_push_request_errors(fx.mc, APIKEY_END_TXN, 1,
+                                          RD_KAFKA_RESP_ERR_PRODUCER_FENCED);
+        asw_worker_stats st;
+        asw_worker_get_stats(w, &st);
+        consume_until(w, st.consumed + 5); /* a transaction open again */
+        rc = asw_worker_commit(w);
+    }
+    cr_assert_eq(rc, -1);
+    cr_assert_eq(commits, 4, "three renewals, then the fourth fence is fatal");
+    cr_assert(strstr(asw_worker_error(w), "fenced 3 times") != NULL, "reason: %s",
+              asw_worker_error(w));
     cr_assert_eq(asw_worker_step(w, 10), -1, "no more work after a fatal error");
     cr_assert_eq(asw_worker_close(w), -1);
     asw_worker_destroy(w);

@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""fence_recovery: the coordinator fences a worker's producer for two
+reasons, and the worker tells them apart.
+
+1. Its transaction outlived transaction.timeout.ms: here the worker is
+   frozen with SIGSTOP past that timeout and past its group session, so the
+   coordinator aborts the open transaction (and bumps the producer epoch)
+   and the group drops the member. After SIGCONT the worker renews its
+   producer, rolls back to its last commit and goes on, without a
+   supervisor: it stays alive, logs producer_renewed, and the outputs equal
+   the replay exactly.
+2. Another worker started with the same worker.id: the older one is fenced
+   as a producer and as a group member (static membership,
+   group.instance.id); it exits non-zero with a one-line reason naming the
+   worker.id, and does not fence the newer one back, which finishes the
+   stream. The outputs again equal the replay exactly.
+"""
+import signal
+import time
+
+import common
+from common import check, log
+
+GROUP = {"commit.interval.ms": 100, "commit.max.records": 200,
+         "transaction.timeout.ms": 6000, "session.timeout.ms": 6000,
+         "heartbeat.interval.ms": 1000, "log.level": "debug"}
+
+
+def frozen_past_the_timeouts(h):
+    p = h.pipeline("frozen")
+    cfg = h.write_config("frozen.properties", p, worker_id="w1", extra=GROUP)
+    events = h.generate(seed=4242, orders=4000)
+    replay = h.replay(cfg, events)
+    expected = common.replay_counts(replay)
+    h.produce(cfg, p["topic.input"], events, partitions=4)
+    w = h.start_worker(cfg, "frozen")
+    h.wait_until(lambda: len(w.events("transaction_commit")) >= 10, 90, "10 commits",
+                 interval=0.02)
+    w.proc.send_signal(signal.SIGSTOP)
+    # The coordinator looks for timed-out transactions every 10 s
+    # (transaction.abort.timed.out.transaction.cleanup.interval.ms): 20 s
+    # past the 6 s timeout, it has aborted ours and bumped the epoch.
+    log("worker frozen (SIGSTOP) for 20 s: past transaction.timeout.ms and session.timeout.ms")
+    time.sleep(20)
+    w.proc.send_signal(signal.SIGCONT)
+    t0 = time.monotonic()
+    h.wait_counts(cfg, {p["topic.decisions"]: expected["Decision"],
+                        p["topic.refund_records"]: expected["RefundRecord"]}, timeout=120)
+    log(f"SIGCONT to complete output: {time.monotonic() - t0:.1f}s")
+    w.check_alive()
+    renewed = w.events("producer_renewed")
+    fenced = w.events("producer_fenced")
+    log(f"producer_fenced {len(fenced)}, producer_renewed {len(renewed)}")
+    check(fenced and renewed, "the frozen worker's producer must be fenced and then renewed")
+    w.stop_ok()
+    dec = h.consume(cfg, p["topic.decisions"])
+    rec = h.consume(cfg, p["topic.refund_records"])
+    common.compare(replay, [dec, rec], input_topic=p["topic.input"])
+    check(h.count(cfg, p["topic.dlq"]) == 0, "the DLQ must be empty")
+
+
+def two_workers_one_id(h):
+    p = h.pipeline("twins")
+    cfg = h.write_config("twins.properties", p, worker_id="w1", extra=GROUP)
+    events = h.generate(seed=777, orders=6000)
+    replay = h.replay(cfg, events)
+    expected = common.replay_counts(replay)
+    h.produce(cfg, p["topic.input"], events, partitions=4)
+    older = h.start_worker(cfg, "older")
+    h.wait_until(lambda: len(older.events("transaction_commit")) >= 10, 90, "10 commits",
+                 interval=0.02)
+    newer = h.start_worker(cfg, "newer")
+    rc = older.wait_exit(timeout=30)
+    reasons = [line for line in older.log_text().splitlines()
+               if line.startswith("aftersale-worker")]
+    log(f"older worker: exit {rc}, {reasons}")
+    check(rc not in (0, None), f"the older worker must exit non-zero, got {rc}")
+    check(len(reasons) == 1 and "worker.id" in reasons[0] and "w1" in reasons[0],
+          f"one reason line naming the shared worker.id expected: {reasons}")
+    h.wait_counts(cfg, {p["topic.decisions"]: expected["Decision"],
+                        p["topic.refund_records"]: expected["RefundRecord"]}, timeout=120)
+    newer.check_alive()
+    check(not newer.events("producer_renewed"),
+          "the newer worker must not have been fenced back by the older one")
+    newer.stop_ok()
+    dec = h.consume(cfg, p["topic.decisions"])
+    rec = h.consume(cfg, p["topic.refund_records"])
+    common.compare(replay, [dec, rec], input_topic=p["topic.input"])
+
+
+def test(h):
+    frozen_past_the_timeouts(h)
+    two_workers_one_id(h)
+
+
+if __name__ == "__main__":
+    common.main("fence_recovery", test)
