@@ -8,9 +8,12 @@
 #include "asw/replay.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "asw/alloc.h"
 #include "asw/buf.h"
 #include "asw/jsonl.h"
 #include "asw/processor.h"
@@ -66,6 +69,58 @@ static void out_record(void *opaque, const asw_refund_record *r) {
 
 static const asw_result_sink replay_sink = {out_dead_letter, out_decision, out_record};
 
+/*
+ * Lines of the input, read in blocks. A line longer than ASW_REPLAY_LINE_MAX
+ * is not kept: its bytes are counted and dropped as they come, so memory
+ * stays within the maximum and a block whatever the input.
+ */
+#define READ_BLOCK 65536
+
+typedef struct line_reader {
+    FILE *in;
+    char *buf;
+    size_t cap, pos, len; /* buf[pos..len) is read and not yet returned */
+    bool eof;
+} line_reader;
+
+/* The next line, without its '\n', in *line (n bytes, writable, with room
+ * for a NUL after it) and its whole length in *total (> ASW_REPLAY_LINE_MAX:
+ * too long, and *line holds only its tail). Returns 1, 0 at the end of the
+ * input, -1 on a read error. */
+static int next_line(line_reader *r, char **line, size_t *n, size_t *total) {
+    size_t scanned = 0, dropped = 0;
+    for (;;) {
+        char *start = r->buf + r->pos;
+        char *nl = memchr(start + scanned, '\n', r->len - r->pos - scanned);
+        if (nl || (r->eof && (r->len > r->pos || dropped))) {
+            *line = start;
+            *n = nl ? (size_t)(nl - start) : r->len - r->pos;
+            *total = dropped + *n;
+            r->pos += *n + (nl ? 1 : 0);
+            return 1;
+        }
+        if (r->eof)
+            return 0;
+        scanned = r->len - r->pos;
+        memmove(r->buf, start, scanned);
+        r->pos = 0;
+        r->len = scanned;
+        if (r->len > ASW_REPLAY_LINE_MAX) {
+            dropped += r->len;
+            r->len = scanned = 0;
+        }
+        if (r->cap < r->len + READ_BLOCK + 1) {
+            r->cap = r->len + READ_BLOCK + 1;
+            r->buf = asw_realloc(r->buf, r->cap);
+        }
+        size_t got = fread(r->buf + r->len, 1, READ_BLOCK, r->in);
+        if (got == 0 && ferror(r->in))
+            return -1;
+        r->eof = got == 0;
+        r->len += got;
+    }
+}
+
 static size_t trim_newline(char *line, size_t n) {
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         n--;
@@ -89,15 +144,34 @@ int asw_replay_run(const asw_config *cfg, FILE *in, FILE *out, asw_log *log,
     asw_source src = {.topic = asw_config_get(cfg, "topic.input"), .partition = 0, .offset = 0};
     asw_processor_set_topic(proc, src.topic);
     asw_buf buf = ASW_BUF_INIT;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t got;
+    line_reader reader = {.in = in};
+    char *line;
+    size_t n, total;
+    int got;
     char perr[256];
 
     memset(stats, 0, sizeof *stats);
-    while ((got = getline(&line, &cap, in)) >= 0) {
+    while ((got = next_line(&reader, &line, &n, &total)) > 0) {
         stats->lines++;
-        size_t n = trim_newline(line, (size_t)got);
+        if (total > ASW_REPLAY_LINE_MAX) {
+            /* Not kept, so not in the dead letter: its line number says
+             * where it is in the input. */
+            asw_buf_reset(&buf);
+            snprintf(perr, sizeof perr, "line of %zu bytes is longer than the maximum of %d",
+                     total, ASW_REPLAY_LINE_MAX);
+            asw_jsonl_format_dead_letter(stats->lines, perr, "", 0, &buf);
+            stats->events++;
+            stats->dead_letters++;
+            asw_log_write(log, ASW_LOG_WARN, "dead_letter", "line=%lld error=\"%s\"",
+                          (long long)stats->lines, perr);
+            src.offset++;
+            if (fwrite(buf.data, 1, buf.len, out) != buf.len) {
+                snprintf(err, errlen, "write failed: %s", strerror(errno));
+                goto fail;
+            }
+            continue;
+        }
+        n = trim_newline(line, n);
         if (blank(line, n))
             continue;
         stats->events++;
@@ -123,7 +197,7 @@ int asw_replay_run(const asw_config *cfg, FILE *in, FILE *out, asw_log *log,
             goto fail;
         }
     }
-    if (ferror(in)) {
+    if (got < 0) {
         snprintf(err, errlen, "read failed: %s", strerror(errno));
         goto fail;
     }
@@ -133,7 +207,7 @@ int asw_replay_run(const asw_config *cfg, FILE *in, FILE *out, asw_log *log,
     }
     rc = 0;
 fail:
-    free(line);
+    free(reader.buf);
     asw_buf_free(&buf);
     asw_processor_destroy(proc);
     return rc;

@@ -12,6 +12,11 @@
 #include "asw/log.h"
 #include "asw/model.h"
 
+/* The longest input line replay keeps, in bytes (without its newline). An
+ * event's strings are at most ASW_TEXT_MAX bytes each, so a valid event is
+ * a few kilobytes at most; this leaves room for anything plausible. */
+#define ASW_REPLAY_LINE_MAX 1048576
+
 /* What a replay did, for the summary. */
 typedef struct asw_replay_stats {
     int64_t lines;  /* physical lines read */
@@ -33,7 +38,9 @@ typedef struct asw_replay_stats {
  *
  * Each non-blank line is one input record; its 0-based index among them is
  * the source_offset of its decision, on partition 0 of topic.input. A line
- * that is not a valid event becomes a DeadLetter and processing goes on.
+ * that is not a valid event becomes a DeadLetter and processing goes on;
+ * so does a line longer than ASW_REPLAY_LINE_MAX bytes, which is not kept
+ * (memory stays bounded): its dead letter has the line number, not the bytes.
  *
  * Returns 0, or -1 when reading or writing fails (message in err).
  */
