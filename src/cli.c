@@ -65,5 +65,8 @@ fail:
 asw_log *asw_cli_log(const asw_config *cfg) {
     asw_log_level level = ASW_LOG_INFO;
     asw_log_level_parse(asw_config_get(cfg, "log.level"), &level);
-    return asw_log_new(stderr, level);
+    asw_log *log = asw_log_new(stderr, level);
+    if (strcmp(asw_config_get(cfg, "log.format"), "json") == 0)
+        asw_log_set_json(log, true);
+    return log;
 }

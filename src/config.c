@@ -40,14 +40,15 @@
 /* ------------------------------------------------------------------------ */
 
 typedef enum {
-    KIND_INT,       /* strict decimal integer in [min, max] */
-    KIND_TOPIC,     /* a valid Kafka topic name */
-    KIND_TOPIC_OPT, /* empty, or a valid Kafka topic name */
-    KIND_APP_ID,    /* a topic-name-safe id, short enough to derive topics from */
-    KIND_ID_OPT,    /* empty, or a topic-name-safe id (worker.id) */
-    KIND_URL_OPT,   /* empty, or an http:// or https:// URL */
-    KIND_SHOPS,     /* "*" or a comma-separated shop list */
-    KIND_LOG_LEVEL, /* debug | info | warn | error */
+    KIND_INT,        /* strict decimal integer in [min, max] */
+    KIND_TOPIC,      /* a valid Kafka topic name */
+    KIND_TOPIC_OPT,  /* empty, or a valid Kafka topic name */
+    KIND_APP_ID,     /* a topic-name-safe id, short enough to derive topics from */
+    KIND_ID_OPT,     /* empty, or a topic-name-safe id (worker.id) */
+    KIND_URL_OPT,    /* empty, or an http:// or https:// URL */
+    KIND_SHOPS,      /* "*" or a comma-separated shop list */
+    KIND_LOG_LEVEL,  /* debug | info | warn | error */
+    KIND_LOG_FORMAT, /* logfmt | json */
 } key_kind;
 
 /* Which ruleset setter a rules.* key feeds. */
@@ -86,6 +87,7 @@ static const known_key known_keys[] = {
     {"topic.replication.factor", "-1", KIND_INT, RULE_NONE, -1, 32767},
     {"schema.registry.url", "", KIND_URL_OPT, RULE_NONE, 0, 0},
     {"log.level", "info", KIND_LOG_LEVEL, RULE_NONE, 0, 0},
+    {"log.format", "logfmt", KIND_LOG_FORMAT, RULE_NONE, 0, 0},
 };
 
 #define N_KNOWN (sizeof(known_keys) / sizeof(known_keys[0]))
@@ -250,6 +252,12 @@ static char *check_known(asw_config *cfg, const known_key *k, const char *value,
             strcmp(value, "warn") != 0 && strcmp(value, "error") != 0) {
             set_err(err, errlen, "%s: invalid value '%s': expected one of debug, info, warn, error",
                     k->name, value);
+            return NULL;
+        }
+        return asw_strdup(value);
+    case KIND_LOG_FORMAT:
+        if (strcmp(value, "logfmt") != 0 && strcmp(value, "json") != 0) {
+            set_err(err, errlen, "%s: invalid value '%s': expected logfmt or json", k->name, value);
             return NULL;
         }
         return asw_strdup(value);

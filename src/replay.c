@@ -157,8 +157,8 @@ int asw_replay_run(const asw_config *cfg, FILE *in, FILE *out, asw_log *log,
             /* Not kept, so not in the dead letter: its line number says
              * where it is in the input. */
             asw_buf_reset(&buf);
-            snprintf(perr, sizeof perr, "line of %zu bytes is longer than the maximum of %d",
-                     total, ASW_REPLAY_LINE_MAX);
+            snprintf(perr, sizeof perr, "line of %zu bytes is longer than the maximum of %d", total,
+                     ASW_REPLAY_LINE_MAX);
             asw_jsonl_format_dead_letter(stats->lines, perr, "", 0, &buf);
             stats->events++;
             stats->dead_letters++;
