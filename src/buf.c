@@ -3,6 +3,8 @@
  */
 #include "asw/buf.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +30,20 @@ void asw_buf_append(asw_buf *b, const void *p, size_t n) {
 
 void asw_buf_append_str(asw_buf *b, const char *s) {
     asw_buf_append(b, s, strlen(s));
+}
+
+void asw_buf_printf(asw_buf *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n <= 0)
+        return;
+    asw_buf_reserve(b, (size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf((char *)b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
 }
 
 void asw_buf_reset(asw_buf *b) {

@@ -49,6 +49,7 @@ typedef enum {
     KIND_SHOPS,      /* "*" or a comma-separated shop list */
     KIND_LOG_LEVEL,  /* debug | info | warn | error */
     KIND_LOG_FORMAT, /* logfmt | json */
+    KIND_LISTEN_OPT, /* empty, or host:port */
 } key_kind;
 
 /* Which ruleset setter a rules.* key feeds. */
@@ -88,6 +89,7 @@ static const known_key known_keys[] = {
     {"schema.registry.url", "", KIND_URL_OPT, RULE_NONE, 0, 0},
     {"log.level", "info", KIND_LOG_LEVEL, RULE_NONE, 0, 0},
     {"log.format", "logfmt", KIND_LOG_FORMAT, RULE_NONE, 0, 0},
+    {"http.listen", "", KIND_LISTEN_OPT, RULE_NONE, 0, 0},
 };
 
 #define N_KNOWN (sizeof(known_keys) / sizeof(known_keys[0]))
@@ -255,6 +257,19 @@ static char *check_known(asw_config *cfg, const known_key *k, const char *value,
             return NULL;
         }
         return asw_strdup(value);
+    case KIND_LISTEN_OPT: {
+        const char *colon = strrchr(value, ':');
+        long long port;
+        if (value[0] && (!colon || colon == value || parse_int(colon + 1, 0, 65535, &port) != 0 ||
+                         memchr(value, ' ', (size_t)(colon - value)))) {
+            set_err(err, errlen,
+                    "%s: invalid value '%s': expected empty or host:port (port 0..65535, 0 for "
+                    "any free one)",
+                    k->name, value);
+            return NULL;
+        }
+        return asw_strdup(value);
+    }
     case KIND_LOG_FORMAT:
         if (strcmp(value, "logfmt") != 0 && strcmp(value, "json") != 0) {
             set_err(err, errlen, "%s: invalid value '%s': expected logfmt or json", k->name, value);

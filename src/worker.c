@@ -52,7 +52,9 @@
 #include "asw/buf.h"
 #include "asw/changelog.h"
 #include "asw/codec.h"
+#include "asw/http.h"
 #include "asw/kafka.h"
+#include "asw/metrics.h"
 
 #define TOPIC_MAX           256
 #define META_TIMEOUT_MS     10000
@@ -64,6 +66,7 @@
 #define EVICT_ROUNDS        100 /* commits per sweep of every order for retention */
 #define STATS_EVERY_MS      10000
 #define BATCH_MAX           4096 /* input records processed between two polls of the queue */
+#define VIEW_EVERY_MS       1000 /* the HTTP view's watermarks, between commits */
 
 /*
  * The worker's transaction state: one field, moved only by txn_set(), which
@@ -105,6 +108,8 @@ typedef struct wpart {
     bool quarantined;    /* assigned, but its changelog could not be restored whole */
     int64_t committed;   /* < 0: nothing consumed since assignment */
     int64_t next;
+    bool restoring;                      /* its changelog is being read */
+    int64_t restore_read, restore_total; /* changelog records, while restoring */
 } wpart;
 
 /* What the lanes are asked to do. */
@@ -119,6 +124,7 @@ typedef struct wlane {
     asw_buf buf;
     rd_kafka_resp_err_t last_produce_error; /* of its last synchronous produce failure */
     asw_worker_stats stats;                 /* counted here, added to the worker's at the join */
+    asw_counts counts;                      /* outputs since the last commit or abort */
     int64_t records;                        /* input records it added to the transaction */
     rd_kafka_message_t **msgs;              /* its records of the batch, in consumer order */
     size_t n_msgs, cap_msgs;
@@ -162,6 +168,17 @@ struct asw_worker {
     uint64_t pool_generation; /* bumped for each job */
     wjob pool_job;
     int pool_pending; /* lanes 1.. still running the job */
+
+    /* What the HTTP endpoint shows: published by the polling thread at each
+     * commit (and now and then for the watermarks), read by the HTTP one. */
+    asw_counts committed_counts;
+    int64_t commit_buckets[ASW_COMMIT_BUCKETS + 1], commit_count;
+    double commit_ms_sum;
+    bool joined;
+    asw_http *http;
+    pthread_mutex_t view_lock;
+    asw_worker_view view; /* view.parts: n_parts entries once started */
+    int64_t view_ms;
 };
 
 static int64_t now_ms(void) {
@@ -183,11 +200,12 @@ static bool txn_open(const asw_worker *w) {
 __attribute__((format(printf, 2, 3))) static void set_fatal(asw_worker *w, const char *fmt, ...) {
     pthread_mutex_lock(&w->state_lock);
     if (w->txn != WTXN_FATAL) {
-        w->txn = WTXN_FATAL;
+        /* The reason first: the HTTP thread reads it once it sees FATAL. */
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(w->error, sizeof w->error, fmt, ap);
         va_end(ap);
+        w->txn = WTXN_FATAL;
         asw_log_write(w->log, ASW_LOG_FATAL, "worker_fatal", "reason=\"%s\"", w->error);
     }
     pthread_mutex_unlock(&w->state_lock);
@@ -327,6 +345,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque);
 static int start_lanes(asw_worker *w, char *err, size_t errlen);
 static void stop_lanes(asw_worker *w);
+static void publish_view(asw_worker *w);
+static void http_handler(void *ctx, const char *path, asw_http_reply *reply);
 
 static void setup_consumer(rd_kafka_conf_t *conf) {
     rd_kafka_conf_set_error_cb(conf, error_cb);
@@ -347,6 +367,7 @@ static void setup_restorer(rd_kafka_conf_t *conf) {
 asw_worker *asw_worker_new(const asw_config *cfg, asw_log *log, char *err, size_t errlen) {
     asw_worker *w = asw_calloc(1, sizeof *w);
     pthread_mutex_init(&w->state_lock, NULL);
+    pthread_mutex_init(&w->view_lock, NULL);
     pthread_mutex_init(&w->pool_lock, NULL);
     pthread_cond_init(&w->pool_go, NULL);
     pthread_cond_init(&w->pool_done, NULL);
@@ -436,6 +457,17 @@ int asw_worker_start(asw_worker *w, char *err, size_t errlen) {
     if (rc < 0)
         return -1;
     w->parts = asw_calloc((size_t)w->n_parts, sizeof *w->parts);
+    snprintf(w->view.topic, sizeof w->view.topic, "%s", w->topic_in);
+    w->view.n_parts = w->n_parts;
+    w->view.parts = asw_calloc((size_t)w->n_parts, sizeof *w->view.parts);
+    const char *listen = asw_config_get(w->cfg, "http.listen");
+    if (listen && listen[0]) {
+        w->http = asw_http_start(listen, http_handler, w, err, errlen);
+        if (!w->http)
+            return -1;
+        asw_log_write(w->log, ASW_LOG_INFO, "http_listening", "listen=%s port=%d", listen,
+                      asw_http_port(w->http));
+    }
     if (ensure_topic(w, w->topic_cl, true, true, err, errlen) < 0 ||
         ensure_topic(w, w->topic_dec, false, false, err, errlen) < 0 ||
         ensure_topic(w, w->topic_rec, false, false, err, errlen) < 0)
@@ -461,6 +493,7 @@ int asw_worker_start(asw_worker *w, char *err, size_t errlen) {
     }
     w->started = true;
     w->last_stats_ms = now_ms();
+    publish_view(w);
     asw_log_write(w->log, ASW_LOG_INFO, "worker_started",
                   "input=%s partitions=%" PRId32 " changelog=%s transactional_id=%s threads=%d",
                   w->topic_in, w->n_parts, w->topic_cl, w->txn_id, w->n_lanes);
@@ -529,6 +562,7 @@ static void header_i64(rd_kafka_headers_t *h, const char *name, int64_t v) {
 static void dead_letter(wlane *l, const rd_kafka_message_t *m, const char *code,
                         const char *message) {
     asw_worker *w = l->w;
+    l->counts.dead_letters[asw_dead_letter_index(code)]++;
     rd_kafka_headers_t *h = rd_kafka_headers_new(5);
     rd_kafka_header_add(h, "asw.error", -1, code, -1);
     rd_kafka_header_add(h, "asw.error.message", -1, message, -1);
@@ -618,6 +652,11 @@ static void out_decision(void *opaque, const asw_decision *d) {
         set_fatal(l->w, "cannot encode a decision for order %.200s", o->order_id);
         return;
     }
+    l->counts.decisions[d->outcome]++;
+    for (int r = 0; r < ASW_R__COUNT; r++)
+        if (d->reasons & (1u << r))
+            l->counts.reasons[r]++;
+    l->counts.duplicates += d->duplicate;
     produce_output(l, o->m, l->w->topic_dec, "decision", o->order_id, &l->stats.decisions);
 }
 
@@ -630,10 +669,95 @@ static void out_record(void *opaque, const asw_refund_record *r) {
         set_fatal(l->w, "cannot encode a refund record for order %.200s", o->order_id);
         return;
     }
+    l->counts.records[r->status]++;
+    l->counts.over_refunds += r->over_refund;
     produce_output(l, o->m, l->w->topic_rec, "refund record", o->order_id, &l->stats.records);
 }
 
 static const asw_result_sink worker_sink = {out_dead_letter, out_decision, out_record};
+
+/* ---- the HTTP view ---- */
+
+/* Copy what the HTTP endpoint shows into the view. Counts are those of
+ * committed transactions only, so they match what read_committed readers
+ * see. @locality the polling thread */
+static void publish_view(asw_worker *w) {
+    if (!w->view.parts)
+        return;
+    pthread_mutex_lock(&w->view_lock);
+    asw_worker_view *v = &w->view;
+    v->started = w->started;
+    v->joined = w->joined;
+    v->counts = w->committed_counts;
+    v->commits = w->stats.commits;
+    v->aborts = w->stats.aborts;
+    v->producers_renewed = w->stats.producers_renewed;
+    v->restored_orders = w->stats.restored;
+    v->changelog_corrupt = w->stats.changelog_corrupt;
+    v->quarantined_total = w->stats.quarantined;
+    memcpy(v->commit_buckets, w->commit_buckets, sizeof v->commit_buckets);
+    v->commit_count = w->commit_count;
+    v->commit_ms_sum = w->commit_ms_sum;
+    for (int32_t p = 0; p < w->n_parts; p++) {
+        const wpart *wp = &w->parts[p];
+        asw_partition_view *pv = &v->parts[p];
+        pv->assigned = wp->proc || wp->quarantined || wp->restoring;
+        pv->restoring = wp->restoring;
+        pv->quarantined = wp->quarantined;
+        pv->restore_read = wp->restore_read;
+        pv->restore_total = wp->restore_total;
+        int64_t lo = -1, hi = -1;
+        if (pv->assigned)
+            rd_kafka_get_watermark_offsets(w->consumer, w->topic_in, p, &lo, &hi);
+        pv->high = hi;
+        /* Nothing consumed since the assignment: the position is the low
+         * watermark when the group had no offset, else unknown. */
+        pv->committed = wp->committed >= 0 ? wp->committed : -1;
+        pv->has_stream_time = wp->proc && asw_processor_has_stream_time(wp->proc);
+        pv->stream_time = pv->has_stream_time ? asw_processor_stream_time(wp->proc) : 0;
+        pv->orders = wp->proc ? (int64_t)asw_processor_order_count(wp->proc) : 0;
+    }
+    pthread_mutex_unlock(&w->view_lock);
+    w->view_ms = now_ms();
+}
+
+/* @locality the HTTP thread */
+static void http_handler(void *ctx, const char *path, asw_http_reply *reply) {
+    asw_worker *w = ctx;
+    bool metrics = strcmp(path, "/metrics") == 0, health = strcmp(path, "/healthz") == 0,
+         ready = strcmp(path, "/readyz") == 0;
+    if (!metrics && !health && !ready) {
+        reply->status = 404;
+        asw_buf_append_str(&reply->body, "not found: /metrics, /healthz, /readyz\n");
+        return;
+    }
+    pthread_mutex_lock(&w->view_lock);
+    asw_worker_view v = w->view;
+    v.parts = asw_malloc((size_t)(v.n_parts > 0 ? v.n_parts : 1) * sizeof *v.parts);
+    memcpy(v.parts, w->view.parts, (size_t)v.n_parts * sizeof *v.parts);
+    pthread_mutex_unlock(&w->view_lock);
+    v.fatal = is_fatal(w);
+    if (v.fatal)
+        snprintf(v.fatal_reason, sizeof v.fatal_reason, "%s", w->error);
+    if (metrics) {
+        reply->content_type = "text/plain; version=0.0.4; charset=utf-8";
+        asw_metrics_format(&v, &reply->body);
+    } else if (health) {
+        reply->status = asw_metrics_health(&v, &reply->body);
+    } else {
+        reply->status = asw_metrics_ready(&v, &reply->body);
+    }
+    free(v.parts);
+}
+
+/* Outputs of the lanes since the last commit: kept, or forgotten. */
+static void settle_counts(asw_worker *w, bool committed) {
+    for (int i = 0; i < w->n_lanes; i++) {
+        if (committed)
+            asw_counts_add(&w->committed_counts, &w->lanes[i].counts);
+        memset(&w->lanes[i].counts, 0, sizeof w->lanes[i].counts);
+    }
+}
 
 /* ---- transactions ---- */
 
@@ -834,7 +958,9 @@ static int abort_and_rewind(asw_worker *w, const char *why) {
         wp->next = wp->committed;
     }
     w->stats.aborts++;
+    settle_counts(w, false);
     rewind_consumer(w);
+    publish_view(w);
     /* An error that comes back on every retry of the same records would
      * abort forever: give up with the reason instead. */
     if (++w->aborts_in_a_row >= MAX_ABORTS_IN_A_ROW)
@@ -947,6 +1073,8 @@ static void transaction_committed(asw_worker *w) {
         wp->committed = wp->next;
     }
     w->stats.commits++;
+    settle_counts(w, true);
+    publish_view(w);
 }
 
 int asw_worker_commit(asw_worker *w) {
@@ -984,6 +1112,12 @@ int asw_worker_commit(asw_worker *w) {
         return rc;
     }
     txn_set(w, WTXN_READY);
+    int b = 0;
+    while (b < ASW_COMMIT_BUCKETS && t2 - t0 > asw_commit_bucket_ms[b])
+        b++;
+    w->commit_buckets[b]++;
+    w->commit_count++;
+    w->commit_ms_sum += (double)(t2 - t0);
     transaction_committed(w);
     asw_log_write(w->log, ASW_LOG_DEBUG, "transaction_commit",
                   "records=%" PRId64 " open_ms=%" PRId64 " changelog_ms=%" PRId64
@@ -1021,6 +1155,7 @@ static void process(wlane *l, const rd_kafka_message_t *m) {
         dead_letter(l, m, asw_codec_err_name(ce), err);
         return;
     }
+    l->counts.events[ev.type]++;
     if (m->key_len != strlen(ev.order_id) ||
         (m->key_len > 0 && memcmp(m->key, ev.order_id, m->key_len) != 0)) {
         /* State lives with the partition of the key: an event keyed by
@@ -1247,6 +1382,9 @@ static int restore(asw_worker *w, const rd_kafka_topic_partition_list_t *parts) 
         rd_kafka_topic_partition_list_add(l, w->topic_cl, p)->offset =
             lo >= 0 ? lo : RD_KAFKA_OFFSET_BEGINNING;
         remaining++;
+        w->parts[p].restoring = true;
+        w->parts[p].restore_read = 0;
+        w->parts[p].restore_total = hi > lo && lo >= 0 ? hi - lo : 0;
         /* A compacted changelog holds about one record per order. */
         if (hi > lo && lo >= 0)
             asw_processor_restore_reserve(w->parts[p].proc, (size_t)(hi - lo));
@@ -1289,17 +1427,22 @@ static int restore(asw_worker *w, const rd_kafka_topic_partition_list_t *parts) 
             } else if (ours) {
                 asw_changelog_restore_add(rs[m->partition], m->key, m->key_len, m->payload, m->len,
                                           m->offset);
+                w->parts[m->partition].restore_read++;
             }
             rd_kafka_message_destroy(m);
         }
+        if (now_ms() - w->view_ms >= VIEW_EVERY_MS)
+            publish_view(w);
     }
     rc = is_fatal(w) ? -1 : 0;
 done:
     if (q)
         rd_kafka_queue_destroy(q);
     rd_kafka_assign(w->restorer, NULL);
-    for (int32_t p = 0; p < w->n_parts; p++)
+    for (int32_t p = 0; p < w->n_parts; p++) {
         asw_changelog_restore_destroy(rs[p]);
+        w->parts[p].restoring = false;
+    }
     free(rs);
     free(batch);
     rd_kafka_topic_partition_list_destroy(l);
@@ -1339,6 +1482,7 @@ static void on_assign(asw_worker *w, rd_kafka_t *rk, rd_kafka_topic_partition_li
     }
     int64_t t0 = now_ms();
     int64_t before = w->stats.restored;
+    publish_view(w);
     int rc = restore(w, parts);
     if (rc != 0) {
         /* Half-restored state must never decide anything: the partitions
@@ -1404,9 +1548,12 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     switch (err) {
     case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
         on_assign(w, rk, parts);
+        w->joined = true;
+        publish_view(w);
         break;
     case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
         on_revoke(w, rk, parts);
+        publish_view(w);
         break;
     default:
         set_fatal(w, "rebalance failed: %s", rd_kafka_err2str(err));
@@ -1477,6 +1624,8 @@ int asw_worker_step(asw_worker *w, int timeout_ms) {
                          now_ms() - w->txn_begin_ms >= w->commit_interval_ms)))
         asw_worker_commit(w);
     log_stats(w);
+    if (now_ms() - w->view_ms >= VIEW_EVERY_MS)
+        publish_view(w);
     return is_fatal(w) ? -1 : 0;
 }
 
@@ -1555,6 +1704,8 @@ int64_t asw_worker_lag(const asw_worker *w) {
 void asw_worker_destroy(asw_worker *w) {
     if (!w)
         return;
+    asw_http_stop(w->http); /* no request may read the worker past this */
+    w->http = NULL;
     if (!w->closed)
         asw_worker_close(w);
     /* A batch is never left pending; its messages would have to go before
@@ -1587,5 +1738,7 @@ void asw_worker_destroy(asw_worker *w) {
     pthread_cond_destroy(&w->pool_go);
     pthread_mutex_destroy(&w->pool_lock);
     pthread_mutex_destroy(&w->state_lock);
+    pthread_mutex_destroy(&w->view_lock);
+    free(w->view.parts);
     free(w);
 }

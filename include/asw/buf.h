@@ -20,6 +20,8 @@ typedef struct asw_buf {
 void asw_buf_reserve(asw_buf *b, size_t n);
 void asw_buf_append(asw_buf *b, const void *p, size_t n);
 void asw_buf_append_str(asw_buf *b, const char *s);
+/* Append printf-formatted text (no NUL). */
+__attribute__((format(printf, 2, 3))) void asw_buf_printf(asw_buf *b, const char *fmt, ...);
 /* Forget the contents, keep the memory. */
 void asw_buf_reset(asw_buf *b);
 /* Free the memory; the buffer is empty and reusable afterwards. */

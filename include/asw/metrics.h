@@ -1,0 +1,83 @@
+/*
+ * metrics.h -- what the worker shows on its HTTP endpoint: counts of
+ * committed outputs, per-partition progress, and their Prometheus text,
+ * liveness and readiness. Pure formatting of a snapshot (asw_worker_view)
+ * the worker publishes at each commit; nothing here touches Kafka.
+ */
+#ifndef ASW_METRICS_H
+#define ASW_METRICS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "asw/buf.h"
+#include "asw/codec.h"
+#include "asw/model.h"
+
+/* Dead-letter error codes: the codec's, then the worker's and the rules'. */
+enum {
+    ASW_DL_EMPTY_VALUE = ASW_CODEC_E__COUNT,
+    ASW_DL_KEY_MISMATCH,
+    ASW_DL_OUTPUT_TOO_LARGE,
+    ASW_DL_INVALID_EVENT,
+    ASW_DL_LATE_EVENT,
+    ASW_DL_OTHER,
+    ASW_DL__COUNT
+};
+/* The index of a dead-letter code (ASW_DL_OTHER when unknown), its name. */
+int asw_dead_letter_index(const char *code);
+const char *asw_dead_letter_name(int index);
+
+/* Outputs of committed transactions, by kind. All int64_t: added as such. */
+typedef struct asw_counts {
+    int64_t events[ASW_EV__COUNT]; /* input events decoded, by type */
+    int64_t decisions[ASW_OUT__COUNT];
+    int64_t reasons[ASW_R__COUNT]; /* decisions naming each reason */
+    int64_t duplicates;            /* decisions re-emitted as duplicate */
+    int64_t records[ASW_RS__COUNT];
+    int64_t over_refunds; /* refund records with over_refund */
+    int64_t dead_letters[ASW_DL__COUNT];
+} asw_counts;
+
+void asw_counts_add(asw_counts *into, const asw_counts *from);
+
+/* Upper bounds (ms) of the commit latency histogram; +Inf follows. */
+#define ASW_COMMIT_BUCKETS 10
+extern const int asw_commit_bucket_ms[ASW_COMMIT_BUCKETS];
+
+typedef struct asw_partition_view {
+    bool assigned, restoring, quarantined;
+    int64_t committed; /* next offset to read after the last commit; -1 unknown */
+    int64_t high;      /* the partition's high watermark as last fetched; -1 unknown */
+    bool has_stream_time;
+    int64_t stream_time;                 /* ms */
+    int64_t orders;                      /* orders held in state */
+    int64_t restore_read, restore_total; /* changelog records, while restoring */
+} asw_partition_view;
+
+/* A snapshot of the worker, consistent with its last committed transaction. */
+typedef struct asw_worker_view {
+    bool started; /* subscribed */
+    bool joined;  /* the group has given it an assignment (possibly empty) */
+    bool fatal;
+    char fatal_reason[512];
+    char topic[256];
+    asw_counts counts;
+    int64_t commits, aborts, producers_renewed, restored_orders, changelog_corrupt,
+        quarantined_total;
+    int64_t commit_buckets[ASW_COMMIT_BUCKETS + 1]; /* per bucket, not cumulative */
+    int64_t commit_count;
+    double commit_ms_sum;
+    int32_t n_parts;
+    asw_partition_view *parts; /* n_parts entries, by partition number */
+} asw_worker_view;
+
+/* The Prometheus text exposition (version 0.0.4) of a view. */
+void asw_metrics_format(const asw_worker_view *v, asw_buf *out);
+/* /healthz: 200 while the worker is not fatal, else 503 with the reason. */
+int asw_metrics_health(const asw_worker_view *v, asw_buf *out);
+/* /readyz: 200 once the worker has joined its group and every assigned
+ * partition is restored and processing; else 503 with what is missing. */
+int asw_metrics_ready(const asw_worker_view *v, asw_buf *out);
+
+#endif /* ASW_METRICS_H */

@@ -1,0 +1,210 @@
+/*
+ * metrics.c -- counts, Prometheus text, liveness and readiness; see
+ * metrics.h.
+ */
+#include "asw/metrics.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+const int asw_commit_bucket_ms[ASW_COMMIT_BUCKETS] = {5,   10,  25,   50,   100,
+                                                      250, 500, 1000, 2500, 10000};
+
+static const char *const extra_codes[] = {"EMPTY_VALUE",   "KEY_MISMATCH", "OUTPUT_TOO_LARGE",
+                                          "INVALID_EVENT", "LATE_EVENT",   "OTHER"};
+
+int asw_dead_letter_index(const char *code) {
+    for (int i = 0; i < ASW_CODEC_E__COUNT; i++)
+        if (strcmp(code, asw_codec_err_name((asw_codec_err)i)) == 0)
+            return i;
+    for (int i = 0; i < ASW_DL__COUNT - ASW_CODEC_E__COUNT; i++)
+        if (strcmp(code, extra_codes[i]) == 0)
+            return ASW_CODEC_E__COUNT + i;
+    return ASW_DL_OTHER;
+}
+
+const char *asw_dead_letter_name(int index) {
+    if (index < ASW_CODEC_E__COUNT)
+        return asw_codec_err_name((asw_codec_err)index);
+    return extra_codes[index - ASW_CODEC_E__COUNT];
+}
+
+void asw_counts_add(asw_counts *into, const asw_counts *from) {
+    _Static_assert(sizeof(asw_counts) % sizeof(int64_t) == 0, "asw_counts holds int64_t only");
+    int64_t *a = (int64_t *)into;
+    const int64_t *b = (const int64_t *)from;
+    for (size_t i = 0; i < sizeof(asw_counts) / sizeof(int64_t); i++)
+        a[i] += b[i];
+}
+
+static void head(asw_buf *out, const char *name, const char *type, const char *help) {
+    asw_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Topic names are [A-Za-z0-9._-]: nothing to escape in a label. */
+static void per_partition(asw_buf *out, const asw_worker_view *v, const char *name,
+                          const char *type, const char *help,
+                          int64_t (*value)(const asw_partition_view *),
+                          bool (*has)(const asw_partition_view *)) {
+    head(out, name, type, help);
+    for (int32_t p = 0; p < v->n_parts; p++) {
+        const asw_partition_view *pv = &v->parts[p];
+        if (pv->assigned && (!has || has(pv)))
+            asw_buf_printf(out, "%s{topic=\"%s\",partition=\"%" PRId32 "\"} %" PRId64 "\n", name,
+                           v->topic, p, value(pv));
+    }
+}
+
+static int64_t lag_of(const asw_partition_view *p) {
+    return p->high > p->committed ? p->high - p->committed : 0;
+}
+static bool lag_known(const asw_partition_view *p) {
+    return p->high >= 0 && p->committed >= 0 && !p->restoring && !p->quarantined;
+}
+static int64_t committed_of(const asw_partition_view *p) {
+    return p->committed;
+}
+static bool committed_known(const asw_partition_view *p) {
+    return p->committed >= 0;
+}
+static int64_t stream_time_of(const asw_partition_view *p) {
+    return p->stream_time;
+}
+static bool stream_time_known(const asw_partition_view *p) {
+    return p->has_stream_time;
+}
+static int64_t orders_of(const asw_partition_view *p) {
+    return p->orders;
+}
+static int64_t restoring_of(const asw_partition_view *p) {
+    return p->restoring;
+}
+static int64_t quarantined_of(const asw_partition_view *p) {
+    return p->quarantined;
+}
+static int64_t restore_left_of(const asw_partition_view *p) {
+    int64_t left = p->restore_total - p->restore_read;
+    return p->restoring && left > 0 ? left : 0;
+}
+
+void asw_metrics_format(const asw_worker_view *v, asw_buf *out) {
+    const asw_counts *c = &v->counts;
+    head(out, "asw_events_total", "counter", "Input events decoded, by type (committed).");
+    for (int t = 0; t < ASW_EV__COUNT; t++)
+        asw_buf_printf(out, "asw_events_total{type=\"%s\"} %" PRId64 "\n",
+                       asw_event_type_name((asw_event_type)t), c->events[t]);
+    head(out, "asw_decisions_total", "counter", "Decisions written, by outcome (committed).");
+    for (int o = 0; o < ASW_OUT__COUNT; o++)
+        asw_buf_printf(out, "asw_decisions_total{outcome=\"%s\"} %" PRId64 "\n",
+                       asw_outcome_name((asw_outcome)o), c->decisions[o]);
+    head(out, "asw_decision_reasons_total", "counter",
+         "Decisions naming each rejection reason (committed).");
+    for (int r = 0; r < ASW_R__COUNT; r++)
+        asw_buf_printf(out, "asw_decision_reasons_total{reason=\"%s\"} %" PRId64 "\n",
+                       asw_reason_name((asw_reason)r), c->reasons[r]);
+    head(out, "asw_decisions_duplicate_total", "counter",
+         "Decisions re-emitted as duplicate = true (committed).");
+    asw_buf_printf(out, "asw_decisions_duplicate_total %" PRId64 "\n", c->duplicates);
+    head(out, "asw_refund_records_total", "counter",
+         "Refund records written, by status (committed).");
+    for (int s = 0; s < ASW_RS__COUNT; s++)
+        asw_buf_printf(out, "asw_refund_records_total{status=\"%s\"} %" PRId64 "\n",
+                       asw_record_status_name((asw_record_status)s), c->records[s]);
+    head(out, "asw_over_refunds_total", "counter",
+         "Refund records with over_refund: more refunded than paid (committed). Alert on any.");
+    asw_buf_printf(out, "asw_over_refunds_total %" PRId64 "\n", c->over_refunds);
+    head(out, "asw_dead_letters_total", "counter", "Dead letters written, by error (committed).");
+    for (int d = 0; d < ASW_DL__COUNT; d++)
+        asw_buf_printf(out, "asw_dead_letters_total{error=\"%s\"} %" PRId64 "\n",
+                       asw_dead_letter_name(d), c->dead_letters[d]);
+    head(out, "asw_late_events_total", "counter",
+         "Events dead-lettered as LATE_EVENT (SPEC 7), among asw_dead_letters_total.");
+    asw_buf_printf(out, "asw_late_events_total %" PRId64 "\n", c->dead_letters[ASW_DL_LATE_EVENT]);
+    head(out, "asw_transactions_total", "counter", "Transactions, by result.");
+    asw_buf_printf(out, "asw_transactions_total{result=\"committed\"} %" PRId64 "\n", v->commits);
+    asw_buf_printf(out, "asw_transactions_total{result=\"aborted\"} %" PRId64 "\n", v->aborts);
+    head(out, "asw_producers_renewed_total", "counter",
+         "Fenced producers replaced (the coordinator aborted a transaction past its timeout).");
+    asw_buf_printf(out, "asw_producers_renewed_total %" PRId64 "\n", v->producers_renewed);
+    head(out, "asw_commit_duration_seconds", "histogram",
+         "Time to write the changelog and commit a transaction.");
+    int64_t cum = 0;
+    for (int b = 0; b < ASW_COMMIT_BUCKETS; b++) {
+        cum += v->commit_buckets[b];
+        asw_buf_printf(out, "asw_commit_duration_seconds_bucket{le=\"%g\"} %" PRId64 "\n",
+                       asw_commit_bucket_ms[b] / 1000.0, cum);
+    }
+    cum += v->commit_buckets[ASW_COMMIT_BUCKETS];
+    asw_buf_printf(out, "asw_commit_duration_seconds_bucket{le=\"+Inf\"} %" PRId64 "\n", cum);
+    asw_buf_printf(out, "asw_commit_duration_seconds_sum %.6f\n", v->commit_ms_sum / 1000.0);
+    asw_buf_printf(out, "asw_commit_duration_seconds_count %" PRId64 "\n", v->commit_count);
+    head(out, "asw_restored_orders_total", "counter", "Orders rebuilt from the changelog.");
+    asw_buf_printf(out, "asw_restored_orders_total %" PRId64 "\n", v->restored_orders);
+    head(out, "asw_changelog_corrupt_total", "counter",
+         "Changelog records that could not be decoded during a restore.");
+    asw_buf_printf(out, "asw_changelog_corrupt_total %" PRId64 "\n", v->changelog_corrupt);
+
+    per_partition(out, v, "asw_partition_lag", "gauge",
+                  "Input records after the last committed offset (high watermark - committed).",
+                  lag_of, lag_known);
+    per_partition(out, v, "asw_partition_committed_offset", "gauge",
+                  "Next input offset to process after the last commit.", committed_of,
+                  committed_known);
+    per_partition(out, v, "asw_partition_stream_time_ms", "gauge",
+                  "Stream time of the partition (SPEC 7), epoch milliseconds.", stream_time_of,
+                  stream_time_known);
+    per_partition(out, v, "asw_partition_orders", "gauge", "Orders held in state.", orders_of,
+                  NULL);
+    per_partition(out, v, "asw_partition_restoring", "gauge",
+                  "1 while the partition's state is rebuilt from its changelog.", restoring_of,
+                  NULL);
+    per_partition(out, v, "asw_partition_restore_remaining", "gauge",
+                  "Changelog records still to read while restoring.", restore_left_of, NULL);
+    per_partition(out, v, "asw_partition_quarantined", "gauge",
+                  "1 when the partition's changelog could not be restored whole: nothing is "
+                  "decided there.",
+                  quarantined_of, NULL);
+    int assigned = 0;
+    for (int32_t p = 0; p < v->n_parts; p++)
+        assigned += v->parts[p].assigned;
+    head(out, "asw_assigned_partitions", "gauge", "Input partitions assigned to this worker.");
+    asw_buf_printf(out, "asw_assigned_partitions %d\n", assigned);
+    head(out, "asw_up", "gauge", "1 while the worker is not fatal.");
+    asw_buf_printf(out, "asw_up %d\n", v->fatal ? 0 : 1);
+}
+
+int asw_metrics_health(const asw_worker_view *v, asw_buf *out) {
+    if (v->fatal) {
+        asw_buf_printf(out, "fatal: %s\n", v->fatal_reason);
+        return 503;
+    }
+    asw_buf_append_str(out, "ok\n");
+    return 200;
+}
+
+int asw_metrics_ready(const asw_worker_view *v, asw_buf *out) {
+    if (v->fatal) {
+        asw_buf_printf(out, "not ready: fatal: %s\n", v->fatal_reason);
+        return 503;
+    }
+    if (!v->started || !v->joined) {
+        asw_buf_append_str(out, v->started ? "not ready: waiting for the group's assignment\n"
+                                           : "not ready: starting\n");
+        return 503;
+    }
+    int bad = 0;
+    for (int32_t p = 0; p < v->n_parts; p++) {
+        const asw_partition_view *pv = &v->parts[p];
+        if (pv->assigned && (pv->restoring || pv->quarantined)) {
+            asw_buf_printf(out, "%spartition %" PRId32 " %s", bad ? ", " : "not ready: ", p,
+                           pv->restoring ? "restoring" : "quarantined");
+            bad++;
+        }
+    }
+    if (bad) {
+        asw_buf_append_str(out, "\n");
+        return 503;
+    }
+    asw_buf_append_str(out, "ready\n");
+    return 200;
+}

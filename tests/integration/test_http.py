@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""http: the worker's HTTP endpoint (http.listen). While a worker processes
+a stream, /healthz and /readyz answer 200, and /metrics -- read with the
+Prometheus project's own text parser -- counts exactly what the worker
+committed: events by type, decisions by outcome and by reason, duplicates,
+refund records by status, over-refunds, dead letters (none), all equal to
+the offline replay of the same input; committed transactions and a commit
+latency histogram whose count matches them; zero lag on every assigned
+partition once the input is consumed; an unknown path is a 404."""
+import collections
+import re
+import urllib.error
+import urllib.request
+
+from prometheus_client.parser import text_string_to_metric_families
+
+import common
+from common import check, log
+
+
+def get(port, path):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
+            return r.status, r.headers.get("Content-Type", ""), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Content-Type", ""), e.read().decode()
+
+
+def scrape(port):
+    status, ctype, text = get(port, "/metrics")
+    check(status == 200, f"/metrics answered {status}")
+    check(ctype.startswith("text/plain; version=0.0.4"), f"/metrics content type {ctype!r}")
+    samples = collections.defaultdict(float)
+    for fam in text_string_to_metric_families(text):
+        for s in fam.samples:
+            samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return samples
+
+
+def value(samples, name, **labels):
+    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def total(samples, name):
+    return sum(v for (n, _), v in samples.items() if n == name)
+
+
+def test(h):
+    p = h.pipeline()
+    cfg = h.write_config("w.properties", p, worker_id="w1",
+                         extra={"http.listen": "127.0.0.1:0", "commit.max.records": 500})
+    events = h.generate(seed=99, orders=3000)
+    replay = h.replay(cfg, events)
+    expected = common.replay_counts(replay)
+    want = collections.Counter()
+    for r in common._load(replay):
+        if r["type"] == "Decision":
+            want[("outcome", r["outcome"])] += 1
+            want[("duplicate",)] += bool(r["duplicate"])
+            for reason in r["reasons"]:
+                want[("reason", reason)] += 1
+        elif r["type"] == "RefundRecord":
+            want[("status", r["status"])] += 1
+            want[("over_refund",)] += bool(r["over_refund"])
+    by_type = collections.Counter(r["type"] for r in common._load(events))
+    n = h.produce(cfg, p["topic.input"], events, partitions=4)
+
+    w = h.start_worker(cfg, "w1")
+    h.wait_until(lambda: w.events("http_listening"), 30, "the http_listening log line",
+                 interval=0.1)
+    port = int(w.events("http_listening")[0]["port"])
+    log(f"worker listens on port {port}")
+    h.wait_counts(cfg, {p["topic.decisions"]: expected["Decision"],
+                        p["topic.refund_records"]: expected["RefundRecord"]}, timeout=120)
+    for path in ("/healthz", "/readyz"):
+        status, _, body = get(port, path)
+        log(f"{path}: {status} {body.strip()}")
+        check(status == 200, f"{path} answered {status}: {body}")
+    status, _, body = get(port, "/nope")
+    check(status == 404, f"an unknown path answered {status}")
+
+    # The view is published at each commit: the last one may follow the
+    # outputs becoming readable by a moment.
+    h.wait_until(lambda: total(scrape(port), "asw_decisions_total") == expected["Decision"], 30,
+                 "asw_decisions_total to reach the committed decisions", interval=0.5)
+    s = scrape(port)
+    checks = []
+    for outcome in ("ACCEPTED", "REJECTED"):
+        checks.append((f"decisions {outcome}", value(s, "asw_decisions_total", outcome=outcome),
+                       want[("outcome", outcome)]))
+    for key, count in want.items():
+        if key[0] == "reason":
+            checks.append((f"reason {key[1]}",
+                           value(s, "asw_decision_reasons_total", reason=key[1]), count))
+        if key[0] == "status":
+            checks.append((f"records {key[1]}",
+                           value(s, "asw_refund_records_total", status=key[1]), count))
+    checks.append(("duplicates", value(s, "asw_decisions_duplicate_total"), want[("duplicate",)]))
+    checks.append(("over-refunds", value(s, "asw_over_refunds_total"), want[("over_refund",)]))
+    checks.append(("refund records", total(s, "asw_refund_records_total"),
+                   expected["RefundRecord"]))
+    checks.append(("events", total(s, "asw_events_total"), n))
+    for t, count in by_type.items():
+        checks.append((f"events {t}", value(s, "asw_events_total", type=t), count))
+    checks.append(("dead letters", total(s, "asw_dead_letters_total"), 0))
+    bad = [(what, got, exp) for what, got, exp in checks if got != exp]
+    for what, got, exp in checks:
+        log(f"  {what}: /metrics {got:g}, expected {exp}")
+    check(not bad, f"/metrics differs from the outputs: {bad}")
+
+    commits = value(s, "asw_transactions_total", result="committed")
+    check(commits >= n / 500, f"{commits:g} committed transactions for {n} records of 500 at most")
+    check(value(s, "asw_commit_duration_seconds_count") == commits,
+          "the commit histogram counts every commit")
+    check(value(s, "asw_commit_duration_seconds_bucket", le="+Inf") == commits,
+          "the +Inf bucket holds every commit")
+    check(value(s, "asw_assigned_partitions") == 4, "all 4 partitions are assigned")
+    h.wait_until(lambda: total(scrape(port), "asw_partition_lag") == 0, 15,
+                 "zero lag on every partition", interval=0.5)
+    s = scrape(port)
+    lags = [k for k in s if k[0] == "asw_partition_lag"]
+    check(len(lags) == 4, f"a lag for each of the 4 partitions: {lags}")
+    check(value(s, "asw_up") == 1, "asw_up is 1")
+    w.stop_ok()
+
+
+if __name__ == "__main__":
+    common.main("http", test)
