@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing aftersale-worker needs on Debian 12:
-# compilers and CMake, librdkafka, avro-c, jansson, Criterion, clang-format.
+# compilers and CMake, librdkafka, avro-c, jansson, Criterion, clang-format,
+# and groff (the unit tests check the generated manual page with it).
 # --with-broker adds what deploy/local/kafka.sh needs to fetch and run a real
 # Kafka broker (a Java runtime and Maven) and python3 for the integration
 # tests. Idempotent: packages already present are not fetched again.
@@ -8,7 +9,7 @@ set -euo pipefail
 
 packages=(build-essential cmake pkg-config git
           librdkafka-dev libavro-dev libjansson-dev libcriterion-dev
-          clang-format kcat)
+          clang-format kcat groff-base)
 if [ "${1:-}" = "--with-broker" ]; then
   packages+=(default-jre-headless maven python3)
 fi
