@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what building and testing aftersale-worker needs on Debian 12:
-# compilers and CMake, librdkafka, avro-c, jansson, Criterion, clang-format,
-# and groff (the unit tests check the generated manual page with it).
+# compilers (gcc and clang) and CMake, librdkafka, avro-c, jansson, Criterion,
+# clang-format, groff (the unit tests check the generated manual page with
+# it), and what `cpack -G DEB` runs (file, dpkg-dev's dpkg-shlibdeps).
 # --with-broker adds what deploy/local/kafka.sh needs to fetch and run a real
 # Kafka broker (a Java runtime and Maven) and python3 for the integration
 # tests. Idempotent: packages already present are not fetched again.
 set -euo pipefail
 
-packages=(build-essential cmake pkg-config git
+packages=(build-essential clang cmake pkg-config git file dpkg-dev
           librdkafka-dev libavro-dev libjansson-dev libcriterion-dev
           clang-format kcat groff-base)
 if [ "${1:-}" = "--with-broker" ]; then
