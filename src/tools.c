@@ -53,14 +53,20 @@ static int parse_int(const char *s, long long min, long long max, long long *out
     return 0;
 }
 
+/* The options both tools start with: the topic, and how to reach Kafka. */
+// clang-format off
+#define TOOL_OPTIONS(topic_help)                                                        \
+    {'t', "topic", "T", topic_help},                                                    \
+    {'c', "config", "FILE", "configuration file (librdkafka properties pass through)"}, \
+    {'b', "brokers", "LIST", "bootstrap.servers (overrides the file)"}
+// clang-format on
+
 /* ---- produce ---- */
 
 enum { OPT_RAW = ASW_CMD_LONG_ONLY };
 
 static const asw_cmd_option produce_options[] = {
-    {'t', "topic", "T", "topic to produce to (required)"},
-    {'c', "config", "FILE", "configuration file (librdkafka properties pass through)"},
-    {'b', "brokers", "LIST", "bootstrap.servers (overrides the file)"},
+    TOOL_OPTIONS("topic to produce to (required)"),
     {'p', "partitions", "N",
      "create T with N partitions if it does not exist\n"
      "(replication factor: topic.replication.factor)"},
@@ -396,9 +402,7 @@ done:
 enum { OPT_FROM_BEGINNING = ASW_CMD_LONG_ONLY, OPT_IDLE_EXIT, OPT_MAX };
 
 static const asw_cmd_option consume_options[] = {
-    {'t', "topic", "T", "topic to read (required)"},
-    {'c', "config", "FILE", "configuration file (librdkafka properties pass through)"},
-    {'b', "brokers", "LIST", "bootstrap.servers (overrides the file)"},
+    TOOL_OPTIONS("topic to read (required)"),
     {OPT_FROM_BEGINNING, "from-beginning", NULL, "start at the beginning (default: at the end)"},
     {OPT_IDLE_EXIT, "idle-exit", "SECONDS",
      "exit once every partition is at its end and nothing\n"

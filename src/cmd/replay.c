@@ -48,12 +48,9 @@ static int replay_main(int argc, char **argv) {
     int rc = 1;
     FILE *in = NULL, *out = NULL;
     asw_log *log = NULL;
-    char err[512];
-    asw_config *cfg = asw_cli_config(config_path, NULL, err, sizeof err);
-    if (!cfg) {
-        fprintf(stderr, "aftersale-worker: %s\n", err);
+    asw_config *cfg = asw_cli_load_config("replay", config_path);
+    if (!cfg)
         return 2;
-    }
     log = quiet ? asw_log_new(stderr, ASW_LOG_ERROR) : asw_cli_log(cfg);
 
     in = strcmp(in_path, "-") == 0 ? stdin : fopen(in_path, "r");
@@ -67,6 +64,7 @@ static int replay_main(int argc, char **argv) {
         goto done;
     }
     asw_replay_stats stats;
+    char err[512];
     if (asw_replay_run(cfg, in, out, log, &stats, err, sizeof err) != 0) {
         fprintf(stderr, "aftersale-worker replay: %s\n", err);
         goto done;

@@ -40,18 +40,16 @@ static int run_main(int argc, char **argv) {
         fprintf(stderr, "aftersale-worker run: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
-    char err[512];
-    asw_config *cfg = asw_cli_config(config_path, NULL, err, sizeof err);
-    if (!cfg) {
-        fprintf(stderr, "aftersale-worker: %s\n", err);
+    asw_config *cfg = asw_cli_load_config("run", config_path);
+    if (!cfg)
         return 2;
-    }
     if (print_config) {
         asw_config_print(cfg, stdout);
         asw_config_destroy(cfg);
         return 0;
     }
     int rc = 1;
+    char err[512];
     const volatile sig_atomic_t *stop = asw_cli_stop_on_signals();
     asw_log *log = asw_cli_log(cfg);
     asw_worker *w = asw_worker_new(cfg, log, err, sizeof err);
