@@ -96,7 +96,8 @@ static const asw_cmd_option demo_options[] = {
 const asw_cmd asw_demo_cmd = {
     .name = "demo",
     .summary = "the whole pipeline on an in-process mock Kafka cluster, a report",
-    .synopsis = "[--orders N] [--seed S] [--partitions P] [--verbose]",
+    .synopsis = "[--orders N] [--seed S] [--partitions P]\n"
+                "[--verbose]",
     .description =
         "Run the whole pipeline on an in-process mock Kafka cluster (no broker needed):\n"
         "produce a deterministic sample stream, process it with the worker, read the\n"

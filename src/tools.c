@@ -57,7 +57,7 @@ static int parse_int(const char *s, long long min, long long max, long long *out
 // clang-format off
 #define TOOL_OPTIONS(topic_help)                                                        \
     {'t', "topic", "T", topic_help},                                                    \
-    {'c', "config", "FILE", "configuration file (librdkafka properties pass through)"}, \
+    {'c', "config", "FILE", "configuration file (librdkafka keys pass through)"},        \
     {'b', "brokers", "LIST", "bootstrap.servers (overrides the file)"}
 // clang-format on
 
@@ -77,8 +77,9 @@ static const asw_cmd_option produce_options[] = {
 const asw_cmd asw_produce_cmd = {
     .name = "produce",
     .summary = "JSON Lines events into a topic as framed Avro, keyed by order_id",
-    .synopsis = "--topic T [-c CONFIG | -b BROKERS] [--partitions N]\n"
-                "[--raw [--key K]] EVENTS.jsonl|-",
+    .synopsis = "--topic T [-c CONFIG | -b BROKERS]\n"
+                "[--partitions N] [--raw [--key K]]\n"
+                "EVENTS.jsonl|-",
     .description =
         "Produce each event of a JSON Lines file ('-' = stdin) to topic T, Avro-encoded\n"
         "and keyed by order_id, through an idempotent producer. Blank lines are skipped;\n"
@@ -406,15 +407,16 @@ static const asw_cmd_option consume_options[] = {
     {OPT_FROM_BEGINNING, "from-beginning", NULL, "start at the beginning (default: at the end)"},
     {OPT_IDLE_EXIT, "idle-exit", "SECONDS",
      "exit once every partition is at its end and nothing\n"
-     "arrived for SECONDS (default: run until SIGINT/SIGTERM)"},
+     "arrived for SECONDS (default: until SIGINT/SIGTERM)"},
     {OPT_MAX, "max", "N", "exit after N records"},
     {0}};
 
 const asw_cmd asw_consume_cmd = {
     .name = "consume",
     .summary = "a topic as JSON Lines (read_committed), with partition and offset",
-    .synopsis = "--topic T [-c CONFIG | -b BROKERS] [--from-beginning]\n"
-                "[--idle-exit SECONDS] [--max N]",
+    .synopsis = "--topic T [-c CONFIG | -b BROKERS]\n"
+                "[--from-beginning] [--idle-exit SECONDS]\n"
+                "[--max N]",
     .description =
         "Print every record of every partition of T (read_committed) as one JSON object\n"
         "a line, decoded by its schema id, with \"partition\" and \"offset\" added.\n"

@@ -115,7 +115,8 @@ void asw_cmd_print_help(const asw_cmd *cmd, FILE *out) {
         fprintf(out, "  %-*s  ", width, label);
         print_indented(out, o->help, width + 4);
     }
-    fprintf(out, "\nexit status: %s\n", cmd->exit_status);
+    int head = fprintf(out, "\nexit status: ") - 1; /* the column after it */
+    print_indented(out, cmd->exit_status, head);
 }
 
 void asw_cmd_print_overview(FILE *out) {

@@ -12,7 +12,7 @@
 #include "asw/jsonl.h"
 
 static const asw_cmd_option options[] = {
-    {'s', "seed", "N", "generator seed (default 1); the same seed gives the same stream"},
+    {'s', "seed", "N", "generator seed (default 1)"},
     {'n', "orders", "N", "orders to generate, 1..100000000 (default 1000)"},
     {'a', "active", "N", "orders interleaved at a time, 1..64 (default 16)"},
     {0}};

@@ -12,8 +12,8 @@
 
 static const asw_cmd_option options[] = {
     {'c', "config", "FILE",
-     "configuration file: the ruleset (rules.*) and log.level; without it the\n"
-     "default ruleset"},
+     "configuration file: the ruleset (rules.*) and\n"
+     "log.level; without it, the default ruleset"},
     {'o', "output", "FILE", "write the outputs to FILE (default: stdout)"},
     {'q', "quiet", NULL, "no summary on stderr, and only errors logged"},
     {0}};
@@ -95,7 +95,7 @@ const asw_cmd asw_replay_cmd = {
                    "goes on). A summary of the decisions goes to stderr. The same input and\n"
                    "ruleset always give the same bytes, and the same outputs as the worker.",
     .options = options,
-    .exit_status = "0 done (dead letters included), 1 I/O error, 2 usage or configuration\n"
-                   "error",
+    .exit_status = "0 done (dead letters included), 1 I/O error, 2 usage or\n"
+                   "configuration error",
     .run = replay_main,
 };

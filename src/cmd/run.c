@@ -10,13 +10,14 @@
 
 enum { OPT_PRINT_CONFIG = ASW_CMD_LONG_ONLY };
 
-static const asw_cmd_option options[] = {
-    {'c', "config", "FILE",
-     "configuration file (Java properties; librdkafka properties pass through);\n"
-     "ASW_CFG_<KEY> environment variables override its keys"},
-    {OPT_PRINT_CONFIG, "print-config", NULL,
-     "print the effective configuration (secrets masked) and exit"},
-    {0}};
+static const asw_cmd_option options[] = {{'c', "config", "FILE",
+                                          "configuration file (Java properties; librdkafka\n"
+                                          "properties pass through); ASW_CFG_<KEY>\n"
+                                          "environment variables override its keys"},
+                                         {OPT_PRINT_CONFIG, "print-config", NULL,
+                                          "print the effective configuration (secrets\n"
+                                          "masked) and exit"},
+                                         {0}};
 
 static int run_main(int argc, char **argv) {
     const char *config_path = NULL;
@@ -85,7 +86,7 @@ const asw_cmd asw_run_cmd = {
         "orders' state from the changelog. SIGTERM or SIGINT finishes the open\n"
         "transaction, leaves the group and exits 0; a second signal kills it.",
     .options = options,
-    .exit_status = "0 stopped by a signal, 1 fatal Kafka or runtime error (the reason on\n"
-                   "stderr), 2 usage or configuration error (file:line: message)",
+    .exit_status = "0 stopped by a signal, 1 fatal Kafka or runtime error (one\n"
+                   "line on stderr says why), 2 usage or configuration error",
     .run = run_main,
 };

@@ -108,6 +108,29 @@ Test(cmd, every_command_answers_h_with_its_help_naming_every_option) {
     }
 }
 
+/* No line of text is wider than a terminal's 80 columns. */
+static void assert_fits_80_columns(const char *what, const char *text) {
+    for (const char *line = text; *line;) {
+        size_t n = strcspn(line, "\n");
+        cr_assert_leq(n, 80, "%s: a line of %zu columns: %.*s", what, n, (int)n, line);
+        line += n + (line[n] == '\n');
+    }
+}
+
+Test(cmd, every_help_text_fits_80_columns) {
+    for (const asw_cmd *const *c = asw_cmds; *c; c++) {
+        captured h = run(*c, (char *[]){(char *)(*c)->name, "-h", NULL});
+        assert_fits_80_columns((*c)->name, h.out);
+        captured usage = run(*c, (char *[]){(char *)(*c)->name, "--no-such-option", NULL});
+        assert_fits_80_columns((*c)->name, usage.err);
+        captured_free(&h);
+        captured_free(&usage);
+    }
+    captured list = run(&asw_help_cmd, (char *[]){"help", NULL});
+    assert_fits_80_columns("help", list.out);
+    captured_free(&list);
+}
+
 Test(cmd, help_command_prints_the_same_help_as_h) {
     for (const asw_cmd *const *c = asw_cmds; *c; c++) {
         captured h = run(*c, (char *[]){(char *)(*c)->name, "-h", NULL});
