@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Installs what building and testing aftersale-worker needs on Debian 12:
-# compilers and CMake, librdkafka, avro-c, jansson, Criterion, clang-format.
+# compilers (gcc and clang) and CMake, librdkafka, avro-c, jansson, Criterion,
+# libmicrohttpd,
+# clang-format, groff (the unit tests check the generated manual page with
+# it), and what `cpack -G DEB` runs (file, dpkg-dev's dpkg-shlibdeps).
 # --with-broker adds what deploy/local/kafka.sh needs to fetch and run a real
 # Kafka broker (a Java runtime and Maven) and python3 for the integration
 # tests (with the Prometheus text parser from PyPI). Idempotent: packages
 # already present are not fetched again.
 set -euo pipefail
 
-packages=(build-essential cmake pkg-config git
+packages=(build-essential clang cmake pkg-config git file dpkg-dev
           librdkafka-dev libavro-dev libjansson-dev libcriterion-dev libmicrohttpd-dev
-          clang-format kcat)
+          clang-format kcat groff-base)
 if [ "${1:-}" = "--with-broker" ]; then
   packages+=(default-jre-headless maven python3)
 fi

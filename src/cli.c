@@ -62,6 +62,14 @@ fail:
     return NULL;
 }
 
+asw_config *asw_cli_load_config(const char *cmd, const char *path) {
+    char err[512];
+    asw_config *cfg = asw_cli_config(path, NULL, err, sizeof err);
+    if (!cfg)
+        fprintf(stderr, "aftersale-worker %s: %s\n", cmd, err);
+    return cfg;
+}
+
 asw_log *asw_cli_log(const asw_config *cfg) {
     asw_log_level level = ASW_LOG_INFO;
     asw_log_level_parse(asw_config_get(cfg, "log.level"), &level);

@@ -40,6 +40,7 @@
 #include "asw/alloc.h"
 #include "asw/buf.h"
 #include "asw/cli.h"
+#include "asw/cmd.h"
 #include "asw/codec.h"
 #include "asw/config.h"
 #include "asw/gen.h"
@@ -85,24 +86,28 @@ typedef struct demo_opts {
     bool verbose;
 } demo_opts;
 
-static void demo_usage(FILE *out) {
-    fprintf(out,
-            "usage: aftersale-worker demo [--orders N] [--seed S] [--partitions P] [--verbose]\n"
-            "\n"
-            "Run the whole pipeline on an in-process mock Kafka cluster (no broker needed):\n"
-            "produce a deterministic sample stream, process it with the worker, read the\n"
-            "decisions and refund records back, print a report, and check the outputs\n"
-            "against the offline replay of the same events.\n"
-            "\n"
-            "  -n, --orders N        orders to generate (default 3000, about 22k events)\n"
-            "  -s, --seed S          generator seed (default 1)\n"
-            "  -p, --partitions P    input partitions (default 4, 1..64)\n"
-            "  -v, --verbose         log at info level (default: warnings only) to stderr\n"
-            "  -h, --help            this text\n"
-            "\n"
-            "exit status: 0 run complete and outputs match the replay, 1 failure or\n"
-            "mismatch, 2 usage\n");
-}
+static const asw_cmd_option demo_options[] = {
+    {'n', "orders", "N", "orders to generate (default 3000, about 22k events)"},
+    {'s', "seed", "S", "generator seed (default 1)"},
+    {'p', "partitions", "P", "input partitions (default 4, 1..64)"},
+    {'v', "verbose", NULL, "log at info level (default: warnings only) to stderr"},
+    {0}};
+
+const asw_cmd asw_demo_cmd = {
+    .name = "demo",
+    .summary = "the whole pipeline on an in-process mock Kafka cluster, a report",
+    .synopsis = "[--orders N] [--seed S] [--partitions P]\n"
+                "[--verbose]",
+    .description =
+        "Run the whole pipeline on an in-process mock Kafka cluster (no broker needed):\n"
+        "produce a deterministic sample stream, process it with the worker, read the\n"
+        "decisions and refund records back, print a report, and check the outputs\n"
+        "against the offline replay of the same events.",
+    .options = demo_options,
+    .exit_status = "0 run complete and outputs match the replay, 1 failure or\n"
+                   "mismatch, 2 usage",
+    .run = asw_cmd_demo,
+};
 
 /* Parse a whole decimal number in [min, max]. Returns 0 or -1. */
 static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out) {
@@ -119,20 +124,15 @@ static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out) {
 
 /* Returns -1 to go on, or the exit code (0 after -h). */
 static int demo_parse_args(int argc, char **argv, demo_opts *o) {
-    static const struct option longopts[] = {{"orders", required_argument, NULL, 'n'},
-                                             {"seed", required_argument, NULL, 's'},
-                                             {"partitions", required_argument, NULL, 'p'},
-                                             {"verbose", no_argument, NULL, 'v'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
     o->seed = 1;
     o->orders = 3000;
     o->partitions = 4;
     o->verbose = false;
     uint64_t v;
+    asw_cmd_parser p;
+    asw_cmd_parser_init(&p, &asw_demo_cmd);
     int opt;
-    optind = 0; /* full re-initialisation: a caller may have run getopt before */
-    while ((opt = getopt_long(argc, argv, "n:s:p:vh", longopts, NULL)) != -1) {
+    while ((opt = asw_cmd_parser_next(&p, argc, argv)) != -1) {
         switch (opt) {
         case 'n':
             if (parse_u64(optarg, 1, 1000000, &v) != 0) {
@@ -161,12 +161,8 @@ static int demo_parse_args(int argc, char **argv, demo_opts *o) {
         case 'v':
             o->verbose = true;
             break;
-        case 'h':
-            demo_usage(stdout);
-            return 0;
         default:
-            demo_usage(stderr);
-            return 2;
+            return asw_cmd_usage(&asw_demo_cmd, opt);
         }
     }
     if (optind != argc) {

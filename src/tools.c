@@ -25,6 +25,7 @@
 #include "asw/alloc.h"
 #include "asw/changelog.h"
 #include "asw/cli.h"
+#include "asw/cmd.h"
 #include "asw/config.h"
 #include "asw/jsonl.h"
 #include "asw/kafka.h"
@@ -52,28 +53,42 @@ static int parse_int(const char *s, long long min, long long max, long long *out
     return 0;
 }
 
+/* The options both tools start with: the topic, and how to reach Kafka. */
+// clang-format off
+#define TOOL_OPTIONS(topic_help)                                                        \
+    {'t', "topic", "T", topic_help},                                                    \
+    {'c', "config", "FILE", "configuration file (librdkafka keys pass through)"},        \
+    {'b', "brokers", "LIST", "bootstrap.servers (overrides the file)"}
+// clang-format on
+
 /* ---- produce ---- */
 
-static void produce_usage(FILE *out) {
-    fprintf(out,
-            "usage: aftersale-worker produce --topic T [-c CONFIG | -b BROKERS] [--partitions N]\n"
-            "                                [--raw [--key K]] EVENTS.jsonl|-\n"
-            "\n"
-            "Produce each event of a JSON Lines file ('-' = stdin) to topic T, Avro-encoded\n"
-            "and keyed by order_id. Blank lines are skipped; the first line that is not a\n"
-            "valid event stops the run after flushing what was produced before it.\n"
-            "\n"
-            "  -t, --topic T         topic to produce to (required)\n"
-            "  -c, --config FILE     configuration file (librdkafka properties pass through)\n"
-            "  -b, --brokers LIST    bootstrap.servers (overrides the file)\n"
-            "  -p, --partitions N    create T with N partitions if it does not exist\n"
-            "                        (replication factor: topic.replication.factor)\n"
-            "      --raw             produce each line's bytes unchanged (no parsing)\n"
-            "  -k, --key K           with --raw: the key of every record (default: null)\n"
-            "  -h, --help            this text\n"
-            "\n"
-            "exit status: 0 all delivered, 1 bad line or failed delivery, 2 usage/config\n");
-}
+enum { OPT_RAW = ASW_CMD_LONG_ONLY };
+
+static const asw_cmd_option produce_options[] = {
+    TOOL_OPTIONS("topic to produce to (required)"),
+    {'p', "partitions", "N",
+     "create T with N partitions if it does not exist\n"
+     "(replication factor: topic.replication.factor)"},
+    {OPT_RAW, "raw", NULL, "produce each line's bytes unchanged (no parsing)"},
+    {'k', "key", "K", "with --raw: the key of every record (default: null)"},
+    {0}};
+
+const asw_cmd asw_produce_cmd = {
+    .name = "produce",
+    .summary = "JSON Lines events into a topic as framed Avro, keyed by order_id",
+    .synopsis = "--topic T [-c CONFIG | -b BROKERS]\n"
+                "[--partitions N] [--raw [--key K]]\n"
+                "EVENTS.jsonl|-",
+    .description =
+        "Produce each event of a JSON Lines file ('-' = stdin) to topic T, Avro-encoded\n"
+        "and keyed by order_id, through an idempotent producer. Blank lines are skipped;\n"
+        "the first line that is not a valid event stops the run after flushing what was\n"
+        "produced before it.",
+    .options = produce_options,
+    .exit_status = "0 all delivered, 1 bad line or failed delivery, 2 usage/config",
+    .run = asw_cmd_produce,
+};
 
 typedef struct produce_opts {
     const char *topic;
@@ -87,17 +102,12 @@ typedef struct produce_opts {
 
 /* Returns -1 to go on, or the exit code (0 after -h). */
 static int produce_parse_args(int argc, char **argv, produce_opts *o) {
-    enum { OPT_RAW = 256 };
-    static const struct option longopts[] = {
-        {"topic", required_argument, NULL, 't'},   {"config", required_argument, NULL, 'c'},
-        {"brokers", required_argument, NULL, 'b'}, {"partitions", required_argument, NULL, 'p'},
-        {"raw", no_argument, NULL, OPT_RAW},       {"key", required_argument, NULL, 'k'},
-        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     long long n;
+    asw_cmd_parser p;
+    asw_cmd_parser_init(&p, &asw_produce_cmd);
     int opt;
-    optind = 0; /* full re-initialisation: a caller may have run getopt before */
-    while ((opt = getopt_long(argc, argv, "t:c:b:p:k:h", longopts, NULL)) != -1) {
+    while ((opt = asw_cmd_parser_next(&p, argc, argv)) != -1) {
         switch (opt) {
         case 't':
             o->topic = optarg;
@@ -124,12 +134,8 @@ static int produce_parse_args(int argc, char **argv, produce_opts *o) {
         case 'k':
             o->key = optarg;
             break;
-        case 'h':
-            produce_usage(stdout);
-            return 0;
         default:
-            produce_usage(stderr);
-            return 2;
+            return asw_cmd_usage(&asw_produce_cmd, opt);
         }
     }
     if (!o->topic || !o->topic[0]) {
@@ -394,27 +400,31 @@ done:
 
 /* ---- consume ---- */
 
-static void consume_usage(FILE *out) {
-    fprintf(
-        out,
-        "usage: aftersale-worker consume --topic T [-c CONFIG | -b BROKERS] [--from-beginning]\n"
-        "                                [--idle-exit SECONDS] [--max N]\n"
-        "\n"
+enum { OPT_FROM_BEGINNING = ASW_CMD_LONG_ONLY, OPT_IDLE_EXIT, OPT_MAX };
+
+static const asw_cmd_option consume_options[] = {
+    TOOL_OPTIONS("topic to read (required)"),
+    {OPT_FROM_BEGINNING, "from-beginning", NULL, "start at the beginning (default: at the end)"},
+    {OPT_IDLE_EXIT, "idle-exit", "SECONDS",
+     "exit once every partition is at its end and nothing\n"
+     "arrived for SECONDS (default: until SIGINT/SIGTERM)"},
+    {OPT_MAX, "max", "N", "exit after N records"},
+    {0}};
+
+const asw_cmd asw_consume_cmd = {
+    .name = "consume",
+    .summary = "a topic as JSON Lines (read_committed), with partition and offset",
+    .synopsis = "--topic T [-c CONFIG | -b BROKERS]\n"
+                "[--from-beginning] [--idle-exit SECONDS]\n"
+                "[--max N]",
+    .description =
         "Print every record of every partition of T (read_committed) as one JSON object\n"
         "a line, decoded by its schema id, with \"partition\" and \"offset\" added.\n"
-        "Records that do not decode print as DeadLetter, null values as Tombstone.\n"
-        "\n"
-        "  -t, --topic T           topic to read (required)\n"
-        "  -c, --config FILE       configuration file (librdkafka properties pass through)\n"
-        "  -b, --brokers LIST      bootstrap.servers (overrides the file)\n"
-        "      --from-beginning    start at the beginning (default: at the end)\n"
-        "      --idle-exit SECONDS exit once every partition is at its end and nothing\n"
-        "                          arrived for SECONDS (default: run until SIGINT/SIGTERM)\n"
-        "      --max N             exit after N records\n"
-        "  -h, --help              this text\n"
-        "\n"
-        "exit status: 0 stopped normally, 1 Kafka or output failure, 2 usage/config\n");
-}
+        "Records that do not decode print as DeadLetter, null values as Tombstone.",
+    .options = consume_options,
+    .exit_status = "0 stopped normally, 1 Kafka or output failure, 2 usage/config",
+    .run = asw_cmd_consume,
+};
 
 typedef struct consume_opts {
     const char *topic;
@@ -427,24 +437,15 @@ typedef struct consume_opts {
 
 /* Returns -1 to go on, or the exit code (0 after -h). */
 static int consume_parse_args(int argc, char **argv, consume_opts *o) {
-    enum { OPT_FROM_BEGINNING = 256, OPT_IDLE_EXIT, OPT_MAX };
-    static const struct option longopts[] = {
-        {"topic", required_argument, NULL, 't'},
-        {"config", required_argument, NULL, 'c'},
-        {"brokers", required_argument, NULL, 'b'},
-        {"from-beginning", no_argument, NULL, OPT_FROM_BEGINNING},
-        {"idle-exit", required_argument, NULL, OPT_IDLE_EXIT},
-        {"max", required_argument, NULL, OPT_MAX},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     o->idle_exit_ms = -1;
     long long n;
     char *end;
     double secs;
+    asw_cmd_parser p;
+    asw_cmd_parser_init(&p, &asw_consume_cmd);
     int opt;
-    optind = 0; /* full re-initialisation: a caller may have run getopt before */
-    while ((opt = getopt_long(argc, argv, "t:c:b:h", longopts, NULL)) != -1) {
+    while ((opt = asw_cmd_parser_next(&p, argc, argv)) != -1) {
         switch (opt) {
         case 't':
             o->topic = optarg;
@@ -478,12 +479,8 @@ static int consume_parse_args(int argc, char **argv, consume_opts *o) {
             }
             o->max = n;
             break;
-        case 'h':
-            consume_usage(stdout);
-            return 0;
         default:
-            consume_usage(stderr);
-            return 2;
+            return asw_cmd_usage(&asw_consume_cmd, opt);
         }
     }
     if (!o->topic || !o->topic[0]) {

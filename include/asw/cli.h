@@ -21,6 +21,13 @@
 asw_config *asw_cli_config(const char *path, const char *brokers, char *err, size_t errlen);
 
 /*
+ * asw_cli_config() for the command `cmd` (no -b): on failure prints
+ * "aftersale-worker CMD: message" to stderr and returns NULL, a
+ * configuration error the command exits 2 for. Caller destroys the config.
+ */
+asw_config *asw_cli_load_config(const char *cmd, const char *path);
+
+/*
  * Install SIGINT and SIGTERM handlers (sigaction) that set a flag, and return
  * the flag. The flag is the program's one piece of global mutable state.
  */
