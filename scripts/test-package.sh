@@ -41,7 +41,7 @@ debs=("$build/${pkg}_${version}_"*.deb)
 deb=$(realpath "${debs[0]}")
 depends=$(dpkg-deb -f "$deb" Depends)
 echo "$(basename "$deb"): Depends: $depends"
-for lib in librdkafka1 libavro23 libjansson4 libc6; do
+for lib in librdkafka1 libavro23 libjansson4 libmicrohttpd12 libc6; do
   grep -qE "(^|, )$lib( |,|$)" <<<"$depends" || fail "Depends does not name $lib"
 done
 
