@@ -5,10 +5,10 @@ reasons, and the worker tells them apart.
 1. Its transaction outlived transaction.timeout.ms: here the worker is
    frozen with SIGSTOP past that timeout and past its group session, so the
    coordinator aborts the open transaction (and bumps the producer epoch)
-   and the group drops the member. After SIGCONT the worker renews its
-   producer, rolls back to its last commit and goes on, without a
-   supervisor: it stays alive, logs producer_renewed, and the outputs equal
-   the replay exactly.
+   and the group drops the member. After SIGCONT the worker goes on without
+   a supervisor -- renewing its producer (producer_renewed) when the
+   coordinator fenced it first, or aborting with librdkafka's own epoch bump
+   when it did not -- stays alive, and the outputs equal the replay exactly.
 2. Another worker started with the same worker.id: the older one is fenced
    as a producer and as a group member (static membership,
    group.instance.id); it exits non-zero with a one-line reason naming the
@@ -50,8 +50,16 @@ def frozen_past_the_timeouts(h):
     w.check_alive()
     renewed = w.events("producer_renewed")
     fenced = w.events("producer_fenced")
-    log(f"producer_fenced {len(fenced)}, producer_renewed {len(renewed)}")
-    check(fenced and renewed, "the frozen worker's producer must be fenced and then renewed")
+    aborted = w.events("transaction_abort")
+    log(f"producer_fenced {len(fenced)}, producer_renewed {len(renewed)}, "
+        f"transaction_abort {len(aborted)}")
+    # Which way it recovers depends on when the coordinator's cleanup (every
+    # 10 s) ran: before SIGCONT it has fenced the producer, and the worker
+    # renews it; after, librdkafka bumps the epoch itself when it aborts
+    # (KIP-360). Both must leave the worker alive with exact outputs;
+    # test_worker_mock covers the renewal deterministically.
+    check(len(renewed) == len(fenced), "every fenced producer must have been renewed")
+    check(renewed or aborted, "the frozen worker's transaction must have been aborted")
     w.stop_ok()
     dec = h.consume(cfg, p["topic.decisions"])
     rec = h.consume(cfg, p["topic.refund_records"])
