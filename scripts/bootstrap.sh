@@ -3,7 +3,8 @@
 # compilers (gcc and clang) and CMake, librdkafka, avro-c, jansson, Criterion,
 # libmicrohttpd,
 # clang-format, groff (the unit tests check the generated manual page with
-# it), and what `cpack -G DEB` runs (file, dpkg-dev's dpkg-shlibdeps).
+# it), what `cpack -G DEB` runs (file, dpkg-dev's dpkg-shlibdeps), and
+# systemd-analyze (the package test verifies the systemd unit with it).
 # --with-broker adds what deploy/local/kafka.sh needs to fetch and run a real
 # Kafka broker (a Java runtime and Maven) and python3 for the integration
 # tests (with the Prometheus text parser from PyPI). Idempotent: packages
@@ -12,7 +13,7 @@ set -euo pipefail
 
 packages=(build-essential clang cmake pkg-config git file dpkg-dev
           librdkafka-dev libavro-dev libjansson-dev libcriterion-dev libmicrohttpd-dev
-          clang-format kcat groff-base)
+          clang-format kcat groff-base systemd)
 if [ "${1:-}" = "--with-broker" ]; then
   packages+=(default-jre-headless maven python3)
 fi

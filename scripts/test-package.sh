@@ -80,6 +80,18 @@ for c in $commands; do
   run_installed "$c" -h >/dev/null || fail "$c -h exited $?"
 done
 
+echo "== installed: the systemd unit verifies (systemd-analyze: no warning)"
+unit=/usr/lib/systemd/system/aftersale-worker.service
+[ -f "$unit" ] || fail "$unit is not installed"
+if command -v systemd-analyze >/dev/null; then
+  # It exits 0 on a misspelt setting too, with a warning: any output fails.
+  out=$(systemd-analyze verify "$unit" 2>&1) || fail "systemd-analyze verify $unit: $out"
+  [ -z "$out" ] || fail "systemd-analyze verify $unit: $out"
+else
+  echo "systemd-analyze is not installed: the unit is not verified" >&2
+  exit 1
+fi
+
 echo "== installed: the example configuration loads"
 run_installed run -c "$share/examples/worker.properties" --print-config >/dev/null \
   || fail "run -c $share/examples/worker.properties --print-config exited $?"

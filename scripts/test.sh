@@ -32,6 +32,9 @@ cmake --build build-clang-release -j"$jobs"
 echo "== Debian package of the gcc Release build: installed, run, removed"
 scripts/test-package.sh build-release
 
+echo "== deploy/: Kubernetes manifests, Dockerfile (offline)"
+scripts/check-deploy.sh build/aftersale-worker
+
 echo "== sanitizer build (address, undefined) + unit tests"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DASW_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$jobs"
