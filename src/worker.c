@@ -53,6 +53,7 @@
 #include "asw/changelog.h"
 #include "asw/codec.h"
 #include "asw/http.h"
+#include "asw/jsonl.h"
 #include "asw/kafka.h"
 #include "asw/metrics.h"
 
@@ -67,6 +68,7 @@
 #define STATS_EVERY_MS      10000
 #define BATCH_MAX           4096 /* input records processed between two polls of the queue */
 #define VIEW_EVERY_MS       1000 /* the HTTP view's watermarks, between commits */
+#define QUERY_WAIT_MS       5000 /* the longest a ledger query waits for a commit */
 
 /*
  * The worker's transaction state: one field, moved only by txn_set(), which
@@ -179,7 +181,24 @@ struct asw_worker {
     pthread_mutex_t view_lock;
     asw_worker_view view; /* view.parts: n_parts entries once started */
     int64_t view_ms;
+
+    /* Ledger queries from the HTTP thread, answered by the polling thread
+     * from committed state (between transactions); under query_lock. */
+    pthread_mutex_t query_lock;
+    pthread_cond_t query_done;
+    struct wquery *queries;
+    _Atomic int queries_pending;
 };
+
+/* GET /v1/orders/{id}: asked by the HTTP thread, answered by the polling
+ * one, or given up after QUERY_WAIT_MS. */
+typedef struct wquery {
+    struct wquery *next;
+    char order_id[ASW_TEXT_MAX + 1];
+    int status;
+    asw_buf body;
+    bool done;
+} wquery;
 
 static int64_t now_ms(void) {
     struct timespec ts;
@@ -368,6 +387,8 @@ asw_worker *asw_worker_new(const asw_config *cfg, asw_log *log, char *err, size_
     asw_worker *w = asw_calloc(1, sizeof *w);
     pthread_mutex_init(&w->state_lock, NULL);
     pthread_mutex_init(&w->view_lock, NULL);
+    pthread_mutex_init(&w->query_lock, NULL);
+    pthread_cond_init(&w->query_done, NULL);
     pthread_mutex_init(&w->pool_lock, NULL);
     pthread_cond_init(&w->pool_go, NULL);
     pthread_cond_init(&w->pool_done, NULL);
@@ -721,14 +742,139 @@ static void publish_view(asw_worker *w) {
     w->view_ms = now_ms();
 }
 
+/* A JSON string (ids are UTF-8 of at most ASW_TEXT_MAX bytes; quotes,
+ * backslashes and control bytes escaped). */
+static void json_str(asw_buf *b, const char *s) {
+    asw_buf_append(b, "\"", 1);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            asw_buf_printf(b, "\\%c", c);
+        else if (c < 0x20)
+            asw_buf_printf(b, "\\u%04x", c);
+        else
+            asw_buf_append(b, s, 1);
+    }
+    asw_buf_append(b, "\"", 1);
+}
+
+/* Answer one ledger query from the state of the last commit: the order's
+ * ledger, sub-orders, applications and external refunds
+ * (asw_jsonl_format_state), or a 404 naming its partition.
+ * @locality the polling thread, no transaction open */
+static void answer_query(asw_worker *w, wquery *q) {
+    for (int32_t p = 0; p < w->n_parts; p++) {
+        const wpart *wp = &w->parts[p];
+        const asw_order *o = wp->proc ? asw_processor_get(wp->proc, q->order_id) : NULL;
+        if (!o)
+            continue;
+        q->status = 200;
+        asw_buf_printf(&q->body, "{\"order_id\":");
+        json_str(&q->body, q->order_id);
+        asw_buf_printf(&q->body,
+                       ",\"topic\":\"%s\",\"partition\":%" PRId32 ",\"committed_offset\":%" PRId64
+                       ",\"state\":",
+                       w->topic_in, p, wp->committed);
+        size_t at = q->body.len;
+        asw_jsonl_format_state(o, &q->body);
+        while (q->body.len > at && q->body.data[q->body.len - 1] == '\n')
+            q->body.len--;
+        asw_buf_append_str(&q->body, "}\n");
+        return;
+    }
+    /* Where the Java client (and the worker's own tools) put the key. */
+    int32_t p = rd_kafka_msg_partitioner_murmur2(NULL, q->order_id, strlen(q->order_id), w->n_parts,
+                                                 NULL, NULL);
+    bool here = p >= 0 && p < w->n_parts && w->parts[p].proc;
+    q->status = 404;
+    asw_buf_printf(&q->body, "{\"error\":");
+    json_str(&q->body, here ? "the order is not in the state of its partition, which this worker "
+                              "owns: no event of it, or dropped after its retention"
+                            : "the order's partition is not assigned to this worker: ask the "
+                              "worker that owns it");
+    asw_buf_printf(&q->body, ",\"order_id\":");
+    json_str(&q->body, q->order_id);
+    asw_buf_printf(&q->body, ",\"topic\":\"%s\",\"partition\":%" PRId32 ",\"assigned\":[",
+                   w->topic_in, p);
+    const char *sep = "";
+    for (int32_t i = 0; i < w->n_parts; i++)
+        if (w->parts[i].proc) {
+            asw_buf_printf(&q->body, "%s%" PRId32, sep, i);
+            sep = ",";
+        }
+    asw_buf_append_str(&q->body, "]}\n");
+}
+
+/* Answer the pending ledger queries. @locality the polling thread, between
+ * transactions */
+static void serve_queries(asw_worker *w) {
+    if (!w->queries_pending || txn_open(w))
+        return;
+    pthread_mutex_lock(&w->query_lock);
+    for (wquery *q = w->queries; q; q = q->next) {
+        answer_query(w, q);
+        q->done = true;
+    }
+    w->queries = NULL;
+    w->queries_pending = 0;
+    pthread_cond_broadcast(&w->query_done);
+    pthread_mutex_unlock(&w->query_lock);
+}
+
+/* Ask the polling thread and wait for its answer. @locality the HTTP thread */
+static void query_order(asw_worker *w, const char *id, asw_http_reply *reply) {
+    reply->content_type = "application/json";
+    if (!id[0] || strlen(id) > ASW_TEXT_MAX || strchr(id, '/')) {
+        reply->status = 400;
+        asw_buf_append_str(&reply->body, "{\"error\":\"an order id is 1..128 bytes\"}\n");
+        return;
+    }
+    wquery q = {.status = 503};
+    snprintf(q.order_id, sizeof q.order_id, "%s", id);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += QUERY_WAIT_MS / 1000;
+    pthread_mutex_lock(&w->query_lock);
+    q.next = w->queries;
+    w->queries = &q;
+    w->queries_pending = 1;
+    while (!q.done && !is_fatal(w))
+        if (pthread_cond_timedwait(&w->query_done, &w->query_lock, &until) != 0)
+            break;
+    if (!q.done) { /* still queued: take it out */
+        for (wquery **at = &w->queries; *at; at = &(*at)->next)
+            if (*at == &q) {
+                *at = q.next;
+                break;
+            }
+        w->queries_pending = w->queries != NULL;
+    }
+    pthread_mutex_unlock(&w->query_lock);
+    if (!q.done) {
+        reply->status = 503;
+        asw_buf_append_str(&reply->body,
+                           "{\"error\":\"no commit within 5 s to answer from: try again\"}\n");
+        return;
+    }
+    reply->status = q.status;
+    asw_buf_append(&reply->body, q.body.data, q.body.len);
+    asw_buf_free(&q.body);
+}
+
 /* @locality the HTTP thread */
 static void http_handler(void *ctx, const char *path, asw_http_reply *reply) {
     asw_worker *w = ctx;
+    static const char orders[] = "/v1/orders/";
+    if (strncmp(path, orders, sizeof orders - 1) == 0) {
+        query_order(w, path + sizeof orders - 1, reply);
+        return;
+    }
     bool metrics = strcmp(path, "/metrics") == 0, health = strcmp(path, "/healthz") == 0,
          ready = strcmp(path, "/readyz") == 0;
     if (!metrics && !health && !ready) {
         reply->status = 404;
-        asw_buf_append_str(&reply->body, "not found: /metrics, /healthz, /readyz\n");
+        asw_buf_append_str(&reply->body,
+                           "not found: /metrics, /healthz, /readyz, /v1/orders/{order_id}\n");
         return;
     }
     pthread_mutex_lock(&w->view_lock);
@@ -1075,6 +1221,7 @@ static void transaction_committed(asw_worker *w) {
     w->stats.commits++;
     settle_counts(w, true);
     publish_view(w);
+    serve_queries(w);
 }
 
 int asw_worker_commit(asw_worker *w) {
@@ -1626,6 +1773,7 @@ int asw_worker_step(asw_worker *w, int timeout_ms) {
     log_stats(w);
     if (now_ms() - w->view_ms >= VIEW_EVERY_MS)
         publish_view(w);
+    serve_queries(w); /* between transactions only */
     return is_fatal(w) ? -1 : 0;
 }
 
@@ -1739,6 +1887,8 @@ void asw_worker_destroy(asw_worker *w) {
     pthread_mutex_destroy(&w->pool_lock);
     pthread_mutex_destroy(&w->state_lock);
     pthread_mutex_destroy(&w->view_lock);
+    pthread_mutex_destroy(&w->query_lock);
+    pthread_cond_destroy(&w->query_done);
     free(w->view.parts);
     free(w);
 }

@@ -6,10 +6,14 @@ committed: events by type, decisions by outcome and by reason, duplicates,
 refund records by status, over-refunds, dead letters (none), all equal to
 the offline replay of the same input; committed transactions and a commit
 latency histogram whose count matches them; zero lag on every assigned
-partition once the input is consumed; an unknown path is a 404."""
+partition once the input is consumed; an unknown path is a 404. And
+/v1/orders/{id} answers an order's ledger from the worker's committed state
+(equal to the replay's last refund record of the order), a 404 naming the
+partition for an order not in state, a 400 for an id over 128 bytes."""
 import collections
-import re
+import json
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -121,6 +125,34 @@ def test(h):
     lags = [k for k in s if k[0] == "asw_partition_lag"]
     check(len(lags) == 4, f"a lag for each of the 4 partitions: {lags}")
     check(value(s, "asw_up") == 1, "asw_up is 1")
+
+    # The ledger of an order, from the worker's own committed state: equal
+    # to the ledger after its last refund record in the replay.
+    last = {}
+    for r in common._load(replay):
+        if r["type"] == "RefundRecord":
+            last[r["order_id"]] = r
+    for oid in sorted(last)[:20]:
+        status, ctype, body = get(port, f"/v1/orders/{urllib.parse.quote(oid)}")
+        check(status == 200 and ctype == "application/json", f"/v1/orders/{oid}: {status} {body}")
+        got = json.loads(body)
+        st, rec = got["state"], last[oid]
+        check(got["order_id"] == oid and st["type"] == "OrderState" and st["order_id"] == oid,
+              f"/v1/orders/{oid} names another order: {body[:300]}")
+        for field in ("paid", "refunded", "reserved", "remaining"):
+            check(st[field] == rec[f"order_{field}"],
+                  f"/v1/orders/{oid}: {field} {st[field]}, the replay's last refund record says "
+                  f"{rec[f'order_' + field]}")
+        check(got["committed_offset"] >= 0, f"/v1/orders/{oid}: no committed offset")
+    log(f"/v1/orders: {min(20, len(last))} ledgers equal to the replay's")
+    status, _, body = get(port, "/v1/orders/NO-SUCH-ORDER")
+    missing = json.loads(body)
+    log(f"/v1/orders/NO-SUCH-ORDER: {status} {body.strip()}")
+    check(status == 404 and missing["assigned"] == [0, 1, 2, 3]
+          and 0 <= missing["partition"] < 4 and "not in the state" in missing["error"],
+          "a missing order is a 404 naming its partition and the assigned ones")
+    status, _, _ = get(port, "/v1/orders/" + "x" * 129)
+    check(status == 400, f"an order id over 128 bytes answered {status}")
     w.stop_ok()
 
 
