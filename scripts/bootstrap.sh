@@ -2,15 +2,16 @@
 # Installs what building and testing aftersale-worker needs on Debian 12:
 # compilers and CMake, librdkafka, avro-c, jansson, Criterion, clang-format.
 # --with-broker adds what deploy/local/kafka.sh needs to fetch and run a real
-# Kafka broker (a Java runtime and Maven) and python3 for the integration
-# tests. Idempotent: packages already present are not fetched again.
+# Kafka broker (a Java runtime, Maven, and openssl for its SASL_SSL listener)
+# and python3 for the integration tests. Idempotent: packages already present
+# are not fetched again.
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config git
           librdkafka-dev libavro-dev libjansson-dev libcriterion-dev
           clang-format kcat)
 if [ "${1:-}" = "--with-broker" ]; then
-  packages+=(default-jre-headless maven python3)
+  packages+=(default-jre-headless maven python3 openssl)
 fi
 
 missing=()
