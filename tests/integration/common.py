@@ -468,6 +468,16 @@ class Harness:
             raise TestFailure(f"consume {topic} exited {r.returncode}: {err[-2000:]}")
         return sum(1 for line in r.stdout.splitlines() if line.strip())
 
+    def split_in_two(self, events_path, first="first.jsonl", second="second.jsonl"):
+        """The first half of an events file and the rest, as two files in the
+        temp dir; returns (first path, second path, events in the first,
+        events in all)."""
+        with open(events_path, encoding="utf-8") as f:
+            lines = f.readlines()
+        cut = len(lines) // 2
+        return (write_lines(self.path(first), lines[:cut]),
+                write_lines(self.path(second), lines[cut:]), cut, len(lines))
+
     def replay(self, config, events_path, filename="replay.jsonl"):
         out = self.path(filename)
         self.tool(["replay", "-c", config, "-q", "-o", out, events_path], what="replay")

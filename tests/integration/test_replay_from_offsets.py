@@ -79,11 +79,7 @@ def test(h):
     p = h.pipeline()
     cfg = h.write_config("worker.properties", p, worker_id="w1", extra=FAST_GROUP)
     events = h.generate(seed=777, orders=1200)
-    with open(events, encoding="utf-8") as f:
-        lines = f.readlines()
-    cut = len(lines) // 2
-    batch1 = common.write_lines(h.path("batch1.jsonl"), lines[:cut])
-    batch2 = common.write_lines(h.path("batch2.jsonl"), lines[cut:])
+    batch1, batch2, cut, total = h.split_in_two(events, "batch1.jsonl", "batch2.jsonl")
     replay = h.replay(cfg, events)
     expected = common.replay_counts(replay)
     applied2 = applied_per_order(batch2)
@@ -96,7 +92,7 @@ def test(h):
     between = time.time()
     time.sleep(1.5)
     h.produce(cfg, p["topic.input"], batch2)
-    log(f"batch 1: {cut} events, batch 2: {len(lines) - cut} events ({n_applied2} "
+    log(f"batch 1: {cut} events, batch 2: {total - cut} events ({n_applied2} "
         f"applications), 3 s apart; replay expects {expected}")
 
     # Where batch 2 starts in each partition: what --to-datetime must give.
@@ -131,7 +127,7 @@ def test(h):
     reset = h.reset_offsets(group, p["topic.input"], "--to-earliest")
     check(reset == {0: 0, 1: 0, 2: 0}, f"--to-earliest gave {reset}")
     stopped, dec2, added = rerun(h, cfg, p, "earliest", first_dec, len(first_dec))
-    check_no_new_effects(h, cfg, p, stopped, first_rec, len(lines), len(first_dec))
+    check_no_new_effects(h, cfg, p, stopped, first_rec, total, len(first_dec))
     common.compare(as_duplicates(first_dec), [added], input_topic=p["topic.input"],
                    volatile=common.POSITION_FIELDS)
     log(f"--to-earliest: {len(added)} decisions re-emitted as duplicates of the first ones")
@@ -142,7 +138,7 @@ def test(h):
     reset = h.reset_offsets(group, p["topic.input"], "--to-datetime", stamp)
     check(reset == starts, f"--to-datetime {stamp} gave {reset}, batch 2 starts at {starts}")
     stopped, _, added = rerun(h, cfg, p, "datetime", dec2, n_applied2)
-    check_no_new_effects(h, cfg, p, stopped, first_rec, len(lines) - cut, n_applied2)
+    check_no_new_effects(h, cfg, p, stopped, first_rec, total - cut, n_applied2)
     # An order's decisions are in processing order, so those of its batch-2
     # applications are its last ones.
     per_order = {}
