@@ -6,16 +6,16 @@
 # it), what `cpack -G DEB` runs (file, dpkg-dev's dpkg-shlibdeps), and
 # systemd-analyze (the package test verifies the systemd unit with it).
 # --with-broker adds what deploy/local/kafka.sh needs to fetch and run a real
-# Kafka broker (a Java runtime and Maven) and python3 for the integration
-# tests (with the Prometheus text parser from PyPI). Idempotent: packages
-# already present are not fetched again.
+# Kafka broker (a Java runtime, Maven, and openssl for its SASL_SSL listener)
+# and python3 for the integration tests (with the Prometheus text parser from
+# PyPI). Idempotent: packages already present are not fetched again.
 set -euo pipefail
 
 packages=(build-essential clang cmake pkg-config git file dpkg-dev
           librdkafka-dev libavro-dev libjansson-dev libcriterion-dev libmicrohttpd-dev
           clang-format kcat groff-base systemd)
 if [ "${1:-}" = "--with-broker" ]; then
-  packages+=(default-jre-headless maven python3)
+  packages+=(default-jre-headless maven python3 openssl)
 fi
 
 missing=()

@@ -158,7 +158,8 @@ struct asw_worker {
     asw_state_limits limits;
     int64_t last_stats_ms;
 
-    char error[512]; /* why the worker is WTXN_FATAL */
+    char error[512];      /* why the worker is WTXN_FATAL */
+    char last_error[512]; /* the last error_cb report that was not fatal */
     asw_worker_stats stats;
 
     /* The lanes and their pool (lanes 1.. on threads of their own). */
@@ -339,6 +340,9 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
         set_fatal(w, "%s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(err), reason);
         return;
     }
+    pthread_mutex_lock(&w->state_lock);
+    snprintf(w->last_error, sizeof w->last_error, "%s: %s", rd_kafka_err2name(err), reason);
+    pthread_mutex_unlock(&w->state_lock);
     asw_log_write(w->log, ASW_LOG_WARN, "kafka_error", "client=%s error=%s reason=\"%s\"",
                   rd_kafka_name(rk), rd_kafka_err2name(err), reason);
 }
@@ -468,7 +472,36 @@ static int32_t ensure_topic(asw_worker *w, const char *topic, bool compact, bool
     return n;
 }
 
+/* Wait until the cluster answers, serving the producer's callbacks between
+ * tries. A wrong password reaches only error_cb (RD_KAFKA_RESP_ERR__AUTHENTICATION,
+ * fatal there); a metadata request would just time out as "Broker transport
+ * failure", which says nothing of why. Returns 0, or -1 with the reason. */
+static int await_cluster(asw_worker *w, char *err, size_t errlen) {
+    int64_t deadline = now_ms() + META_TIMEOUT_MS;
+    for (;;) {
+        const struct rd_kafka_metadata *md = NULL;
+        rd_kafka_resp_err_t e = rd_kafka_metadata(w->producer, 0, NULL, &md, 200);
+        if (!e) {
+            rd_kafka_metadata_destroy(md);
+            return 0;
+        }
+        rd_kafka_poll(w->producer, 100); /* also a pause when the request fails at once */
+        pthread_mutex_lock(&w->state_lock);
+        bool fatal = is_fatal(w), late = now_ms() >= deadline;
+        if (fatal)
+            snprintf(err, errlen, "%s", w->error);
+        else if (late)
+            snprintf(err, errlen, "no Kafka broker answered within %d ms: %s", META_TIMEOUT_MS,
+                     w->last_error[0] ? w->last_error : rd_kafka_err2str(e));
+        pthread_mutex_unlock(&w->state_lock);
+        if (fatal || late)
+            return -1;
+    }
+}
+
 int asw_worker_start(asw_worker *w, char *err, size_t errlen) {
+    if (await_cluster(w, err, errlen) != 0)
+        return -1;
     int rc = asw_kafka_partition_count(w->producer, w->topic_in, META_TIMEOUT_MS, &w->n_parts, err,
                                        errlen);
     if (rc == 1) {

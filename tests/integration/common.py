@@ -16,6 +16,7 @@ Checks raise TestFailure (not `assert`, so `python3 -O` cannot disable them).
 import difflib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -29,10 +30,14 @@ import traceback
 SOURCE_DIR = os.environ.get("ASW_SOURCE_DIR") or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.environ.get("ASW_BIN") or os.path.join(SOURCE_DIR, "build", "aftersale-worker")
+KAFKA_SH = os.path.join(SOURCE_DIR, "deploy", "local", "kafka.sh")
 BOOTSTRAP = os.environ.get("ASW_TEST_BOOTSTRAP") or "127.0.0.1:9092"
 
 # Fields that legitimately differ between the offline replay and Kafka.
 VOLATILE_FIELDS = ("partition", "offset", "source_partition", "source_offset")
+# Where a record sits in its output topic: all that differs between two Kafka
+# runs over the same input topic.
+POSITION_FIELDS = ("partition", "offset")
 OUTPUT_TYPES = ("Decision", "RefundRecord")
 
 
@@ -84,6 +89,152 @@ def write_lines(path, lines):
     return path
 
 
+def read_properties(path):
+    """A properties file of plain key=value lines (as kafka.sh writes them)."""
+    out = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            line = line.strip()
+            if line and not line.startswith("#") and "=" in line:
+                k, _, v = line.partition("=")
+                out[k.strip()] = v.strip()
+    return out
+
+
+def free_ports(n):
+    """n TCP ports of 127.0.0.1 that nothing listens on right now."""
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def kafka_sh(args, env=None, timeout=240, what=None):
+    """deploy/local/kafka.sh ARGS; the CompletedProcess (text), or TestFailure
+    with its stderr when it exits non-zero."""
+    cmd = [KAFKA_SH] + [str(a) for a in args]
+    what = what or f"kafka.sh {' '.join(cmd[1:3])}"
+    try:
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           stdin=subprocess.DEVNULL, env=env, timeout=timeout, text=True,
+                           errors="replace")
+    except subprocess.TimeoutExpired:
+        raise TestFailure(f"{what} timed out after {timeout}s: {' '.join(cmd)}")
+    if r.returncode != 0:
+        raise TestFailure(f"{what} exited {r.returncode}: {' '.join(cmd)}\nstdout:\n"
+                          f"{r.stdout[-2000:]}\nstderr:\n{r.stderr[-4000:]}")
+    return r
+
+
+class OwnBroker:
+    """A broker of the test's own (deploy/local/kafka.sh with its own state
+    dir and ports, for what must not touch the shared broker), stopped when
+    the test ends, whether it passed or not. A broker that does not start
+    fails the test."""
+
+    def __init__(self, harness, name, sasl=False):
+        ports = free_ports(3)
+        self.state = os.path.join(harness.dir, f"kafka-{name}")
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("ASW_KAFKA_")}
+        self.env.update(ASW_KAFKA_STATE=self.state, ASW_KAFKA_PORT=str(ports[0]),
+                        ASW_KAFKA_CONTROLLER_PORT=str(ports[1]))
+        if sasl:
+            self.env["ASW_KAFKA_SASL_PORT"] = str(ports[2])
+        harness.add_cleanup(self.stop, f"stop broker {name}")
+        t0 = time.monotonic()
+        r = kafka_sh(["start"], env=self.env, what=f"start broker {name}")
+        self.bootstrap = r.stdout.strip().splitlines()[-1]
+        log(f"broker {name} up at {self.bootstrap} after {time.monotonic() - t0:.1f}s "
+            f"(state {self.state})")
+        self.client = {}
+        if sasl:
+            self.sasl_dir = os.path.join(self.state, "sasl")
+            self.client = read_properties(os.path.join(self.sasl_dir, "client.properties"))
+            self.java_client = os.path.join(self.sasl_dir, "java-client.properties")
+            log(f"broker {name}: SASL_SSL at {self.client['bootstrap.servers']}, "
+                f"{self.client['sasl.mechanisms']} as {self.client['sasl.username']}")
+
+    def tool(self, name, *args, timeout=120):
+        return kafka_sh(["tool", name] + list(args), env=self.env, timeout=timeout,
+                        what=f"kafka.sh tool {name}")
+
+    def stop(self):
+        kafka_sh(["stop"], env=self.env, timeout=90, what=f"stop the broker in {self.state}")
+
+
+# kcat, binary-safe: records are framed by delimiters that none of them may
+# contain (checked), and read back with their lengths.
+_KCAT_KEY_END = b"@@asw-key-end-7c1e9f@@"
+_KCAT_MSG_END = b"@@asw-msg-end-0b64d2@@"
+_KCAT_HDR_END = b"@@asw-hdr-end-52a8e3@@"
+
+
+def kcat_produce_raw(bootstrap, topic, records, timeout=120):
+    """Produce (key, value) byte pairs in order with kcat -- idempotent, and
+    partitioned by murmur2 of the key like the project's `produce` (so a
+    record lands where the worker expects its order). A value b"" is sent
+    as a null value."""
+    chunks = []
+    for key, value in records:
+        for part in (key, value):
+            check(_KCAT_KEY_END not in part and _KCAT_MSG_END not in part,
+                  "a record contains kcat's delimiter")
+        chunks += [key, _KCAT_KEY_END, value, _KCAT_MSG_END]
+    r = subprocess.run(["kcat", "-b", bootstrap, "-P", "-t", topic, "-Z",
+                        "-K", _KCAT_KEY_END.decode(), "-D", _KCAT_MSG_END.decode(),
+                        "-X", "enable.idempotence=true", "-X", "topic.partitioner=murmur2_random"],
+                       input=b"".join(chunks), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       timeout=timeout)
+    check(r.returncode == 0 and b"Delivery failed" not in r.stderr,
+          f"kcat -P to {topic} failed: {r.stderr.decode(errors='replace')[-2000:]}")
+
+
+def kcat_read_raw(bootstrap, topic, timeout=120):
+    """Every committed record of `topic` (read_committed), as dicts with
+    partition, offset, key and value (bytes, or None when null) and headers
+    ({name: value} from kcat's name=value list; our header names all start
+    with "asw.", which is what the list is split on)."""
+    fmt = "%p:%o:%K:%S:%h" + _KCAT_HDR_END.decode() + "%k%s"
+    r = subprocess.run(["kcat", "-b", bootstrap, "-C", "-t", topic, "-o", "beginning", "-e",
+                        "-q", "-X", "isolation.level=read_committed", "-f", fmt],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    check(r.returncode == 0, f"kcat -C {topic} failed: {r.stderr.decode(errors='replace')}")
+    data, pos, out = r.stdout, 0, []
+    while pos < len(data):
+        fields = []
+        for _ in range(4):
+            end = data.index(b":", pos)
+            fields.append(int(data[pos:end]))
+            pos = end + 1
+        end = data.index(_KCAT_HDR_END, pos)
+        hdrs = {}
+        for item in re.split(r",(?=asw\.[a-z.]+=)", data[pos:end].decode("utf-8", "replace")):
+            if item:
+                name, _, value = item.partition("=")
+                hdrs[name] = value
+        pos = end + len(_KCAT_HDR_END)
+        partition, offset, klen, vlen = fields
+        key = data[pos:pos + klen] if klen >= 0 else None
+        pos += max(klen, 0)
+        value = data[pos:pos + vlen] if vlen >= 0 else None
+        pos += max(vlen, 0)
+        out.append({"partition": partition, "offset": offset, "key": key, "value": value,
+                    "headers": hdrs})
+    return out
+
+
+def reason_lines(text, prefix="aftersale-worker"):
+    """The lines of a worker's output that give a reason (the log lines
+    start with "level=")."""
+    return [line for line in text.splitlines() if line.startswith(prefix)]
+
+
 def parse_log_line(line):
     """`level=info event=x a=1 b="two words"` -> dict."""
     out, i, n = {}, 0, len(line)
@@ -111,13 +262,14 @@ def parse_log_line(line):
 class Worker:
     """One `aftersale-worker run` process; stdout and stderr go to a log file."""
 
-    def __init__(self, harness, config, label):
+    def __init__(self, harness, config, label, env=None):
         self.label = label
         self.config = config
         self.log_path = os.path.join(harness.dir, f"worker-{label}.log")
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([BIN, "run", "-c", config], stdout=self._log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     env=None if env is None else dict(os.environ, **env))
         self.expected_exit = None  # set once we stop it on purpose
         log(f"worker {label} started (pid {self.proc.pid}), log {self.log_path}")
 
@@ -194,6 +346,22 @@ class Harness:
         self.suffix = f"{os.getpid()}-{secrets.token_hex(3)}"
         self.dir = tempfile.mkdtemp(prefix=f"asw-it-{name}-")
         self.workers = []
+        self.cleanups = []
+
+    def add_cleanup(self, fn, what):
+        """fn() runs when the test ends, passed or failed (last added first)."""
+        self.cleanups.append((fn, what))
+
+    def run_cleanups(self):
+        """Run every cleanup; returns the failures as strings."""
+        failures = []
+        while self.cleanups:
+            fn, what = self.cleanups.pop()
+            try:
+                fn()
+            except BaseException as e:  # noqa: BLE001 -- the others must still run
+                failures.append(f"{what}: {e}")
+        return failures
 
     # ---- names and configuration ----
 
@@ -210,9 +378,10 @@ class Harness:
             "topic.dlq": self.unique(f"{tag}.dlq"),
         }
 
-    def write_config(self, filename, pipeline=None, worker_id=None, extra=None, raw_lines=None):
+    def write_config(self, filename, pipeline=None, worker_id=None, extra=None, raw_lines=None,
+                     bootstrap=None):
         path = os.path.join(self.dir, filename)
-        lines = [f"# {self.name}", f"bootstrap.servers={self.bootstrap}"]
+        lines = [f"# {self.name}", f"bootstrap.servers={bootstrap or self.bootstrap}"]
         for k, v in (pipeline or {}).items():
             lines.append(f"{k}={v}")
         if worker_id is not None:
@@ -228,11 +397,12 @@ class Harness:
 
     # ---- the tools ----
 
-    def tool(self, args, timeout=180, expect_rc=0, what=None):
+    def tool(self, args, timeout=180, expect_rc=0, what=None, env=None):
         cmd = [BIN] + [str(a) for a in args]
         try:
             r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               stdin=subprocess.DEVNULL, timeout=timeout)
+                               stdin=subprocess.DEVNULL, timeout=timeout,
+                               env=None if env is None else dict(os.environ, **env))
         except subprocess.TimeoutExpired:
             raise TestFailure(f"{what or args[0]} timed out after {timeout}s: {' '.join(cmd)}")
         if expect_rc is not None and r.returncode != expect_rc:
@@ -298,15 +468,66 @@ class Harness:
             raise TestFailure(f"consume {topic} exited {r.returncode}: {err[-2000:]}")
         return sum(1 for line in r.stdout.splitlines() if line.strip())
 
+    def split_in_two(self, events_path, first="first.jsonl", second="second.jsonl"):
+        """The first half of an events file and the rest, as two files in the
+        temp dir; returns (first path, second path, events in the first,
+        events in all)."""
+        with open(events_path, encoding="utf-8") as f:
+            lines = f.readlines()
+        cut = len(lines) // 2
+        return (write_lines(self.path(first), lines[:cut]),
+                write_lines(self.path(second), lines[cut:]), cut, len(lines))
+
     def replay(self, config, events_path, filename="replay.jsonl"):
         out = self.path(filename)
         self.tool(["replay", "-c", config, "-q", "-o", out, events_path], what="replay")
         return out
 
+    # ---- Kafka's own tools (deploy/local/kafka.sh tool), on the shared broker ----
+
+    def kafka_tool(self, name, *args, timeout=120):
+        return kafka_sh(["tool", name, "--bootstrap-server", self.bootstrap] + list(args),
+                        timeout=timeout, what=f"kafka.sh tool {name}")
+
+    def reset_offsets(self, group, topic, *how, timeout=60):
+        """consumer-groups --reset-offsets HOW --execute for every partition of
+        `topic`; returns {partition: new offset}. Kafka refuses while the
+        group has members (a stopped static member stays until its session
+        times out), so this retries until it is empty or `timeout` passes."""
+        deadline = time.monotonic() + timeout
+        while True:
+            r = self.kafka_tool("consumer-groups", "--group", group, "--topic", topic,
+                                "--reset-offsets", *how, "--execute")
+            new = {}
+            for line in r.stdout.splitlines():
+                f = line.split()
+                if len(f) == 4 and f[0] == group and f[1] == topic and f[2].isdigit():
+                    new[int(f[2])] = int(f[3])
+            if new:
+                log(f"reset {group} on {topic} {' '.join(how)}: {new}")
+                return new
+            if time.monotonic() >= deadline:
+                raise TestFailure(f"consumer-groups --reset-offsets {' '.join(how)} did not "
+                                  f"reset {group} within {timeout}s:\n{r.stdout}{r.stderr}")
+            time.sleep(1)
+
+    def group_offsets(self, group):
+        """consumer-groups --describe: {(topic, partition): (committed, log end)}
+        (committed None when the group has none)."""
+        r = self.kafka_tool("consumer-groups", "--describe", "--group", group)
+        out = {}
+        for line in r.stdout.splitlines():
+            f = line.split()
+            if len(f) >= 5 and f[0] == group and f[2].isdigit():
+                out[(f[1], int(f[2]))] = (None if f[3] == "-" else int(f[3]), int(f[4]))
+        check(out, f"consumer-groups --describe --group {group} listed no partition:\n"
+              f"{r.stdout}{r.stderr}")
+        return out
+
     # ---- workers ----
 
-    def start_worker(self, config, label):
-        w = Worker(self, config, label)
+    def start_worker(self, config, label, env=None):
+        w = Worker(self, config, label, env=env)
         self.workers.append(w)
         return w
 
@@ -364,7 +585,7 @@ class Harness:
                 w.proc.wait()
 
 
-def group_outputs(records, where):
+def group_outputs(records, where, volatile=VOLATILE_FIELDS):
     """{(type, order_id): [record, ...]} of Decisions and RefundRecords, in
     the given order, without the volatile fields; plus a list of problems
     (records of other types)."""
@@ -374,7 +595,7 @@ def group_outputs(records, where):
         if t not in OUTPUT_TYPES:
             problems.append(f"{where}: unexpected record {json.dumps(r)[:300]}")
             continue
-        clean = {k: v for k, v in r.items() if k not in VOLATILE_FIELDS}
+        clean = {k: v for k, v in r.items() if k not in volatile}
         groups.setdefault((t, r.get("order_id")), []).append(clean)
     return groups, problems
 
@@ -412,13 +633,16 @@ def _describe_diff(exp, act, limit=6):
     return lines
 
 
-def compare(replay_jsonl, kafka_jsonl_files, input_topic=None, show=8):
+def compare(replay_jsonl, kafka_jsonl_files, input_topic=None, show=8,
+            volatile=VOLATILE_FIELDS):
     """Assert the Kafka outputs equal the replay's, per order and in order.
 
     replay_jsonl: the replay's output (path or list of dicts; DeadLetter lines
     are ignored). kafka_jsonl_files: `consume` outputs (paths or lists), one
     per topic. Records of one order share a partition, so each file is sorted
     by (partition, offset) and a per-order list is in processing order.
+    volatile: the fields left out of the comparison (POSITION_FIELDS to
+    compare two Kafka runs over the same input topic, source_* included).
     """
     replay = [r for r in _load(replay_jsonl) if r.get("type") in OUTPUT_TYPES]
     kafka, problems = [], []
@@ -439,8 +663,8 @@ def compare(replay_jsonl, kafka_jsonl_files, input_topic=None, show=8):
                 problems.append(f"{where}: {key} spread over partitions {sorted(ps)}")
         kafka.extend(recs)
 
-    exp, p1 = group_outputs(replay, "replay")
-    act, p2 = group_outputs(kafka, "kafka")
+    exp, p1 = group_outputs(replay, "replay", volatile)
+    act, p2 = group_outputs(kafka, "kafka", volatile)
     problems += p1 + p2
 
     def counts(recs):
@@ -497,14 +721,21 @@ def main(name, fn):
         if h:
             h.dump_logs()
             h.kill_all()
+            for f in h.run_cleanups():
+                print(f"cleanup failed too: {f}")
             print(f"files kept in {h.dir}")
         sys.stdout.flush()
         sys.exit(1)
     still = [w for w in h.workers if w.alive()]
     h.kill_all()
-    if still:
+    failures = h.run_cleanups()
+    if still or failures:
         h.dump_logs()
-        print(f"FAIL {name}: workers left running: {[w.label for w in still]}")
+        if still:
+            print(f"FAIL {name}: workers left running: {[w.label for w in still]}")
+        for f in failures:
+            print(f"FAIL {name}: cleanup failed: {f}")
+        print(f"files kept in {h.dir}")
         sys.exit(1)
     print(f"PASS {name} ({time.monotonic() - t0:.1f}s)", flush=True)
     if os.environ.get("ASW_TEST_KEEP") != "1":

@@ -43,11 +43,7 @@ def test(h):
     cfg = h.write_config("w.properties", p, worker_id="w1", extra=FAST_GROUP)
     changelog = f"{p['application.id']}-changelog"
     events = h.generate(seed=4242, orders=600)
-    with open(events, encoding="utf-8") as f:
-        lines = f.readlines()
-    cut = len(lines) // 2
-    first = common.write_lines(h.path("first.jsonl"), lines[:cut])
-    second = common.write_lines(h.path("second.jsonl"), lines[cut:])
+    first, second, _, _ = h.split_in_two(events)
     replay_first = h.replay(cfg, first, "replay-first.jsonl")
     replay_all = h.replay(cfg, events, "replay-all.jsonl")
 

@@ -22,11 +22,7 @@ def test(h):
     p = h.pipeline()
     cfg = h.write_config("worker.properties", p, worker_id="w1")
     events = h.generate(seed=99, orders=200)
-    with open(events, encoding="utf-8") as f:
-        lines = f.readlines()
-    cut = len(lines) // 2
-    before = common.write_lines(h.path("before.jsonl"), lines[:cut])
-    after = common.write_lines(h.path("after.jsonl"), lines[cut:])
+    before, after, cut, total = h.split_in_two(events, "before.jsonl", "after.jsonl")
     garbage = h.path("garbage.bin")
     with open(garbage, "wb") as f:
         f.write(GARBAGE + b"\n")
@@ -38,7 +34,7 @@ def test(h):
     h.produce(cfg, p["topic.input"], before, partitions=1)
     h.produce(cfg, p["topic.input"], garbage, raw=True, key=GARBAGE_KEY, expect=1)
     h.produce(cfg, p["topic.input"], after)
-    log(f"produced {cut} events, the garbage record (offset {cut}), {len(lines) - cut} events; "
+    log(f"produced {cut} events, the garbage record (offset {cut}), {total - cut} events; "
         f"replay expects {expected}")
 
     w = h.start_worker(cfg, "w1")

@@ -9,10 +9,6 @@ import common
 from common import check, log
 
 
-def reason_lines(text, prefix="aftersale-worker"):
-    return [line for line in text.splitlines() if line.startswith(prefix)]
-
-
 def test(h):
     # 1. The input topic does not exist.
     p = h.pipeline()
@@ -22,7 +18,7 @@ def test(h):
     out = w.log_text()
     log(f"missing input topic: exit {rc}, output:\n{out}")
     check(rc == 1, f"a missing input topic must exit 1, got {rc}")
-    reasons = reason_lines(out)
+    reasons = common.reason_lines(out)
     check(len(reasons) == 1, f"expected exactly one 'aftersale-worker ...' reason line, got "
           f"{reasons}")
     check(p["topic.input"] in reasons[0] and "does not exist" in reasons[0],
