@@ -116,14 +116,18 @@ public class AvroFormatter implements MessageFormatter {
         try {
             decoder = DecoderFactory.get().binaryDecoder(v, HEADER, v.length - HEADER, decoder);
             value = reader.read(null, decoder);
-            if (!decoder.isEnd()) {
-                throw new IllegalStateException(where + ": bytes left after the " + name);
-            }
         } catch (IOException | RuntimeException e) {
             // Avro's reader throws EOFException, AvroRuntimeException or an
             // index out of bounds on bytes that are not this record.
             throw new IllegalStateException(where + ": not a " + name + " (schema id " + id
                                                 + "): " + e, e);
+        }
+        try {
+            if (!decoder.isEnd()) {
+                throw new IllegalStateException(where + ": bytes left after the " + name);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
         ObjectNode line = JSON.objectNode();
         line.put("topic", record.topic());
