@@ -36,6 +36,7 @@ import java.io.File;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.Map;
@@ -106,7 +107,7 @@ public class AvroFormatter implements MessageFormatter {
         if (v[0] != 0) {
             throw new IllegalStateException(where + ": magic byte " + v[0] + ", expected 0");
         }
-        int id = ((v[1] & 0xff) << 24) | ((v[2] & 0xff) << 16) | ((v[3] & 0xff) << 8) | (v[4] & 0xff);
+        int id = ByteBuffer.wrap(v, 1, 4).getInt(); // big-endian
         GenericDatumReader<GenericRecord> reader = readers.get(id);
         if (reader == null) {
             throw new IllegalStateException(where + ": schema id " + id + " is not in schema.ids");
