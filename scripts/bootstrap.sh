@@ -7,8 +7,9 @@
 # systemd-analyze (the package test verifies the systemd unit with it).
 # --with-broker adds what deploy/local/kafka.sh needs to fetch and run a real
 # Kafka broker (a Java runtime, Maven, and openssl for its SASL_SSL listener)
-# and python3 for the integration tests (with the Prometheus text parser from
-# PyPI). Idempotent: packages already present are not fetched again.
+# and python3 for the integration tests (with the Prometheus text parser,
+# confluent-kafka and fastavro from PyPI, and the jars tests/interop/java
+# builds with). Idempotent: packages already present are not fetched again.
 set -euo pipefail
 
 packages=(build-essential clang cmake pkg-config git file dpkg-dev
@@ -31,10 +32,31 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The integration tests read /metrics with the Prometheus project's own text
-# parser, for the python3 they run with (which may not be Debian's).
-if [ "${1:-}" = "--with-broker" ] && ! python3 -c 'import prometheus_client.parser' 2>/dev/null; then
-  echo "bootstrap: installing prometheus-client (PyPI) for $(command -v python3)" >&2
-  python3 -m pip install -q --disable-pip-version-check prometheus-client==0.21.1 ||
-    python3 -m pip install -q --disable-pip-version-check --break-system-packages prometheus-client==0.21.1
+# The rest is for --with-broker only.
+[ "${1:-}" = "--with-broker" ] || exit 0
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+# PyPI packages for the python3 the integration tests run with (which may
+# not be Debian's): the Prometheus project's own text parser (test_http), and
+# a Kafka client with its own librdkafka plus an Avro library (test_interop).
+pip_install() { # module spec
+  python3 -c "import $1" 2>/dev/null && return 0
+  echo "bootstrap: installing $2 (PyPI) for $(command -v python3)" >&2
+  python3 -m pip install -q --disable-pip-version-check "$2" ||
+    python3 -m pip install -q --disable-pip-version-check --break-system-packages "$2"
+}
+pip_install prometheus_client.parser prometheus-client==0.21.1
+pip_install confluent_kafka confluent-kafka==2.16.1
+pip_install fastavro fastavro==1.13.1
+
+# test_interop builds Kafka's console-consumer formatter with Maven: build it
+# once here, so that its plugins and Avro come from Maven Central now and the
+# test's own build needs only ~/.m2.
+interop_out="$(mktemp -d)"
+if ! mvn -B -q -o -Dstyle.color=never -f "$root/tests/interop/java/pom.xml" \
+  -Dasw.build.dir="$interop_out" package >/dev/null 2>&1; then
+  echo "bootstrap: fetching what tests/interop/java needs (Maven Central)" >&2
+  mvn -B -q -Dstyle.color=never -f "$root/tests/interop/java/pom.xml" \
+    -Dasw.build.dir="$interop_out" package
 fi
+rm -rf "$interop_out"

@@ -619,9 +619,11 @@ cmd_tool() {
   take_lock
   fetch
   exec 9>&-
+  # ASW_KAFKA_TOOL_CLASSPATH: more jars for the tool (a console-consumer
+  # --formatter, say), after Kafka's own.
   exec "$java_bin" -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
     -Dlog4j2.configurationFile="$here/log4j2-tools.properties" \
-    -cp "$libs/*" "$class" "$@"
+    -cp "$libs/*${ASW_KAFKA_TOOL_CLASSPATH:+:$ASW_KAFKA_TOOL_CLASSPATH}" "$class" "$@"
 }
 
 cmd_status() {
