@@ -448,6 +448,11 @@ static const char *decode_entry(const void *value, size_t len, entry *e) {
             e->shop = get_str(&r, e->s2, true);
             if (e->state >= ASW_APP__COUNT || e->type >= ASW_AT__COUNT)
                 return "an enum out of range";
+            /* Only an OPEN application reserves; the frozen form keeps no
+             * reservation for another (asw_order_freeze() is exact only on
+             * states the rules can make). */
+            if (e->state != ASW_APP_OPEN && e->reserved != 0)
+                return "a reservation on an application that is not OPEN";
         }
         break;
     }

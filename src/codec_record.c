@@ -1258,6 +1258,13 @@ static int extract_state(xc *x, avro_value_t *v, asw_order *o) {
             x_enum(x, &it, "state", E_APP_STATE, &e2) || x_long(x, &it, "reserved", &reserved) ||
             x_new_id(x, o, ASW_ENT_APP, id, "aftersale_id"))
             return -1;
+        /* Only an OPEN application reserves (the .avsc: 0 unless OPEN); the
+         * frozen form keeps no reservation for another, so such a state
+         * would change when the store freezes it. */
+        if (e2 != ASW_APP_OPEN && reserved != 0)
+            return xfail(x, ASW_CODEC_E_BODY,
+                         "corrupt state: an application that is %s reserves %lld",
+                         asw_app_state_name((asw_app_state)e2), (long long)reserved);
         asw_order_put_app(o, id, true, sku, shop, has, (asw_aftersale_type)e1, (asw_app_state)e2,
                           reserved, NULL);
     }

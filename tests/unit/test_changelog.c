@@ -663,6 +663,40 @@ Test(changelog, the_check_refuses_reservations_no_open_application_holds_and_emp
     asw_processor_destroy(p);
 }
 
+/* Found by fuzz/fuzz_state_decode (there on the Avro state; the entity
+ * record is the same hole): an application record that is no longer OPEN
+ * but reserves money rebuilt a state that the frozen form cannot hold (it
+ * keeps reservations of OPEN applications only), so freezing changed it. */
+Test(changelog, an_application_record_that_reserves_once_ended_is_corrupt) {
+    /* A split order's ledger (all zero, no sub-order inline), then its
+     * application A1: counted and typed, WITHDRAWN, reserving 4 on S1. */
+    static const uint8_t ledger[] = {0xA5, 'O', 1, 0, 0, 0, 0, 0, 0, 0};
+    static const uint8_t app[] = {0xA5, 'A', 1, 1 | 4, ASW_APP_WITHDRAWN, 0, 8, 2, 'S', '1', 0};
+    push("O1", 2, ledger, sizeof ledger);
+    push("O1\0AA1", 6, app, sizeof app);
+    int rc;
+    char err[512] = "";
+    asw_processor *back = restore_all(&rc, err, sizeof err);
+    cr_assert_eq(rc, -1, "restored an application that is WITHDRAWN but reserves");
+    cr_assert(strstr(err, "reserv"), "%s", err);
+    asw_processor_destroy(back);
+
+    /* Without the reservation it restores, and freezes exactly. */
+    static const uint8_t ended[] = {0xA5, 'A', 1, 1 | 4, ASW_APP_WITHDRAWN, 0, 0, 2, 'S', '1', 0};
+    push("O1\0AA1", 6, ended, sizeof ended);
+    back = restore_all(&rc, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s", err);
+    const asw_order *o = asw_processor_get(back, "O1");
+    cr_assert_not_null(o);
+    asw_buf frozen = ASW_BUF_INIT;
+    asw_order_freeze(o, "t", &frozen);
+    asw_order *thawed = asw_order_thaw(frozen.data, frozen.len, "t");
+    cr_assert(asw_order_equal(o, thawed));
+    asw_order_destroy(thawed);
+    asw_buf_free(&frozen);
+    asw_processor_destroy(back);
+}
+
 Test(changelog, an_earlier_versions_state_no_whole_record_may_hold_is_written_split) {
     asw_processor *p = asw_processor_new(fx.rules, &fx.limits, false);
     asw_source src = {"t", 0, 0};
