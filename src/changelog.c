@@ -666,6 +666,20 @@ static const char *restore_whole(asw_changelog_restore *r, const char *order_id,
     return NULL;
 }
 
+/* A key (or id) for a message: printable ASCII as it is, other bytes as
+ * \xNN. */
+static void printable(const char *key, size_t keylen, char *out, size_t outlen) {
+    size_t o = 0;
+    for (size_t i = 0; i < keylen && o + 5 < outlen; i++) {
+        unsigned char ch = (unsigned char)key[i];
+        if (ch >= 0x20 && ch < 0x7f && ch != '\\' && ch != '\'')
+            out[o++] = (char)ch;
+        else
+            o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", ch);
+    }
+    out[o] = '\0';
+}
+
 /* A legacy (Avro OrderState) value: the order's whole state. */
 static const char *restore_legacy(asw_changelog_restore *r, const char *order_id, const void *value,
                                   size_t len, char *err, size_t errlen) {
@@ -673,7 +687,11 @@ static const char *restore_legacy(asw_changelog_restore *r, const char *order_id
     char msg[160];
     asw_codec_err e = asw_codec_decode_state(r->codec, value, len, &o, msg, sizeof msg);
     if (e == ASW_CODEC_OK && strcmp(asw_order_id(o), order_id) != 0) {
-        snprintf(err, errlen, "the state is of order %.60s, not of its key", asw_order_id(o));
+        /* Bytes of the record: printed as keys are, so that the message
+         * stays one line (it ends up in a log line). */
+        char id[64];
+        printable(asw_order_id(o), strlen(asw_order_id(o)), id, sizeof id);
+        snprintf(err, errlen, "the state is of order %s, not of its key", id);
         asw_order_destroy(o);
         return err;
     }
@@ -848,19 +866,6 @@ void asw_changelog_restore_add(asw_changelog_restore *r, const void *key, size_t
 void asw_changelog_restore_get_stats(const asw_changelog_restore *r,
                                      asw_changelog_restore_stats *out) {
     *out = r->stats;
-}
-
-/* A key for a message: printable ASCII as it is, other bytes as \xNN. */
-static void printable(const char *key, size_t keylen, char *out, size_t outlen) {
-    size_t o = 0;
-    for (size_t i = 0; i < keylen && o + 5 < outlen; i++) {
-        unsigned char ch = (unsigned char)key[i];
-        if (ch >= 0x20 && ch < 0x7f && ch != '\\' && ch != '\'')
-            out[o++] = (char)ch;
-        else
-            o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", ch);
-    }
-    out[o] = '\0';
 }
 
 typedef struct finishing {

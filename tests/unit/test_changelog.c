@@ -697,6 +697,26 @@ Test(changelog, an_application_record_that_reserves_once_ended_is_corrupt) {
     asw_processor_destroy(back);
 }
 
+/* Found by fuzz/fuzz_state_decode: the restore named the order of a legacy
+ * state under another key as its bytes came, so a state's order id could
+ * break the worker's one-line log (partition_quarantined reason="...").
+ * It is printed as keys are: printable ASCII, the rest as \xNN. */
+Test(changelog, a_state_under_another_orders_key_is_named_on_one_line) {
+    asw_order *o = asw_order_new("O1\n\"x\"");
+    asw_buf buf = ASW_BUF_INIT;
+    cr_assert_eq(asw_codec_encode_state(fx.codec, o, &buf), ASW_CODEC_OK);
+    push("O1", 2, buf.data, buf.len);
+    asw_buf_free(&buf);
+    asw_order_destroy(o);
+    int rc;
+    char err[512] = "";
+    asw_processor *back = restore_all(&rc, err, sizeof err);
+    cr_assert_eq(rc, -1);
+    cr_assert_null(strchr(err, '\n'), "%s", err);
+    cr_assert(strstr(err, "the state is of order O1\\x0a\"x\", not of its key"), "%s", err);
+    asw_processor_destroy(back);
+}
+
 Test(changelog, an_earlier_versions_state_no_whole_record_may_hold_is_written_split) {
     asw_processor *p = asw_processor_new(fx.rules, &fx.limits, false);
     asw_source src = {"t", 0, 0};
