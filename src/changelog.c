@@ -399,6 +399,14 @@ static void get_sku_fields(reader *r, sku_fields *f) {
     f->refund_successes = (int32_t)get_var(r);
 }
 
+/* Amounts the ledger cannot compute with (asw_ledger_amounts_sound()):
+ * never put into a state, nor printed by the consume tool. */
+#define AMOUNTS_UNSOUND "amounts the ledger cannot hold"
+
+static bool sku_sound(const sku_fields *f) {
+    return asw_ledger_amounts_sound(f->paid, f->refunded, f->reserved);
+}
+
 /* Decode a value. Returns NULL, or why it is corrupt. */
 static const char *decode_entry(const void *value, size_t len, entry *e) {
     reader r = {value, (const uint8_t *)value + len, false};
@@ -427,14 +435,20 @@ static const char *decode_entry(const void *value, size_t len, entry *e) {
         if (n > ASW_LEDGER_SKUS)
             return "too many sub-orders in a ledger record";
         e->n_skus = (uint32_t)n;
+        if (!asw_ledger_amounts_sound(e->paid, e->refunded, e->reserved))
+            return AMOUNTS_UNSOUND;
         for (uint32_t i = 0; i < e->n_skus && !r.bad; i++) {
             get_str(&r, e->skus[i].id, false);
             get_sku_fields(&r, &e->skus[i]);
+            if (!sku_sound(&e->skus[i]))
+                return AMOUNTS_UNSOUND;
         }
         break;
     }
     case R_SKU:
         get_sku_fields(&r, &e->sku_fields);
+        if (!sku_sound(&e->sku_fields))
+            return AMOUNTS_UNSOUND;
         break;
     case R_APP: {
         uint8_t f = get_byte(&r);
@@ -448,6 +462,8 @@ static const char *decode_entry(const void *value, size_t len, entry *e) {
             e->shop = get_str(&r, e->s2, true);
             if (e->state >= ASW_APP__COUNT || e->type >= ASW_AT__COUNT)
                 return "an enum out of range";
+            if (e->reserved < 0)
+                return AMOUNTS_UNSOUND;
             /* Only an OPEN application reserves; the frozen form keeps no
              * reservation for another (asw_order_freeze() is exact only on
              * states the rules can make). */

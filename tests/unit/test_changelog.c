@@ -11,6 +11,7 @@
 
 #include "asw/changelog.h"
 #include "asw/gen.h"
+#include "asw/varint.h"
 #include "support.h"
 
 typedef struct rec {
@@ -715,6 +716,43 @@ Test(changelog, a_state_under_another_orders_key_is_named_on_one_line) {
     cr_assert_null(strchr(err, '\n'), "%s", err);
     cr_assert(strstr(err, "the state is of order O1\\x0a\"x\", not of its key"), "%s", err);
     asw_processor_destroy(back);
+}
+
+/* Found by fuzz/fuzz_state_decode: an order's ledger record whose amounts
+ * leave int64 when the remaining amount is computed (paid - (refunded +
+ * reserved)) was restored as it came, and the consume tool computed that
+ * remaining amount with a signed overflow. Such a record is corrupt. */
+Test(changelog, a_record_whose_amounts_the_ledger_cannot_hold_is_corrupt) {
+    for (int sound = 0; sound < 2; sound++) {
+        /* A split order's ledger: paid -25 (which an earlier version's
+         * state may hold), refunded 2^63 - 23 (or 23), nothing reserved, no
+         * deadline, no shop, no sub-order inline. */
+        uint8_t v[64];
+        size_t n = 0;
+        v[n++] = 0xA5, v[n++] = 'O', v[n++] = 1;
+        n += asw_varint_put(v + n, asw_zigzag(-25));
+        n += asw_varint_put(v + n, asw_zigzag(sound ? 23 : INT64_MAX - 22));
+        n += asw_varint_put(v + n, 0);
+        n += asw_varint_put(v + n, 0);
+        v[n++] = 0, v[n++] = 0, v[n++] = 0;
+        fx.n = 0;
+        push("O1", 2, v, n);
+        int rc;
+        char err[512] = "";
+        asw_processor *back = restore_all(&rc, err, sizeof err);
+        asw_buf out = ASW_BUF_INIT;
+        int described = asw_changelog_describe("O1", 2, v, n, &out, err, sizeof err);
+        if (sound) {
+            cr_assert_eq(rc, 0, "%s", err);
+            cr_assert_eq(described, 0, "%s", err);
+        } else {
+            cr_assert_eq(rc, -1, "restored amounts the ledger cannot hold");
+            cr_assert(strstr(err, "amounts the ledger cannot hold"), "%s", err);
+            cr_assert_eq(described, -1, "described amounts the ledger cannot hold");
+        }
+        asw_buf_free(&out);
+        asw_processor_destroy(back);
+    }
 }
 
 Test(changelog, an_earlier_versions_state_no_whole_record_may_hold_is_written_split) {
