@@ -31,6 +31,10 @@ __attribute__((noreturn)) void fz_fail(const char *what, const char *file, int l
 /* Every field of two events equal (strings by content, NULL only to NULL)? */
 bool fz_event_equal(const asw_event *a, const asw_event *b);
 
+/* Is the event as asw_event_init() leaves it (what a refused input must
+ * leave)? */
+bool fz_event_cleared(const asw_event *ev);
+
 /* Is every byte of err[] up to its NUL a one-line message (no newline)? */
 bool fz_one_line(const char *err);
 

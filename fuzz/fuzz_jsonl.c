@@ -27,12 +27,6 @@
 
 static asw_config *cfg;
 
-static bool cleared(const asw_event *ev) {
-    asw_event zero;
-    asw_event_init(&zero);
-    return memcmp(ev, &zero, sizeof zero) == 0;
-}
-
 static void check_print_back(const asw_event *ev) {
     asw_buf a = ASW_BUF_INIT, b = ASW_BUF_INIT;
     asw_jsonl_format_event(ev, &a);
@@ -61,7 +55,7 @@ static void check_line(const char *line, size_t n) {
         if (strcmp(gerr, werr) != 0)
             fprintf(stderr, "fuzz: messages differ:\n  jsonl.c: %s\n  jansson: %s\n", gerr, werr);
         FZ_CHECK(strcmp(gerr, werr) == 0);
-        FZ_CHECK(cleared(&got));
+        FZ_CHECK(fz_event_cleared(&got));
         return;
     }
     FZ_CHECK(fz_event_equal(&got, &want));

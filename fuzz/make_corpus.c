@@ -25,6 +25,7 @@
 #include "asw/processor.h"
 #include "asw/varint.h"
 #include "fuzz.h"
+#include "support.h"
 
 static const char *root;
 static asw_codec *codec;
@@ -107,41 +108,34 @@ static void put_byte(asw_buf *b, uint8_t v) {
 
 /* ---- events ---- */
 
-static void set(char **field, const char *s) {
-    free(*field);
-    *field = strdup(s);
+/* An event of type t (tests/unit/support.c's builders: order O1, shipped,
+ * paid 10000), an application with a deadline. */
+static asw_event event_of(asw_event_type t, const char *event_id, const char *id, const char *sku,
+                          int64_t amount) {
+    asw_event ev;
+    switch (t) {
+    case ASW_EV_APPLIED:
+        ev = t_applied(event_id, id, sku, amount);
+        ev.order.has_deadline = true;
+        ev.order.aftersale_deadline = 1701296000000;
+        return ev;
+    case ASW_EV_WITHDRAWN:
+        return t_withdrawn(event_id, id, sku);
+    case ASW_EV_CLOSED:
+        return t_closed(event_id, id, sku);
+    case ASW_EV_SUCCEEDED:
+        return t_succeeded(event_id, id, sku, amount);
+    case ASW_EV_CLAWED_BACK:
+        return t_clawed_back(event_id, id, sku, amount);
+    default:
+        return t_external(event_id, id, sku, ASW_EK_SMALL_PAYMENT, amount);
+    }
 }
 
 /* The SPEC's example of each event type (section 3), with `amount`. */
 static asw_event spec_event(asw_event_type t, int64_t amount) {
-    asw_event ev;
-    asw_event_init(&ev);
-    ev.type = t;
-    set(&ev.event_id, "ev-1");
-    set(&ev.order_id, "O1");
-    ev.event_time = 1700000001000;
-    set(&ev.sku_order_id, "O1-1");
-    set(&ev.aftersale_id, t == ASW_EV_CLAWED_BACK || t == ASW_EV_EXTERNAL ? "" : "A1");
-    set(&ev.refund_id, t == ASW_EV_CLAWED_BACK || t == ASW_EV_EXTERNAL ? "R9" : "");
-    set(&ev.shop_id, t == ASW_EV_APPLIED || t == ASW_EV_EXTERNAL ? "s1" : "");
-    ev.amount = amount;
-    ev.initiator = ASW_INIT_BUYER;
-    ev.aftersale_type = ASW_AT_REFUND_ONLY_SHIPPED;
-    ev.close_reason = ASW_CR_MERCHANT_REJECTED;
-    ev.kind = ASW_EK_SMALL_PAYMENT;
-    if (t == ASW_EV_APPLIED) {
-        ev.order.order_status = ASW_OS_SHIPPED;
-        ev.order.goods_type = ASW_GT_PHYSICAL;
-        ev.order.order_paid_amount = 10000;
-        ev.order.sku_paid_amount = 10000;
-        ev.order.has_deadline = true;
-        ev.order.aftersale_deadline = 1701296000000;
-    }
-    if (asw_event_carries_paid(&ev)) {
-        ev.order_paid_amount = 10000;
-        ev.sku_paid_amount = 10000;
-    }
-    return ev;
+    bool refund = t == ASW_EV_CLAWED_BACK || t == ASW_EV_EXTERNAL;
+    return event_of(t, "ev-1", refund ? "R9" : "A1", "O1-1", amount);
 }
 
 static void seed_event(const char *name, asw_event *ev, bool variants) {
@@ -221,13 +215,13 @@ static void event_seeds(void) {
     memset(id128, 'x', 128), id128[128] = '\0';
     memset(id129, 'y', 129), id129[129] = '\0';
     asw_event ev = spec_event(ASW_EV_APPLIED, 100);
-    set(&ev.aftersale_id, id128);
-    set(&ev.order_id, id129);
-    set(&ev.shop_id, "");
+    t_set(&ev.aftersale_id, id128);
+    t_set(&ev.order_id, id129);
+    t_set(&ev.shop_id, "");
     seed_event("applied.long_ids", &ev, false);
     ev = spec_event(ASW_EV_EXTERNAL, 100);
-    set(&ev.order_id, "\xe5\xba\x97\xe9\x93\xba\xe5\x8d\x95"); /* 店铺单 */
-    set(&ev.refund_id, "\xf0\x9f\x98\x80");
+    t_set(&ev.order_id, "\xe5\xba\x97\xe9\x93\xba\xe5\x8d\x95"); /* 店铺单 */
+    t_set(&ev.refund_id, "\xf0\x9f\x98\x80");
     seed_event("external.utf8", &ev, false);
 
     /* Older writers, byte by byte (fuzz/writers/). */
@@ -371,15 +365,6 @@ static int seed_record(void *opaque, const void *key, size_t keylen, const void 
     return 0;
 }
 
-static asw_event ev_of(asw_event_type t, const char *event_id, const char *id, const char *sku,
-                       int64_t amount) {
-    asw_event ev = spec_event(t, amount);
-    set(&ev.event_id, event_id);
-    set(t == ASW_EV_CLAWED_BACK || t == ASW_EV_EXTERNAL ? &ev.refund_id : &ev.aftersale_id, id);
-    set(&ev.sku_order_id, sku);
-    return ev;
-}
-
 static void state_seeds(void) {
     asw_ruleset *rules = asw_ruleset_new();
     asw_state_limits limits = {90 * FZ_DAY, 3600000, 16};
@@ -391,14 +376,14 @@ static void state_seeds(void) {
 
     /* O1: a little of everything, then amounts near 2^63. */
     asw_event evs[] = {
-        ev_of(ASW_EV_APPLIED, "e1", "A1", "O1-1", 3000),
-        ev_of(ASW_EV_APPLIED, "e2", "A2", "O1-2", 1000),
-        ev_of(ASW_EV_WITHDRAWN, "e3", "A2", "O1-2", 0),
-        ev_of(ASW_EV_SUCCEEDED, "e4", "A1", "O1-1", 3000),
-        ev_of(ASW_EV_EXTERNAL, "e5", "R1", "O1-1", 500),
-        ev_of(ASW_EV_CLAWED_BACK, "e6", "R1", "O1-1", 200),
-        ev_of(ASW_EV_CLOSED, "e7", "A9", "O1-3", 0),
-        ev_of(ASW_EV_APPLIED, "e8", "", "O1-1", 10),
+        event_of(ASW_EV_APPLIED, "e1", "A1", "O1-1", 3000),
+        event_of(ASW_EV_APPLIED, "e2", "A2", "O1-2", 1000),
+        event_of(ASW_EV_WITHDRAWN, "e3", "A2", "O1-2", 0),
+        event_of(ASW_EV_SUCCEEDED, "e4", "A1", "O1-1", 3000),
+        event_of(ASW_EV_EXTERNAL, "e5", "R1", "O1-1", 500),
+        event_of(ASW_EV_CLAWED_BACK, "e6", "R1", "O1-1", 200),
+        event_of(ASW_EV_CLOSED, "e7", "A9", "O1-3", 0),
+        event_of(ASW_EV_APPLIED, "e8", "", "O1-1", 10),
     };
     for (size_t i = 0; i < sizeof evs / sizeof *evs; i++, src.offset++) {
         asw_result res;
@@ -414,7 +399,7 @@ static void state_seeds(void) {
     asw_changelog_write(codec, p, "aftersale.events", &b, seed_record, &rec, err, sizeof err);
     asw_processor_checkpoint(p);
 
-    asw_event big = ev_of(ASW_EV_EXTERNAL, "e20", "R2", "O1-1", INT64_MAX - 10000);
+    asw_event big = event_of(ASW_EV_EXTERNAL, "e20", "R2", "O1-1", INT64_MAX - 10000);
     big.order_paid_amount = big.sku_paid_amount = INT64_MAX;
     asw_result res;
     asw_processor_apply(p, &big, &src, &res);
@@ -429,11 +414,11 @@ static void state_seeds(void) {
     /* More entities than a whole record holds: the order is split. */
     for (int i = 0; i <= ASW_WHOLE_ENTITIES; i++, src.offset++) {
         snprintf(id, sizeof id, "X%d", i);
-        asw_event ev = ev_of(ASW_EV_EXTERNAL, id, id, i % 2 ? "O1-1" : "O1-2", 1);
+        asw_event ev = event_of(ASW_EV_EXTERNAL, id, id, i % 2 ? "O1-1" : "O1-2", 1);
         asw_processor_apply(p, &ev, &src, &res);
         asw_event_clear(&ev);
     }
-    asw_event ap = ev_of(ASW_EV_APPLIED, "e30", "A30", "O1-4", 0);
+    asw_event ap = event_of(ASW_EV_APPLIED, "e30", "A30", "O1-4", 0);
     ap.aftersale_type = ASW_AT_EXCHANGE;
     asw_processor_apply(p, &ap, &src, &res);
     asw_event_clear(&ap);
@@ -454,6 +439,29 @@ static void state_seeds(void) {
     put_str(&b, "O1-2"), put_long(&b, 4000), put_long(&b, INT64_MIN);
     put_long(&b, 0);
     seed_variants("fuzz_state_decode", "old_state_ledger", &b);
+    /* What the fuzzer found (docs/fuzzing.md): a state whose withdrawn
+     * application still reserves, a state of another order whose id holds
+     * a newline, a ledger record whose remaining amount leaves int64. */
+    asw_order *odd = asw_order_new("O1");
+    asw_order_put_sku(odd, "O1-1", 10000, 0, 0, 0, true);
+    asw_order_put_app(odd, "A1", true, "O1-1", "s1", true, ASW_AT_RETURN_AND_REFUND,
+                      ASW_APP_WITHDRAWN, 4, NULL);
+    must(asw_codec_encode_state(codec, odd, &b), "state");
+    seed_buf("fuzz_state_decode", "regression.ended_application_reserves", &b);
+    asw_order_destroy(odd);
+    odd = asw_order_new("O1\n\"x\"");
+    must(asw_codec_encode_state(codec, odd, &b), "state");
+    seed_buf("fuzz_state_decode", "regression.state_of_an_order_named_on_two_lines", &b);
+    asw_order_destroy(odd);
+    asw_buf_reset(&b);
+    asw_buf_append(&b, "\xa5O\x01", 3);
+    put_long(&b, -25), put_long(&b, INT64_MAX - 22), put_long(&b, 0), put_long(&b, 0);
+    asw_buf_append(&b, "\0\0\0", 3); /* no flag, no shop, no sub-order */
+    seed_buf("fuzz_state_decode", "regression.ledger_remaining_overflows", &b);
+    seed("fuzz_state_decode", "regression.application_record_ended_reserves",
+         "\xa5"
+         "A\x01\x05\x01\x00\x08\x02S1\x00",
+         11);
     seed("fuzz_state_decode", "broken.magic_only", "\xa5", 1);
     seed("fuzz_state_decode", "broken.unknown_kind", "\xa5Z\x01", 3);
     seed("fuzz_state_decode", "broken.whole_version", "\xa5W\x02\x00", 4);
