@@ -55,12 +55,13 @@ for t in "${targets[@]}"; do
   }
 done
 
-# The longest input worth trying: a Kafka value, a changelog value, an
-# operation stream, an events file, a config file.
+# The longest input worth trying: a Kafka value, a config file, an
+# operation stream (a couple of hundred operations), a changelog value, an
+# events file.
 max_len() {
   case "$1" in
   fuzz_event_decode) echo 1024 ;;
-  fuzz_config) echo 2048 ;;
+  fuzz_config | fuzz_processor) echo 2048 ;;
   *) echo 4096 ;;
   esac
 }
