@@ -343,21 +343,22 @@ static void event_seeds(void) {
 
 typedef struct records {
     const char *prefix;
-    int n;
+    char kinds[16]; /* the record kinds seeded so far */
 } records;
 
-/* Every record a commit writes becomes a seed of fuzz_state_decode (the
- * order's own records under their kind; others are skipped). */
+/* The first record of each kind a commit writes becomes a seed of
+ * fuzz_state_decode, with its variants (the partition state is
+ * fuzz_event_decode's). */
 static int seed_record(void *opaque, const void *key, size_t keylen, const void *value,
                        size_t len) {
     records *r = opaque;
-    if (!value || r->n >= 24)
-        return 0;
     const char *nul = memchr(key, '\0', keylen);
-    if (nul == key)
-        return 0; /* the partition state: fuzz_event_decode has it */
+    char kind = nul ? nul[1] : (len > 1 ? ((const char *)value)[1] : '?');
+    if (!value || nul == key || strchr(r->kinds, kind) || strlen(r->kinds) + 1 >= sizeof r->kinds)
+        return 0;
+    r->kinds[strlen(r->kinds)] = kind;
     char name[128];
-    snprintf(name, sizeof name, "%s.%c%d", r->prefix, nul ? nul[1] : 'W', r->n++);
+    snprintf(name, sizeof name, "%s.%c", r->prefix, kind);
     asw_buf b = ASW_BUF_INIT;
     asw_buf_append(&b, value, len);
     seed_variants("fuzz_state_decode", name, &b);
@@ -372,7 +373,7 @@ static void state_seeds(void) {
     asw_source src = {"aftersale.events", 0, 0};
     asw_buf b = ASW_BUF_INIT;
     char err[256], id[32];
-    records rec = {"small", 0};
+    records rec = {"small", ""};
 
     /* O1: a little of everything, then amounts near 2^63. */
     asw_event evs[] = {
@@ -407,7 +408,7 @@ static void state_seeds(void) {
     o = asw_processor_get(p, "O1");
     must(asw_codec_encode_state(codec, o, &b), "state");
     seed_variants("fuzz_state_decode", "avro_state.int64_max", &b);
-    rec.prefix = "near_int64_max", rec.n = 0;
+    rec = (records){"near_int64_max", ""};
     asw_changelog_write(codec, p, "aftersale.events", &b, seed_record, &rec, err, sizeof err);
     asw_processor_checkpoint(p);
 
@@ -422,7 +423,7 @@ static void state_seeds(void) {
     ap.aftersale_type = ASW_AT_EXCHANGE;
     asw_processor_apply(p, &ap, &src, &res);
     asw_event_clear(&ap);
-    rec.prefix = "split", rec.n = 0;
+    rec = (records){"split", ""};
     asw_changelog_write(codec, p, "aftersale.events", &b, seed_record, &rec, err, sizeof err);
     asw_processor_checkpoint(p);
     asw_processor_destroy(p);
