@@ -295,45 +295,23 @@ static void event_seeds(void) {
     seed_buf("fuzz_event_decode", "broken.bool_2", &bad);
     asw_buf_free(&bad);
 
-    /* The outputs the consume tool decodes, and the partition state. */
-    asw_decision d = {.aftersale_id = "A1",
-                      .order_id = "O1",
-                      .sku_order_id = "O1-1",
-                      .shop_id = "s1",
-                      .outcome = ASW_OUT_REJECTED,
-                      .reasons = 0x3ff,
-                      .applications_used = 5,
-                      .applications_limit = 5,
-                      .order_remaining = INT64_MAX,
-                      .sku_remaining = INT64_MIN,
-                      .multi_refund = true,
-                      .sku_prior_refunds = 3,
-                      .duplicate = true,
-                      .event_time = 1700000001000,
-                      .ruleset_version = "rs1-abc",
-                      .source_topic = "events",
-                      .source_partition = 7,
-                      .source_offset = INT64_MAX};
-    must(asw_codec_encode_decision(codec, &d, &b), "decision");
+    /* The outputs the consume tool decodes: the decision on an application
+     * of 2^63 - 2 on an order paid 2^63 - 1, and its refund record; and the
+     * partition state. */
+    asw_ruleset *rules = asw_ruleset_new();
+    asw_order *o = asw_order_new("O1");
+    asw_source src = {"aftersale.events", 7, INT64_MAX};
+    ev = spec_event(ASW_EV_APPLIED, INT64_MAX - 1);
+    ev.order.order_paid_amount = ev.order.sku_paid_amount = INT64_MAX;
+    asw_result res;
+    asw_order_apply(o, rules, &ev, &src, &res);
+    must(asw_codec_encode_decision(codec, &res.decision, &b), "decision");
     seed_variants("fuzz_event_decode", "decision", &b);
-    asw_refund_record r = {.record_id = "R9",
-                           .order_id = "O1",
-                           .sku_order_id = "O1-1",
-                           .origin = ASW_ORIGIN_EXTERNAL,
-                           .has_kind = true,
-                           .kind = ASW_EK_OFFLINE,
-                           .status = ASW_RS_RECORDED,
-                           .amount = INT64_MAX,
-                           .order_paid = INT64_MAX,
-                           .order_refunded = INT64_MAX,
-                           .sku_paid = 10000,
-                           .sku_refunded = INT64_MAX - 1,
-                           .sku_remaining = 10001 - INT64_MAX,
-                           .sku_refunds = 1,
-                           .over_refund = true,
-                           .event_time = 1700000004000};
-    must(asw_codec_encode_record(codec, &r, &b), "record");
+    must(asw_codec_encode_record(codec, &res.record, &b), "record");
     seed_variants("fuzz_event_decode", "refund_record", &b);
+    asw_event_clear(&ev);
+    asw_order_destroy(o);
+    asw_ruleset_destroy(rules);
     must(asw_codec_encode_partition_state(codec, INT64_MAX, &b), "partition");
     seed_variants("fuzz_event_decode", "partition_state", &b);
     asw_buf_free(&b);
@@ -693,6 +671,27 @@ static void jsonl_seeds(void) {
         snprintf(name, sizeof name, "generated%d", s);
         seed_buf("fuzz_jsonl", name, &b);
     }
+    /* The SPEC's examples as the SPEC writes them (a blank after each ':'
+     * and ','), one line ending in CR LF, blank lines between. */
+    asw_buf_reset(&b);
+    for (int t = 0; t < ASW_EV__COUNT; t++) {
+        asw_event ev = spec_event((asw_event_type)t, 3000);
+        asw_buf line = ASW_BUF_INIT;
+        asw_jsonl_format_event(&ev, &line);
+        asw_event_clear(&ev);
+        bool in_string = false;
+        for (size_t i = 0; i < line.len - 1; i++) {
+            uint8_t c = line.data[i];
+            asw_buf_append(&b, &c, 1);
+            if (c == '"' && line.data[i - 1] != '\\')
+                in_string = !in_string;
+            else if (!in_string && (c == ':' || c == ','))
+                asw_buf_append(&b, " ", 1);
+        }
+        asw_buf_append_str(&b, t == 0 ? "\r\n" : t == 2 ? "\n\n   \t\n" : "\n");
+        asw_buf_free(&line);
+    }
+    seed_buf("fuzz_jsonl", "spec_example", &b);
     for (int t = 0; t < ASW_EV__COUNT; t++) {
         asw_event ev = spec_event((asw_event_type)t, INT64_MAX);
         ev.event_time = INT64_MIN;
@@ -706,22 +705,6 @@ static void jsonl_seeds(void) {
     static const struct {
         const char *name, *text;
     } lines[] = {
-        {"spec_example",
-         "{\"type\": \"AfterSaleApplied\", \"event_id\": \"ev-1\", \"order_id\": \"O1\", "
-         "\"event_time\": 1700000001000, \"aftersale_id\": \"A1\", \"sku_order_id\": \"O1-1\", "
-         "\"shop_id\": \"s1\", \"initiator\": \"BUYER\", \"aftersale_type\": "
-         "\"REFUND_ONLY_SHIPPED\", \"apply_amount\": 3000, \"order\": {\"order_status\": "
-         "\"SHIPPED\", \"goods_type\": \"PHYSICAL\", \"cross_border\": false, "
-         "\"order_paid_amount\": 10000, \"sku_paid_amount\": 10000, \"aftersale_deadline\": "
-         "1701296000000}}\r\n"
-         "{\"type\": \"AfterSaleSucceeded\", \"event_id\": \"ev-2\", \"order_id\": \"O1\", "
-         "\"event_time\": 1700000003000, \"aftersale_id\": \"A1\", \"sku_order_id\": \"O1-1\", "
-         "\"refund_amount\": 3000, \"order_paid_amount\": 10000, \"sku_paid_amount\": 10000}\n"
-         "\n   \t\n"
-         "{\"type\": \"ExternalRefundRecorded\", \"event_id\": \"ev-3\", \"order_id\": \"O1\", "
-         "\"event_time\": 1700000004000, \"refund_id\": \"R9\", \"sku_order_id\": \"O1-1\", "
-         "\"shop_id\": \"s1\", \"kind\": \"SMALL_PAYMENT\", \"amount\": 500, "
-         "\"order_paid_amount\": 10000, \"sku_paid_amount\": 10000}"},
         {"integers",
          "{\"type\":\"RefundClawedBack\",\"event_id\":\"e\",\"order_id\":\"O\",\"event_time\":"
          "-9223372036854775808,\"refund_id\":\"R\",\"sku_order_id\":\"S\",\"amount\":"

@@ -13,8 +13,9 @@
 # target found something.
 #
 # Environment: ASW_FUZZ_PARALLEL=N runs N targets at a time (default 1);
-# ASW_FUZZ_MERGE=1 afterwards merges the inputs that add coverage into
-# fuzz/corpus/<target> (libFuzzer -merge=1, which keeps it small).
+# ASW_FUZZ_MERGE=1 afterwards merges the inputs that reach new edges into
+# fuzz/corpus/<target> (libFuzzer -merge=1 -use_counters=0, which keeps it
+# small: edges only, not hit counts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -103,7 +104,7 @@ done
 
 if [ "${ASW_FUZZ_MERGE:-0}" = 1 ]; then
   for t in "${targets[@]}"; do
-    build-fuzz/fuzz/"$t" -merge=1 -max_len="$(max_len "$t")" "fuzz/corpus/$t" \
+    build-fuzz/fuzz/"$t" -merge=1 -use_counters=0 -max_len="$(max_len "$t")" "fuzz/corpus/$t" \
       "build-fuzz/corpus/$t" >"build-fuzz/$t.merge.log" 2>&1
     echo "$t: fuzz/corpus/$t now holds $(find "fuzz/corpus/$t" -type f | wc -l) files"
   done
