@@ -40,7 +40,8 @@ static void setup(void) {
     fx.limits.max_step_ms = 3600000;
 }
 
-static void teardown(void) {
+/* Forget the collected records. */
+static void clear_recs(void) {
     for (size_t i = 0; i < fx.n; i++) {
         free(fx.recs[i].key);
         free(fx.recs[i].value);
@@ -48,6 +49,10 @@ static void teardown(void) {
     free(fx.recs);
     fx.recs = NULL;
     fx.n = fx.cap = 0;
+}
+
+static void teardown(void) {
+    clear_recs();
     asw_codec_destroy(fx.codec);
     asw_ruleset_destroy(fx.rules);
     t_reset();
@@ -735,7 +740,7 @@ Test(changelog, a_record_whose_amounts_the_ledger_cannot_hold_is_corrupt) {
         n += asw_varint_put(v + n, 0);
         n += asw_varint_put(v + n, 0);
         v[n++] = 0, v[n++] = 0, v[n++] = 0;
-        fx.n = 0;
+        clear_recs();
         push("O1", 2, v, n);
         int rc;
         char err[512] = "";
