@@ -1,8 +1,12 @@
 # Writes OUT, a C file holding every schema file of IN as a NUL-terminated
-# string, plus a table { file stem, text } terminated by { NULL, NULL }.
+# string, plus a table { file stem, text } terminated by { NULL, NULL },
+# named TABLE (default asw_embedded_schemas).
+if(NOT TABLE)
+  set(TABLE asw_embedded_schemas)
+endif()
 separate_arguments(files UNIX_COMMAND "${IN}")
 list(SORT files)
-set(body "/* Generated from the .avsc files in schemas/ by cmake/embed_schemas.cmake. Do not edit. */\n#include <stddef.h>\n\n")
+set(body "/* Generated from .avsc files by cmake/embed_schemas.cmake. Do not edit. */\n#include <stddef.h>\n\n")
 set(table "")
 foreach(f ${files})
   get_filename_component(stem ${f} NAME_WE)
@@ -12,6 +16,6 @@ foreach(f ${files})
   string(APPEND body "static const char schema_${id}[] = {${bytes}0x00};\n")
   string(APPEND table "    {\"${stem}\", schema_${id}},\n")
 endforeach()
-string(APPEND body "\nconst struct asw_embedded_schema { const char *name; const char *text; } asw_embedded_schemas[] = {\n${table}    {NULL, NULL}};\n")
+string(APPEND body "\nconst struct asw_embedded_schema { const char *name; const char *text; } ${TABLE}[] = {\n${table}    {NULL, NULL}};\n")
 file(WRITE ${OUT}.tmp "${body}")
 file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)

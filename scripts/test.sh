@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # The README's second command (and what CI runs): set up, then build and pass
 # every test -- formatting, the unit tests, Release builds with gcc and clang,
-# the Debian package installed and run (scripts/test-package.sh), the unit
-# tests under AddressSanitizer + UndefinedBehaviorSanitizer, the replay golden
-# test, and the integration tests against a real Kafka broker
-# (deploy/local/kafka.sh).
+# the Debian package installed and run (scripts/test-package.sh), the deploy/
+# files checked offline, the unit tests under AddressSanitizer +
+# UndefinedBehaviorSanitizer, the replay golden test, the fuzz corpora
+# replayed through their targets under ASan + UBSan (a regression run: it
+# does not fuzz; scripts/fuzz.sh does), and the integration tests against a
+# real Kafka broker (deploy/local/kafka.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 jobs=$(nproc)
 
 echo "== format check (clang-format)"
-mapfile -t sources < <(git ls-files 'src/*.c' 'src/*.h' 'include/*.h' 'tests/*.c' 'tests/*.h' 'bench/*.c')
+mapfile -t sources < <(git ls-files 'src/*.c' 'src/*.h' 'include/*.h' 'tests/*.c' 'tests/*.h' 'bench/*.c' \
+  'fuzz/*.c' 'fuzz/*.h')
 clang-format --dry-run --Werror "${sources[@]}"
 
 echo "== build + unit tests"
@@ -43,13 +46,19 @@ cmake --build build-asan -j"$jobs"
 # for in the output.
 asan_log=build-asan/sanitizer-test.log
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ctest --test-dir build-asan --output-on-failure -V -j"$jobs" -LE integration >"$asan_log" 2>&1 \
+  ctest --test-dir build-asan --output-on-failure -V -j"$jobs" -LE 'integration|fuzz' >"$asan_log" 2>&1 \
   || { tail -n 200 "$asan_log"; exit 1; }
 if grep -E "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$asan_log"; then
   echo "sanitizer reports in $asan_log" >&2
   exit 1
 fi
 grep -E "tests passed|tests failed" "$asan_log"
+
+echo "== fuzz corpus replay (every file of fuzz/corpus/<target> through its target, ASan + UBSan)"
+# A sanitizer report or a broken property aborts the replay, which fails
+# its test.
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan --output-on-failure -j"$jobs" -L fuzz
 
 echo "== integration tests (real Kafka broker)"
 scripts/bootstrap.sh --with-broker

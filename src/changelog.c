@@ -399,6 +399,14 @@ static void get_sku_fields(reader *r, sku_fields *f) {
     f->refund_successes = (int32_t)get_var(r);
 }
 
+/* Amounts the ledger cannot compute with (asw_ledger_amounts_sound()):
+ * never put into a state, nor printed by the consume tool. */
+#define AMOUNTS_UNSOUND "amounts the ledger cannot hold"
+
+static bool sku_sound(const sku_fields *f) {
+    return asw_ledger_amounts_sound(f->paid, f->refunded, f->reserved);
+}
+
 /* Decode a value. Returns NULL, or why it is corrupt. */
 static const char *decode_entry(const void *value, size_t len, entry *e) {
     reader r = {value, (const uint8_t *)value + len, false};
@@ -427,14 +435,20 @@ static const char *decode_entry(const void *value, size_t len, entry *e) {
         if (n > ASW_LEDGER_SKUS)
             return "too many sub-orders in a ledger record";
         e->n_skus = (uint32_t)n;
+        if (!asw_ledger_amounts_sound(e->paid, e->refunded, e->reserved))
+            return AMOUNTS_UNSOUND;
         for (uint32_t i = 0; i < e->n_skus && !r.bad; i++) {
             get_str(&r, e->skus[i].id, false);
             get_sku_fields(&r, &e->skus[i]);
+            if (!sku_sound(&e->skus[i]))
+                return AMOUNTS_UNSOUND;
         }
         break;
     }
     case R_SKU:
         get_sku_fields(&r, &e->sku_fields);
+        if (!sku_sound(&e->sku_fields))
+            return AMOUNTS_UNSOUND;
         break;
     case R_APP: {
         uint8_t f = get_byte(&r);
@@ -448,6 +462,13 @@ static const char *decode_entry(const void *value, size_t len, entry *e) {
             e->shop = get_str(&r, e->s2, true);
             if (e->state >= ASW_APP__COUNT || e->type >= ASW_AT__COUNT)
                 return "an enum out of range";
+            if (e->reserved < 0)
+                return AMOUNTS_UNSOUND;
+            /* Only an OPEN application reserves; the frozen form keeps no
+             * reservation for another (asw_order_freeze() is exact only on
+             * states the rules can make). */
+            if (e->state != ASW_APP_OPEN && e->reserved != 0)
+                return "a reservation on an application that is not OPEN";
         }
         break;
     }
@@ -661,6 +682,20 @@ static const char *restore_whole(asw_changelog_restore *r, const char *order_id,
     return NULL;
 }
 
+/* A key (or id) for a message: printable ASCII as it is, other bytes as
+ * \xNN. */
+static void printable(const char *key, size_t keylen, char *out, size_t outlen) {
+    size_t o = 0;
+    for (size_t i = 0; i < keylen && o + 5 < outlen; i++) {
+        unsigned char ch = (unsigned char)key[i];
+        if (ch >= 0x20 && ch < 0x7f && ch != '\\' && ch != '\'')
+            out[o++] = (char)ch;
+        else
+            o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", ch);
+    }
+    out[o] = '\0';
+}
+
 /* A legacy (Avro OrderState) value: the order's whole state. */
 static const char *restore_legacy(asw_changelog_restore *r, const char *order_id, const void *value,
                                   size_t len, char *err, size_t errlen) {
@@ -668,7 +703,11 @@ static const char *restore_legacy(asw_changelog_restore *r, const char *order_id
     char msg[160];
     asw_codec_err e = asw_codec_decode_state(r->codec, value, len, &o, msg, sizeof msg);
     if (e == ASW_CODEC_OK && strcmp(asw_order_id(o), order_id) != 0) {
-        snprintf(err, errlen, "the state is of order %.60s, not of its key", asw_order_id(o));
+        /* Bytes of the record: printed as keys are, so that the message
+         * stays one line (it ends up in a log line). */
+        char id[64];
+        printable(asw_order_id(o), strlen(asw_order_id(o)), id, sizeof id);
+        snprintf(err, errlen, "the state is of order %s, not of its key", id);
         asw_order_destroy(o);
         return err;
     }
@@ -843,19 +882,6 @@ void asw_changelog_restore_add(asw_changelog_restore *r, const void *key, size_t
 void asw_changelog_restore_get_stats(const asw_changelog_restore *r,
                                      asw_changelog_restore_stats *out) {
     *out = r->stats;
-}
-
-/* A key for a message: printable ASCII as it is, other bytes as \xNN. */
-static void printable(const char *key, size_t keylen, char *out, size_t outlen) {
-    size_t o = 0;
-    for (size_t i = 0; i < keylen && o + 5 < outlen; i++) {
-        unsigned char ch = (unsigned char)key[i];
-        if (ch >= 0x20 && ch < 0x7f && ch != '\\' && ch != '\'')
-            out[o++] = (char)ch;
-        else
-            o += (size_t)snprintf(out + o, outlen - o, "\\x%02x", ch);
-    }
-    out[o] = '\0';
 }
 
 typedef struct finishing {

@@ -1230,6 +1230,8 @@ static int extract_state(xc *x, avro_value_t *v, asw_order *o) {
         x_long(x, v, "max_event_time", &o->max_event_time) ||
         x_opt_long(x, v, "deadline", &o->has_deadline, &o->deadline))
         return -1;
+    if (!asw_ledger_amounts_sound(o->paid, o->refunded, o->reserved))
+        return xfail(x, ASW_CODEC_E_BODY, "corrupt state: amounts the ledger cannot hold");
     asw_order_set_shop(o, shop_id);
 
     if (x_array(x, v, "skus", &arr, &n))
@@ -1244,6 +1246,9 @@ static int extract_state(xc *x, avro_value_t *v, asw_order *o) {
             x_int(x, &it, "refund_successes", &successes) ||
             x_new_id(x, o, ASW_ENT_SKU, id, "sku_order_id"))
             return -1;
+        if (!asw_ledger_amounts_sound(paid, refunded, reserved))
+            return xfail(x, ASW_CODEC_E_BODY,
+                         "corrupt state: amounts of a sub-order the ledger cannot hold");
         asw_order_put_sku(o, id, paid, refunded, reserved, successes, i < ASW_LEDGER_SKUS);
     }
 
@@ -1258,6 +1263,15 @@ static int extract_state(xc *x, avro_value_t *v, asw_order *o) {
             x_enum(x, &it, "state", E_APP_STATE, &e2) || x_long(x, &it, "reserved", &reserved) ||
             x_new_id(x, o, ASW_ENT_APP, id, "aftersale_id"))
             return -1;
+        /* Only an OPEN application reserves (the .avsc: 0 unless OPEN); the
+         * frozen form keeps no reservation for another, so such a state
+         * would change when the store freezes it. */
+        if (reserved < 0)
+            return xfail(x, ASW_CODEC_E_BODY, "corrupt state: a negative reservation");
+        if (e2 != ASW_APP_OPEN && reserved != 0)
+            return xfail(x, ASW_CODEC_E_BODY,
+                         "corrupt state: an application that is %s reserves %lld",
+                         asw_app_state_name((asw_app_state)e2), (long long)reserved);
         asw_order_put_app(o, id, true, sku, shop, has, (asw_aftersale_type)e1, (asw_app_state)e2,
                           reserved, NULL);
     }

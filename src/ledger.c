@@ -1595,10 +1595,15 @@ static void c_ruleset_or_topic(checker *c, bool ruleset) {
 
 /* paid >= 0, refunded >= 0, reserved >= 0 and refunded + reserved fits:
  * what asw_order_remaining() relies on. Returns reserved. */
+bool asw_ledger_amounts_sound(int64_t paid, int64_t refunded, int64_t reserved) {
+    int64_t sum, remaining;
+    return refunded >= 0 && reserved >= 0 && !__builtin_add_overflow(refunded, reserved, &sum) &&
+           !__builtin_sub_overflow(paid, sum, &remaining);
+}
+
 static int64_t c_amounts(checker *c) {
-    int64_t paid = c_z(c), refunded = c_z(c), reserved = c_z(c), sum;
-    if (paid < 0 || refunded < 0 || reserved < 0 ||
-        __builtin_add_overflow(refunded, reserved, &sum))
+    int64_t paid = c_z(c), refunded = c_z(c), reserved = c_z(c);
+    if (paid < 0 || !asw_ledger_amounts_sound(paid, refunded, reserved))
         c_fail(c, "amounts out of range");
     return reserved;
 }

@@ -208,6 +208,16 @@ bool asw_order_equal(const asw_order *a, const asw_order *b);
 void asw_order_apply(asw_order *order, const asw_ruleset *rules, const asw_event *ev,
                      const asw_source *src, asw_result *out);
 
+/*
+ * Can the ledger's arithmetic hold these amounts of an order or a sub-order
+ * read from outside (a changelog record)? refunded and reserved never
+ * negative, refunded + reserved and paid - (refunded + reserved) within
+ * int64 (asw_order_remaining() computes both). paid alone may be below zero:
+ * an earlier version's state could hold that (the order is then written
+ * split, see changelog.c).
+ */
+bool asw_ledger_amounts_sound(int64_t paid, int64_t refunded, int64_t reserved);
+
 /* A string of the order ("" for 0). */
 const char *asw_order_str(const asw_order *order, asw_str s);
 /* The order's id. */

@@ -11,6 +11,7 @@
 
 #include "asw/changelog.h"
 #include "asw/gen.h"
+#include "asw/varint.h"
 #include "support.h"
 
 typedef struct rec {
@@ -39,7 +40,8 @@ static void setup(void) {
     fx.limits.max_step_ms = 3600000;
 }
 
-static void teardown(void) {
+/* Forget the collected records. */
+static void clear_recs(void) {
     for (size_t i = 0; i < fx.n; i++) {
         free(fx.recs[i].key);
         free(fx.recs[i].value);
@@ -47,6 +49,10 @@ static void teardown(void) {
     free(fx.recs);
     fx.recs = NULL;
     fx.n = fx.cap = 0;
+}
+
+static void teardown(void) {
+    clear_recs();
     asw_codec_destroy(fx.codec);
     asw_ruleset_destroy(fx.rules);
     t_reset();
@@ -661,6 +667,97 @@ Test(changelog, the_check_refuses_reservations_no_open_application_holds_and_emp
     const char *why = check_of(o, "t");
     cr_assert(why && strstr(why, "empty id"), "%s", why ? why : "(sound)");
     asw_processor_destroy(p);
+}
+
+/* Found by fuzz/fuzz_state_decode (there on the Avro state; the entity
+ * record is the same hole): an application record that is no longer OPEN
+ * but reserves money rebuilt a state that the frozen form cannot hold (it
+ * keeps reservations of OPEN applications only), so freezing changed it. */
+Test(changelog, an_application_record_that_reserves_once_ended_is_corrupt) {
+    /* A split order's ledger (all zero, no sub-order inline), then its
+     * application A1: counted and typed, WITHDRAWN, reserving 4 on S1. */
+    static const uint8_t ledger[] = {0xA5, 'O', 1, 0, 0, 0, 0, 0, 0, 0};
+    static const uint8_t app[] = {0xA5, 'A', 1, 1 | 4, ASW_APP_WITHDRAWN, 0, 8, 2, 'S', '1', 0};
+    push("O1", 2, ledger, sizeof ledger);
+    push("O1\0AA1", 6, app, sizeof app);
+    int rc;
+    char err[512] = "";
+    asw_processor *back = restore_all(&rc, err, sizeof err);
+    cr_assert_eq(rc, -1, "restored an application that is WITHDRAWN but reserves");
+    cr_assert(strstr(err, "reserv"), "%s", err);
+    asw_processor_destroy(back);
+
+    /* Without the reservation it restores, and freezes exactly. */
+    static const uint8_t ended[] = {0xA5, 'A', 1, 1 | 4, ASW_APP_WITHDRAWN, 0, 0, 2, 'S', '1', 0};
+    push("O1\0AA1", 6, ended, sizeof ended);
+    back = restore_all(&rc, err, sizeof err);
+    cr_assert_eq(rc, 0, "%s", err);
+    const asw_order *o = asw_processor_get(back, "O1");
+    cr_assert_not_null(o);
+    asw_buf frozen = ASW_BUF_INIT;
+    asw_order_freeze(o, "t", &frozen);
+    asw_order *thawed = asw_order_thaw(frozen.data, frozen.len, "t");
+    cr_assert(asw_order_equal(o, thawed));
+    asw_order_destroy(thawed);
+    asw_buf_free(&frozen);
+    asw_processor_destroy(back);
+}
+
+/* Found by fuzz/fuzz_state_decode: the restore named the order of a legacy
+ * state under another key as its bytes came, so a state's order id could
+ * break the worker's one-line log (partition_quarantined reason="...").
+ * It is printed as keys are: printable ASCII, the rest as \xNN. */
+Test(changelog, a_state_under_another_orders_key_is_named_on_one_line) {
+    asw_order *o = asw_order_new("O1\n\"x\"");
+    asw_buf buf = ASW_BUF_INIT;
+    cr_assert_eq(asw_codec_encode_state(fx.codec, o, &buf), ASW_CODEC_OK);
+    push("O1", 2, buf.data, buf.len);
+    asw_buf_free(&buf);
+    asw_order_destroy(o);
+    int rc;
+    char err[512] = "";
+    asw_processor *back = restore_all(&rc, err, sizeof err);
+    cr_assert_eq(rc, -1);
+    cr_assert_null(strchr(err, '\n'), "%s", err);
+    cr_assert(strstr(err, "the state is of order O1\\x0a\"x\", not of its key"), "%s", err);
+    asw_processor_destroy(back);
+}
+
+/* Found by fuzz/fuzz_state_decode: an order's ledger record whose amounts
+ * leave int64 when the remaining amount is computed (paid - (refunded +
+ * reserved)) was restored as it came, and the consume tool computed that
+ * remaining amount with a signed overflow. Such a record is corrupt. */
+Test(changelog, a_record_whose_amounts_the_ledger_cannot_hold_is_corrupt) {
+    for (int sound = 0; sound < 2; sound++) {
+        /* A split order's ledger: paid -25 (which an earlier version's
+         * state may hold), refunded 2^63 - 23 (or 23), nothing reserved, no
+         * deadline, no shop, no sub-order inline. */
+        uint8_t v[64];
+        size_t n = 0;
+        v[n++] = 0xA5, v[n++] = 'O', v[n++] = 1;
+        n += asw_varint_put(v + n, asw_zigzag(-25));
+        n += asw_varint_put(v + n, asw_zigzag(sound ? 23 : INT64_MAX - 22));
+        n += asw_varint_put(v + n, 0);
+        n += asw_varint_put(v + n, 0);
+        v[n++] = 0, v[n++] = 0, v[n++] = 0;
+        clear_recs();
+        push("O1", 2, v, n);
+        int rc;
+        char err[512] = "";
+        asw_processor *back = restore_all(&rc, err, sizeof err);
+        asw_buf out = ASW_BUF_INIT;
+        int described = asw_changelog_describe("O1", 2, v, n, &out, err, sizeof err);
+        if (sound) {
+            cr_assert_eq(rc, 0, "%s", err);
+            cr_assert_eq(described, 0, "%s", err);
+        } else {
+            cr_assert_eq(rc, -1, "restored amounts the ledger cannot hold");
+            cr_assert(strstr(err, "amounts the ledger cannot hold"), "%s", err);
+            cr_assert_eq(described, -1, "described amounts the ledger cannot hold");
+        }
+        asw_buf_free(&out);
+        asw_processor_destroy(back);
+    }
 }
 
 Test(changelog, an_earlier_versions_state_no_whole_record_may_hold_is_written_split) {

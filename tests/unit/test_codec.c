@@ -1024,6 +1024,85 @@ Test(codec, state_from_a_writer_with_only_the_required_fields_takes_defaults) {
     asw_codec_destroy(c);
 }
 
+/* Found by fuzz/fuzz_state_decode: a state whose application is no longer
+ * OPEN but still reserves money was decoded, and its frozen form (which
+ * keeps a reservation for OPEN applications only) thawed to another state,
+ * so what the worker decided depended on whether the order had been frozen.
+ * The schema says such a reservation is 0; a state that holds one is
+ * corrupt. */
+Test(codec, a_state_whose_ended_application_still_reserves_is_corrupt) {
+    asw_codec *c = codec_or_die();
+    asw_buf b = ASW_BUF_INIT;
+    char err[256] = "";
+    asw_order *o = asw_order_new("O1");
+    o->paid = 10000;
+    asw_order_put_sku(o, "O1-1", 10000, 0, 0, 0, true);
+    asw_order_put_app(o, "A1", true, "O1-1", "s1", true, ASW_AT_RETURN_AND_REFUND,
+                      ASW_APP_WITHDRAWN, 4, NULL);
+    cr_assert_eq(asw_codec_encode_state(c, o, &b), ASW_CODEC_OK);
+    asw_order *back = NULL;
+    cr_assert_eq(asw_codec_decode_state(c, b.data, b.len, &back, err, sizeof err), ASW_CODEC_E_BODY,
+                 "decoded: %s", err);
+    cr_assert_null(back);
+    cr_assert(strstr(err, "WITHDRAWN reserves 4"), "%s", err);
+
+    /* The same application without the reservation is sound, and freezes
+     * exactly. */
+    asw_order_put_app(o, "A1", true, "O1-1", "s1", true, ASW_AT_RETURN_AND_REFUND,
+                      ASW_APP_WITHDRAWN, 0, NULL);
+    cr_assert_eq(asw_codec_encode_state(c, o, &b), ASW_CODEC_OK);
+    cr_assert_eq(asw_codec_decode_state(c, b.data, b.len, &back, err, sizeof err), ASW_CODEC_OK,
+                 "%s", err);
+    asw_buf frozen = ASW_BUF_INIT;
+    asw_order_freeze(back, "t", &frozen);
+    asw_order *thawed = asw_order_thaw(frozen.data, frozen.len, "t");
+    cr_assert(asw_order_equal(back, thawed));
+    asw_order_destroy(thawed);
+    asw_order_destroy(back);
+    asw_order_destroy(o);
+    asw_buf_free(&frozen);
+    asw_buf_free(&b);
+    asw_codec_destroy(c);
+}
+
+/* With fuzz/fuzz_state_decode's finding on the changelog's own records:
+ * an Avro state whose amounts the ledger cannot compute with is corrupt
+ * too (paid below zero alone is not: an earlier version could write it). */
+Test(codec, a_state_whose_amounts_the_ledger_cannot_hold_is_corrupt) {
+    asw_codec *c = codec_or_die();
+    asw_buf b = ASW_BUF_INIT;
+    static const struct {
+        int64_t paid, refunded, reserved;
+        bool sound;
+    } cases[] = {
+        {-1, 0, 0, true},         {10000, 20000, 0, true},   {INT64_MAX, INT64_MAX, 0, true},
+        {0, INT64_MAX, 1, false}, {-2, INT64_MAX, 0, false}, {0, -1, 0, false},
+        {0, 0, INT64_MIN, false},
+    };
+    for (int on_sku = 0; on_sku < 2; on_sku++) {
+        for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+            asw_order *o = asw_order_new("O1"), *back = NULL;
+            if (on_sku) {
+                asw_order_put_sku(o, "O1-1", cases[i].paid, cases[i].refunded, cases[i].reserved, 0,
+                                  true);
+            } else {
+                o->paid = cases[i].paid;
+                o->refunded = cases[i].refunded;
+                o->reserved = cases[i].reserved;
+            }
+            char err[256] = "";
+            cr_assert_eq(asw_codec_encode_state(c, o, &b), ASW_CODEC_OK);
+            asw_codec_err rc = asw_codec_decode_state(c, b.data, b.len, &back, err, sizeof err);
+            cr_assert_eq(rc, cases[i].sound ? ASW_CODEC_OK : ASW_CODEC_E_BODY, "case %zu%s: %s", i,
+                         on_sku ? " (sub-order)" : "", err);
+            asw_order_destroy(back);
+            asw_order_destroy(o);
+        }
+    }
+    asw_buf_free(&b);
+    asw_codec_destroy(c);
+}
+
 /* ---- robustness ---- */
 
 static uint64_t rng_state;
