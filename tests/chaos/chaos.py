@@ -492,7 +492,7 @@ class Fleet:
                     log(f"worker {w.label} CRASHED ({name}) after {ran:.1f}s: {reason}")
                 else:
                     why = self.chaos.exit_window(now, w)
-                    cat = f"exit {rc} by itself, {why}" if why else f"exit {rc} by itself, UNEXPECTED"
+                    cat = f"exit {rc} by itself, {why or 'UNEXPECTED'}"
                     self.ended(w, f"exit {rc}", cat, expected=bool(why), reason=reason)
                     log(f"worker {w.label} exited {rc} after {ran:.1f}s "
                         f"({why or 'UNEXPECTED'}): {reason}")
@@ -503,6 +503,17 @@ class Fleet:
                 log(f"supervisor: restarting {s.wid}")
                 self.start(s)
                 self.chaos.supervisor_restarts += 1
+
+
+def owned(w):
+    """How many partitions the worker holds, from its log (the assignments are
+    incremental: cooperative-sticky)."""
+    n = 0
+    for line in w.log_text().splitlines():
+        if "event=partitions_assigned " in line or "event=partitions_revoked " in line:
+            d = common.parse_log_line(line)
+            n += int(d.get("count", 0)) * (1 if d["event"] == "partitions_assigned" else -1)
+    return n
 
 
 def exit_reason(w):
@@ -543,6 +554,7 @@ class Fault:
         self.window_end = None  # for stop / broker: worker exits until then are expected
         self.cont = None        # stop: the SIGCONT, measured as a fault of its own
         self.hint = 0           # index of the baseline sample
+        self.held = None        # partitions the victim held
 
     @property
     def row(self):
@@ -766,7 +778,14 @@ class Chaos:
             if not alive:
                 raise common.TestFailure(f"fault #{f.n}: no worker is running")
         want = [s for s in alive if s.index == f.victim]
-        return want[0] if want else alive[0]
+        slot = want[0] if want else alive[0]
+        # A worker just (re)started may not hold partitions yet: killing it
+        # then would stall nothing. Give the group up to a minute.
+        self.idle(until=lambda: slot.worker is None or owned(slot.worker) > 0, timeout=60)
+        if slot.worker is None:
+            return self.victim(f)
+        f.held = owned(slot.worker)
+        return slot
 
     def fire(self, f):
         """Inject fault f. f.t is when it struck; f.base the offsets once the
@@ -776,80 +795,80 @@ class Chaos:
         if self.current >= 2:  # how long the previous kind of fault really took
             prev = self.plan[self.current - 2]
             self.cycle_obs.setdefault(prev.kind, []).append(f.t - prev.t)
-        fleet = self.fleet
-        if f.kind == "kill":
-            slot = self.victim(f)
-            f.victim = slot.index
-            w = slot.worker
-            f.t = time.monotonic()
-            w.kill()
-            f.base, f.hint = self.baseline()
-            fleet.ended(w, f"SIGKILL (fault #{f.n})", "SIGKILL by the harness (kill)")
-            slot.worker = None
-            old = slot.wid
-            if f.new_id:
-                slot.generation += 1
-                slot.wid = f"w{slot.index + 1}-{slot.generation}"
-            self.idle(seconds=f.delay)
-            if slot.worker is None:
-                fleet.start(slot)
-            f.detail = f"{w.label} killed; replacement {old}->{slot.wid}"
-        elif f.kind == "restart":
-            slot = self.victim(f)
-            f.victim = slot.index
-            w = slot.worker
-            t = f.t = time.monotonic()
-            try:
-                rc = w.stop(timeout=60)
-                fleet.ended(w, f"SIGTERM (fault #{f.n}), exit {rc}",
-                            f"SIGTERM by the harness (clean restart), exit {rc}",
-                            expected=rc == 0, reason="" if rc == 0 else exit_reason(w))
-            except common.TestFailure as e:
-                fleet.ended(w, f"SIGTERM (fault #{f.n}), then SIGKILL",
-                            "SIGTERM by the harness (clean restart), no exit within 60s",
-                            expected=False, reason=str(e))
-                rc = None
-            f.base, f.hint = self.baseline()
-            slot.worker = None
-            fleet.start(slot)
-            f.detail = f"{w.label} stopped in {time.monotonic() - t:.1f}s (exit {rc}); restarted"
-        elif f.kind == "stop":
-            slot = self.victim(f)
-            f.victim = slot.index
-            w = slot.worker
-            f.t = time.monotonic()
-            os.kill(w.pid, signal.SIGSTOP)
-            f.base, f.hint = self.baseline()
-            log(f"worker {w.label} SIGSTOPped for {f.hold:.1f}s")
-            self.idle(seconds=f.hold)
-            c = Fault(f.n, "cont")
-            c.base, c.hint = self.baseline()
-            c.t = time.monotonic()
-            f.cont = c
-            if w.alive():
-                os.kill(w.pid, signal.SIGCONT)
-            log(f"worker {w.label} SIGCONTinued")
-            f.detail = f"{w.label} frozen {c.t - f.t:.1f}s"
-        elif f.kind == "broker":
-            f.base, f.hint = self.baseline()
-            f.t = time.monotonic()
-            self.broker.run("kill")
-            killed = time.monotonic() - f.t
-            log(f"broker killed ({killed:.1f}s); relaunching in {f.pause:.1f}s")
-            self.idle(seconds=f.pause)
-            t = time.monotonic()
-            p = self.broker.popen("start", "--keep-data")
-            self.idle(until=lambda: p.poll() is not None, timeout=300)
-            if p.poll() is None:
-                p.kill()
-                raise common.TestFailure("the broker did not restart within 300s")
-            if p.returncode != 0:
-                raise common.TestFailure(f"kafka.sh start --keep-data exited {p.returncode}: "
-                                         f"{tail(self.broker.logfile, 15)}")
-            down = time.monotonic() - f.t
-            f.detail = (f"down {down:.1f}s (kill {killed:.1f}s, pause {f.pause:.1f}s, relaunch "
-                        f"{time.monotonic() - t:.1f}s)")
-            log(f"broker back after {down:.1f}s")
+        if f.kind == "broker":
+            self.fire_broker(f)
+            return
+        slot = self.victim(f)
+        f.victim = slot.index
+        {"kill": self.fire_kill, "restart": self.fire_restart,
+         "stop": self.fire_stop}[f.kind](f, slot, slot.worker)
+
+    def fire_kill(self, f, slot, w):
+        f.t = time.monotonic()
+        w.kill()
+        f.base, f.hint = self.baseline()
+        self.fleet.ended(w, f"SIGKILL (fault #{f.n})", "SIGKILL by the harness (kill)")
+        slot.worker = None
+        old = slot.wid
+        if f.new_id:
+            slot.generation += 1
+            slot.wid = f"w{slot.index + 1}-{slot.generation}"
+        self.idle(seconds=f.delay)
+        if slot.worker is None:
+            self.fleet.start(slot)
+        f.detail = f"{w.label} (holding {f.held} partitions) killed; replacement {old}->{slot.wid}"
+
+    def fire_restart(self, f, slot, w):
+        f.t = time.monotonic()
+        how = "SIGTERM by the harness (clean restart)"
+        try:
+            rc = w.stop(timeout=60)
+            self.fleet.ended(w, f"SIGTERM (fault #{f.n}), exit {rc}", f"{how}, exit {rc}",
+                             expected=rc == 0, reason="" if rc == 0 else exit_reason(w))
+        except common.TestFailure as e:
+            rc = None
+            self.fleet.ended(w, f"SIGTERM (fault #{f.n}), then SIGKILL",
+                             f"{how}, no exit within 60s", expected=False, reason=str(e))
+        f.base, f.hint = self.baseline()
+        slot.worker = None
+        self.fleet.start(slot)
+        f.detail = (f"{w.label} (holding {f.held} partitions) stopped in "
+                    f"{time.monotonic() - f.t:.1f}s (exit {rc}); restarted")
+
+    def fire_stop(self, f, slot, w):
+        f.t = time.monotonic()
+        os.kill(w.pid, signal.SIGSTOP)
+        f.base, f.hint = self.baseline()
+        log(f"worker {w.label} SIGSTOPped for {f.hold:.1f}s")
+        self.idle(seconds=f.hold)
+        c = f.cont = Fault(f.n, "cont")
+        c.base, c.hint = self.baseline()
+        c.t = time.monotonic()
+        if w.alive():
+            os.kill(w.pid, signal.SIGCONT)
+        log(f"worker {w.label} SIGCONTinued")
+        f.detail = f"{w.label} (holding {f.held} partitions) frozen {c.t - f.t:.1f}s"
+
+    def fire_broker(self, f):
+        f.base, f.hint = self.baseline()
+        f.t = time.monotonic()
+        self.broker.run("kill")
+        killed = time.monotonic() - f.t
+        log(f"broker killed ({killed:.1f}s); relaunching in {f.pause:.1f}s")
+        self.idle(seconds=f.pause)
+        t = time.monotonic()
+        p = self.broker.popen("start", "--keep-data")
+        self.idle(until=lambda: p.poll() is not None, timeout=300)
+        if p.poll() is None:
+            p.kill()
+            raise common.TestFailure("the broker did not restart within 300s")
+        if p.returncode != 0:
+            raise common.TestFailure(f"kafka.sh start --keep-data exited {p.returncode}: "
+                                     f"{tail(self.broker.logfile, 15)}")
+        down = time.monotonic() - f.t
+        f.detail = (f"down {down:.1f}s (kill {killed:.1f}s, pause {f.pause:.1f}s, relaunch "
+                    f"{time.monotonic() - t:.1f}s)")
+        log(f"broker back after {down:.1f}s")
 
     def wait_recovery(self, f):
         """Wait until the partitions stalled by f (and its SIGCONT) moved again
@@ -1173,6 +1192,27 @@ def report(chaos, checks, wall):
 # ---------------------------------------------------------------------------
 
 
+# (flag, type, default, least, help) of the numeric options.
+NUMBER_OPTIONS = (
+    ("--events", int, 200000, 1, "events fed"),
+    ("--partitions", int, 6, 1, "input partitions"),
+    ("--workers", int, 3, 1, "workers"),
+    ("--kills", int, 20, 0, "SIGKILLs, half of them replaced with a new worker.id"),
+    ("--restarts", int, 4, 0, "clean restarts"),
+    ("--stops", int, 3, 0, "SIGSTOPs, each followed by a SIGCONT"),
+    ("--broker-restarts", int, 1, 0, "broker kills, each relaunched on its data"),
+    ("--warmup", float, 15.0, 0, "seconds of feed before the first fault"),
+    ("--min-rate", int, 60, 1, "lowest feed rate, events/s"),
+    ("--max-rate", int, 5000, 1, "highest feed rate, events/s"),
+    ("--chunk", int, 2000, 1, "events per produce process"),
+    ("--poll", float, 0.25, 0.05, "seconds between two reads of the offsets"),
+    ("--recovery-timeout", float, 180.0, 1, "most seconds to wait for a fault's partitions "
+     "to move"),
+    ("--drain-timeout", float, 600.0, 1, "most seconds to wait, after the feed, for all input "
+     "to be committed"),
+)
+
+
 def parse_args(argv):
     def keyval(s):
         k, sep, v = s.partition("=")
@@ -1195,30 +1235,10 @@ def parse_args(argv):
         "checked for exactly-once. See docs/RELIABILITY.md.")
     ap.add_argument("--seed", type=int, default=None,
                     help="seed of the stream and the fault schedule (default: random, printed)")
-    ap.add_argument("--events", type=int, default=200000, help="events fed (default 200000)")
-    ap.add_argument("--partitions", type=int, default=6, help="input partitions (default 6)")
-    ap.add_argument("--workers", type=int, default=3, help="workers (default 3)")
-    ap.add_argument("--kills", type=int, default=20, help="SIGKILLs (default 20)")
-    ap.add_argument("--restarts", type=int, default=4, help="clean restarts (default 4)")
-    ap.add_argument("--stops", type=int, default=3, help="SIGSTOP/SIGCONT (default 3)")
-    ap.add_argument("--broker-restarts", type=int, default=1,
-                    help="broker kills + relaunches (default 1)")
+    for flag, kind, default, least, what in NUMBER_OPTIONS:
+        ap.add_argument(flag, type=kind, default=default, help=f"{what} (default {default})")
     ap.add_argument("--settle", type=span, default=(3.0, 8.0), metavar="MIN:MAX",
                     help="seconds between a fault's recovery and the next fault (default 3:8)")
-    ap.add_argument("--warmup", type=float, default=15.0,
-                    help="seconds of feed before the first fault (default 15)")
-    ap.add_argument("--min-rate", type=int, default=60,
-                    help="lowest feed rate, events/s (default 60)")
-    ap.add_argument("--max-rate", type=int, default=5000,
-                    help="highest feed rate, events/s (default 5000)")
-    ap.add_argument("--chunk", type=int, default=2000,
-                    help="events per produce process (default 2000)")
-    ap.add_argument("--poll", type=float, default=0.25,
-                    help="seconds between two reads of the committed offsets (default 0.25)")
-    ap.add_argument("--recovery-timeout", type=float, default=180.0,
-                    help="most seconds to wait for a fault's partitions to move (default 180)")
-    ap.add_argument("--drain-timeout", type=float, default=600.0,
-                    help="most seconds to wait, after the feed, for all input to be committed")
     ap.add_argument("--set", type=keyval, action="append", default=[], metavar="KEY=VALUE",
                     help="a worker configuration key (repeatable), e.g. session.timeout.ms=6000")
     ap.add_argument("--port", type=int, default=int(os.environ.get("ASW_CHAOS_PORT", 29092)),
@@ -1237,12 +1257,9 @@ def parse_args(argv):
     a = ap.parse_args(argv)
     if a.seed is None:
         a.seed = random.SystemRandom().randrange(1, 1 << 31)
-    for name in ("events", "partitions", "workers", "chunk", "min_rate", "max_rate"):
-        if getattr(a, name) < 1:
-            ap.error(f"--{name.replace('_', '-')} must be at least 1")
-    for name in ("kills", "restarts", "stops", "broker_restarts"):
-        if getattr(a, name) < 0:
-            ap.error(f"--{name.replace('_', '-')} must not be negative")
+    for flag, _, _, least, _ in NUMBER_OPTIONS:
+        if getattr(a, flag[2:].replace("-", "_")) < least:
+            ap.error(f"{flag} must be at least {least}")
     return a
 
 

@@ -510,7 +510,8 @@ def check_invariant(outputs, events=(), show=8):
             for lvl in ("order", "sku"):
                 paid, refunded, reserved, remaining = (
                     r.get(f"{lvl}_{k}") for k in ("paid", "refunded", "reserved", "remaining"))
-                where = f"RefundRecord {r.get('record_id')} ({r.get('status')}) of {r.get('order_id')}"
+                where = (f"RefundRecord {r.get('record_id')} ({r.get('status')}) of "
+                         f"{r.get('order_id')}")
                 if remaining != paid - refunded - reserved:
                     problems.append(f"{where}: {lvl}_remaining {remaining} != paid {paid} - "
                                     f"refunded {refunded} - reserved {reserved}")
