@@ -577,6 +577,8 @@ class Fault:
 
 
 def make_plan(args, session_ms, txn_ms):
+    """The faults, in order, with everything random about them drawn here
+    from the seed: the same seed and counts give the same schedule."""
     rng = random.Random(args.seed)
     kinds = (["kill"] * args.kills + ["restart"] * args.restarts + ["stop"] * args.stops +
              ["broker"] * args.broker_restarts)
@@ -615,6 +617,8 @@ def estimate(f, session_s, txn_s):
 
 
 class Chaos:
+    """One run: the stream, the workers, the faults, the checks."""
+
     def __init__(self, args, h, broker, session_ms, txn_ms):
         self.args, self.h, self.broker = args, h, broker
         self.session_s, self.txn_s = session_ms / 1000.0, txn_ms / 1000.0
@@ -643,16 +647,17 @@ class Chaos:
     # ---- pacing ----
 
     def est_remaining(self):
+        """Seconds the faults not yet over will take, as far as one can tell:
+        the mean of the kind's faults so far, else estimate()."""
         now = time.monotonic()
         total = 0.0
-        for i, f in enumerate(self.plan):
+        for i in range(max(self.current - 1, 0), len(self.plan)):
+            f = self.plan[i]
             obs = self.cycle_obs.get(f.kind)
             e = (sum(obs) / len(obs)) if obs else estimate(f, self.session_s, self.txn_s)
-            if i < self.current - 1:
-                continue
-            if i == self.current - 1 and f.t is not None:
+            if f.t is not None:  # the fault in progress
                 total += max(e - (now - f.t), 3.0)
-            elif i >= self.current:
+            else:
                 total += e
         if self.current == 0 and self.feed_t0 is not None:
             total += max(self.args.warmup - (now - self.feed_t0), 0.0)
@@ -688,9 +693,10 @@ class Chaos:
                 return until is None
             time.sleep(0.1)
 
-    def progress(self, force=False):
+    def progress(self):
+        """A line of progress every 15 s."""
         now = time.monotonic()
-        if not force and now - self._last_progress < 15:
+        if now - self._last_progress < 15:
             return
         self._last_progress = now
         s = self.monitor.last() if self.monitor else None
