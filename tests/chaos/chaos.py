@@ -1309,7 +1309,6 @@ def reproduce_args(a):
 def main(argv):
     global common
     args = parse_args(argv)
-    workdir = tempfile.mkdtemp(prefix=f"asw-chaos-{args.seed}-")
     os.environ["ASW_TEST_BOOTSTRAP"] = f"127.0.0.1:{args.port}"
     import common as _common  # noqa: E402 -- after ASW_TEST_BOOTSTRAP is set
     common = _common
@@ -1317,8 +1316,8 @@ def main(argv):
     plan = make_plan(args, session_ms, txn_ms)
     print_plan(args, plan, session_ms, txn_ms)
     if args.plan_only:
-        os.rmdir(workdir)
         return 0
+    workdir = tempfile.mkdtemp(prefix=f"asw-chaos-{args.seed}-")
 
     def on_term(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
