@@ -5,8 +5,10 @@
 # files checked offline, the unit tests under AddressSanitizer +
 # UndefinedBehaviorSanitizer, the replay golden test, the fuzz corpora
 # replayed through their targets under ASan + UBSan (a regression run: it
-# does not fuzz; scripts/fuzz.sh does), and the integration tests against a
-# real Kafka broker (deploy/local/kafka.sh).
+# does not fuzz; scripts/fuzz.sh does), the integration tests against a
+# real Kafka broker (deploy/local/kafka.sh), and a reduced run of the chaos
+# harness (tests/chaos/chaos.py, on a broker of its own that it kills and
+# restarts; docs/RELIABILITY.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
@@ -75,3 +77,9 @@ fi
 [ -n "$bootstrap" ] || { echo "no Kafka broker address" >&2; exit 1; }
 export ASW_TEST_BOOTSTRAP="$bootstrap"
 ctest --test-dir build -L integration --output-on-failure -j1
+
+echo "== chaos harness, reduced run (its own broker on 127.0.0.1:29092)"
+# session.timeout.ms=6000 (as the kill integration tests) keeps it to a few
+# minutes; the full run (docs/RELIABILITY.md) keeps the worker's defaults.
+python3 tests/chaos/chaos.py --events 30000 --kills 5 --restarts 1 --stops 1 --broker-restarts 1 \
+  --set session.timeout.ms=6000 --set heartbeat.interval.ms=1000

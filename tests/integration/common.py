@@ -707,6 +707,62 @@ def replay_counts(replay_jsonl, allow_dead_letters=False):
     return c
 
 
+def check_invariant(outputs, events=(), show=8):
+    """Assert SPEC section 4's invariant on outputs (paths or lists of dicts):
+    the worker never accepts an application that would make refunded +
+    reserved exceed paid, for the order or the sub-order.
+
+    Checked on every RefundRecord: `*_remaining` is `*_paid - *_refunded -
+    *_reserved`, refunded and reserved are never negative, and a PENDING
+    record (an accepted application's reservation) of a positive amount
+    leaves refunded + reserved <= paid on both levels. Facts may over-refund
+    (then `over_refund`), so other records are not held to paid. And on every
+    ACCEPTED Decision of a positive `apply_amount` (looked up in `events`, the
+    input; decisions of applications not found there are not checked): a
+    buyer's leaves `*_remaining` >= 0, a merchant card's check (nothing
+    reserved) has `*_remaining` >= the amount. Returns the number of records
+    checked."""
+    amounts = {}
+    for e in _load(events):
+        if e.get("type") == "AfterSaleApplied":
+            amounts.setdefault(e.get("aftersale_id"), e.get("apply_amount") or 0)
+    problems, checked = [], 0
+    for r in _load(outputs):
+        t = r.get("type")
+        if t == "RefundRecord":
+            checked += 1
+            for lvl in ("order", "sku"):
+                paid, refunded, reserved, remaining = (
+                    r.get(f"{lvl}_{k}") for k in ("paid", "refunded", "reserved", "remaining"))
+                where = (f"RefundRecord {r.get('record_id')} ({r.get('status')}) of "
+                         f"{r.get('order_id')}")
+                if remaining != paid - refunded - reserved:
+                    problems.append(f"{where}: {lvl}_remaining {remaining} != paid {paid} - "
+                                    f"refunded {refunded} - reserved {reserved}")
+                if refunded < 0 or reserved < 0:
+                    problems.append(f"{where}: {lvl} refunded {refunded} / reserved {reserved} < 0")
+                if r.get("status") == "PENDING" and r.get("amount", 0) > 0 and \
+                        refunded + reserved > paid:
+                    problems.append(f"{where}: accepting it made {lvl} refunded {refunded} + "
+                                    f"reserved {reserved} > paid {paid}")
+        elif t == "Decision" and r.get("outcome") == "ACCEPTED":
+            checked += 1
+            amount = amounts.get(r.get("aftersale_id"), 0)
+            if amount <= 0:
+                continue
+            need = amount if r.get("initiator") == "MERCHANT_CARD" else 0
+            for lvl in ("order", "sku"):
+                if r.get(f"{lvl}_remaining") < need:
+                    problems.append(f"accepted Decision {r.get('aftersale_id')} of "
+                                    f"{r.get('order_id')} ({r.get('initiator')}, amount {amount}):"
+                                    f" {lvl}_remaining {r.get(f'{lvl}_remaining')} < {need}")
+    if problems:
+        more = [f"  ... and {len(problems) - show} more"] if len(problems) > show else []
+        raise TestFailure(f"SPEC invariant broken in {len(problems)} places:\n"
+                          + "\n".join(["  " + p for p in problems[:show]] + more))
+    return checked
+
+
 def main(name, fn):
     """Run fn(harness); exit 0 on success, 1 (with worker logs) on failure."""
     t0 = time.monotonic()
