@@ -255,7 +255,6 @@ static void txn_set(asw_worker *w, wtxn to) {
                   wtxn_name(to));
 }
 
-/* Wait before retrying a retriable error: 100 ms, 200 ms, ... up to 1 s. */
 /* The coordinator refuses our producer's epoch (it has been fenced), or
  * ended our transaction itself (INVALID_TXN_STATE to our EndTxn: it
  * aborted the transaction after transaction.timeout.ms). */
@@ -284,11 +283,13 @@ static void sleep_ms(long ms) {
     nanosleep(&ts, NULL);
 }
 
+/* Wait before retrying a retriable error: 100 ms, 200 ms, ... up to 1 s. */
 static void backoff(int attempt) {
     sleep_ms(attempt < 9 ? 100L * (attempt + 1) : 1000L);
 }
 
-/* Classify a transactional API error: fatal ends the worker. */
+/* Classify a transactional API error: a fence is recovered from
+ * (set_fenced()), anything else ends the worker. */
 static void fatal_from_error(asw_worker *w, const char *what, rd_kafka_error_t *error) {
     if (is_fence_code(rd_kafka_error_code(error)))
         set_fenced(w, what, rd_kafka_error_string(error));
