@@ -322,8 +322,10 @@ static void set_client_fatal(asw_worker *w, rd_kafka_t *rk) {
         set_fenced(w, "producer", buf);
     else if (orig == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID)
         set_fatal(w,
-                  "another worker joined the group with this worker.id (group.instance.id %s): "
-                  "each worker needs a worker.id of its own",
+                  "the group fenced this worker's membership (group.instance.id %s): another "
+                  "worker has this worker.id, or, after a broker outage, this one's own rejoin "
+                  "replaced it (librdkafka 2.0.2 makes both fatal); each worker needs a worker.id "
+                  "of its own",
                   w->txn_id);
     else
         set_fatal(w, "fatal Kafka error in %s: %s: %s", rd_kafka_name(rk), rd_kafka_err2name(orig),
@@ -1044,8 +1046,9 @@ static int renew_producer(asw_worker *w) {
  * What became of the transaction a fenced producer left: read the group's
  * committed offsets back (read_committed: the coordinator has completed it
  * by now) and compare them with where the transaction began and where it
- * would have ended. Returns 1 committed, 0 aborted, -1 fatal: the offsets
- * are neither, so another worker has processed these partitions since.
+ * would have ended. Returns 1 committed, 0 aborted, -1 fatal. A partition
+ * whose offset is neither has been processed by another worker since: its
+ * state is dropped, and the others decide.
  * @locality the polling thread
  */
 static int lost_txn_outcome(asw_worker *w) {
@@ -1063,19 +1066,26 @@ static int lost_txn_outcome(asw_worker *w) {
         }
         int committed = 0, aborted = 0;
         for (int i = 0; i < l->cnt && outcome == 0; i++) {
-            const wpart *wp = &w->parts[l->elems[i].partition];
+            int32_t p = l->elems[i].partition;
+            wpart *wp = &w->parts[p];
             int64_t o = l->elems[i].offset < 0 ? -1 : l->elems[i].offset;
-            if (o == wp->next)
+            if (o == wp->next) {
                 committed++;
-            else if (o == wp->committed || (o < 0 && wp->committed >= 0))
+            } else if (o == wp->committed || (o < 0 && wp->committed >= 0)) {
                 aborted++;
-            else {
-                set_fatal(w,
-                          "%s [%" PRId32 "] has committed offset %" PRId64 ", neither %" PRId64
-                          " nor %" PRId64 ": another worker processed it while this one's "
-                          "producer was fenced",
-                          w->topic_in, l->elems[i].partition, o, wp->committed, wp->next);
-                outcome = -1;
+            } else {
+                /* Another worker has committed this partition since (the
+                 * group moved it while this one stood still, and the
+                 * revocation is yet to be served): its state here is stale
+                 * whatever became of the lost transaction. Dropped; if the
+                 * partition comes back, it is restored from the changelog. */
+                asw_log_write(w->log, ASW_LOG_WARN, "partition_moved",
+                              "topic=%s partition=%" PRId32 " committed_offset=%" PRId64
+                              " expected=%" PRId64 "|%" PRId64,
+                              w->topic_in, p, o, wp->committed, wp->next);
+                asw_processor_destroy(wp->proc);
+                wp->proc = NULL;
+                wp->committed = wp->next = -1;
             }
         }
         if (outcome == 0 && committed && aborted) {
