@@ -66,10 +66,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 # main() sets it to this harness's own broker before importing them.
 common = None
 
-# librdkafka's session.timeout.ms default and the worker's own default for
-# the producer's transaction.timeout.ms (src/kafka.c); a `--set` or a value
+# The worker's own defaults for its consumer's session.timeout.ms and its
+# producer's transaction.timeout.ms (src/kafka.c); a `--set` or a value
 # `run --print-config` shows wins.
-DEFAULT_SESSION_MS = 45000
+DEFAULT_SESSION_MS = 10000
 DEFAULT_TXN_MS = 10000
 
 KIND_ROWS = (("kill-same", "kill, same worker.id"), ("kill-new", "kill, new worker.id"),
