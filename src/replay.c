@@ -89,6 +89,10 @@ typedef struct line_reader {
  * input, -1 on a read error. */
 static int next_line(line_reader *r, char **line, size_t *n, size_t *total) {
     size_t scanned = 0, dropped = 0;
+    if (!r->buf) { /* memchr and memmove want a buffer, even for 0 bytes */
+        r->cap = READ_BLOCK + 1;
+        r->buf = asw_malloc(r->cap);
+    }
     for (;;) {
         char *start = r->buf + r->pos;
         char *nl = memchr(start + scanned, '\n', r->len - r->pos - scanned);

@@ -26,16 +26,22 @@ GROUP = {"commit.interval.ms": 100, "commit.max.records": 200,
          "heartbeat.interval.ms": 1000, "log.level": "debug"}
 
 
-def frozen_past_the_timeouts(h):
-    p = h.pipeline("frozen")
-    cfg = h.write_config("frozen.properties", p, worker_id="w1", extra=GROUP)
-    events = h.generate(seed=4242, orders=4000)
+def started(h, tag, seed, orders, label):
+    """A stream of its own, its replay, and a worker (worker.id w1) that has
+    committed 10 transactions of it."""
+    p = h.pipeline(tag)
+    cfg = h.write_config(f"{tag}.properties", p, worker_id="w1", extra=GROUP)
+    events = h.generate(seed=seed, orders=orders)
     replay = h.replay(cfg, events)
-    expected = common.replay_counts(replay)
     h.produce(cfg, p["topic.input"], events, partitions=4)
-    w = h.start_worker(cfg, "frozen")
+    w = h.start_worker(cfg, label)
     h.wait_until(lambda: len(w.events("transaction_commit")) >= 10, 90, "10 commits",
                  interval=0.02)
+    return p, cfg, replay, common.replay_counts(replay), w
+
+
+def frozen_past_the_timeouts(h):
+    p, cfg, replay, expected, w = started(h, "frozen", 4242, 4000, "frozen")
     w.proc.send_signal(signal.SIGSTOP)
     # The coordinator looks for timed-out transactions every 10 s
     # (transaction.abort.timed.out.transaction.cleanup.interval.ms): 20 s
@@ -68,15 +74,7 @@ def frozen_past_the_timeouts(h):
 
 
 def two_workers_one_id(h):
-    p = h.pipeline("twins")
-    cfg = h.write_config("twins.properties", p, worker_id="w1", extra=GROUP)
-    events = h.generate(seed=777, orders=6000)
-    replay = h.replay(cfg, events)
-    expected = common.replay_counts(replay)
-    h.produce(cfg, p["topic.input"], events, partitions=4)
-    older = h.start_worker(cfg, "older")
-    h.wait_until(lambda: len(older.events("transaction_commit")) >= 10, 90, "10 commits",
-                 interval=0.02)
+    p, cfg, replay, expected, older = started(h, "twins", 777, 6000, "older")
     newer = h.start_worker(cfg, "newer")
     rc = older.wait_exit(timeout=30)
     reasons = [line for line in older.log_text().splitlines()
