@@ -1754,8 +1754,12 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
 /* ---- the loop ---- */
 
-static void log_stats(asw_worker *w) {
+/* What is due now and then, on one clock read per step: the HTTP view's
+ * watermarks, then the stats line. */
+static void periodic(asw_worker *w) {
     int64_t t = now_ms();
+    if (t - w->view_ms >= VIEW_EVERY_MS)
+        publish_view(w);
     if (t - w->last_stats_ms < STATS_EVERY_MS)
         return;
     w->last_stats_ms = t;
@@ -1814,9 +1818,7 @@ int asw_worker_step(asw_worker *w, int timeout_ms) {
         (txn_open(w) && (w->txn == WTXN_ABORTABLE || w->txn_records >= w->commit_max_records ||
                          now_ms() - w->txn_begin_ms >= w->commit_interval_ms)))
         asw_worker_commit(w);
-    log_stats(w);
-    if (now_ms() - w->view_ms >= VIEW_EVERY_MS)
-        publish_view(w);
+    periodic(w);
     serve_queries(w); /* between transactions only */
     return is_fatal(w) ? -1 : 0;
 }
