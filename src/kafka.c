@@ -233,6 +233,16 @@ static int check_worker_rules(const asw_config *cfg, char *err, size_t errlen) {
                asw_config_get(cfg, "transaction.timeout.ms") ? "" : ", the worker's default");
         return -1;
     }
+    long long wait = number_of(cfg, "rules.topic.wait.max.ms", "1000");
+    if (asw_config_get(cfg, "rules.topic")[0] && 2 * wait >= txn) {
+        /* The wait happens inside the open transaction. */
+        refuse(cfg, (const char *[]){"rules.topic.wait.max.ms", "transaction.timeout.ms", NULL},
+               err, errlen,
+               "rules.topic.wait.max.ms (%lld) must be below half of transaction.timeout.ms "
+               "(%lld): events wait for the rules topic inside a transaction",
+               wait, txn);
+        return -1;
+    }
     long long session = number_of(cfg, "session.timeout.ms", SESSION_TIMEOUT_MS_DEFAULT);
     long long heartbeat = number_of(cfg, "heartbeat.interval.ms", "3000");
     if (heartbeat >= session) {
@@ -245,11 +255,16 @@ static int check_worker_rules(const asw_config *cfg, char *err, size_t errlen) {
     }
     /* One role per topic: a worker reading its own outputs, or writing its
      * state into an output topic, would corrupt both. */
-    static const char *const topic_keys[] = {
-        "topic.input", "topic.decisions", "topic.refund_records", "topic.dlq", "topic.changelog"};
+    static const char *const topic_keys[] = {"topic.input",          "topic.decisions",
+                                             "topic.refund_records", "topic.dlq",
+                                             "topic.changelog",      "rules.topic"};
     enum { N_TOPICS = sizeof topic_keys / sizeof topic_keys[0] };
     char names[N_TOPICS][256];
     for (int i = 0; i < N_TOPICS; i++) {
+        if (strcmp(topic_keys[i], "rules.topic") == 0 && !asw_config_get(cfg, "rules.topic")[0]) {
+            snprintf(names[i], sizeof names[i], "%s", ""); /* off: no topic to share */
+            continue;
+        }
         if (strcmp(topic_keys[i], "topic.changelog") == 0)
             asw_kafka_changelog_topic(cfg, names[i], sizeof names[i]);
         else
@@ -257,7 +272,7 @@ static int check_worker_rules(const asw_config *cfg, char *err, size_t errlen) {
     }
     for (int i = 0; i < N_TOPICS; i++)
         for (int j = i + 1; j < N_TOPICS; j++)
-            if (strcmp(names[i], names[j]) == 0) {
+            if (names[j][0] && strcmp(names[i], names[j]) == 0) {
                 bool derived = strcmp(topic_keys[j], "topic.changelog") == 0 &&
                                !asw_config_get(cfg, "topic.changelog")[0];
                 const char *keys[] = {topic_keys[j], topic_keys[i],
@@ -375,6 +390,14 @@ int asw_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
 int asw_kafka_create_topic(rd_kafka_t *rk, const char *topic, int32_t partitions,
                            int32_t replication_factor, bool compact, int timeout_ms, char *err,
                            size_t errlen) {
+    static const char *const compacted[] = {"cleanup.policy", "compact", NULL};
+    return asw_kafka_create_topic_conf(rk, topic, partitions, replication_factor,
+                                       compact ? compacted : NULL, timeout_ms, err, errlen);
+}
+
+int asw_kafka_create_topic_conf(rd_kafka_t *rk, const char *topic, int32_t partitions,
+                                int32_t replication_factor, const char *const *conf, int timeout_ms,
+                                char *err, size_t errlen) {
     int rc = -1;
     char rderr[256];
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
@@ -386,10 +409,11 @@ int asw_kafka_create_topic(rd_kafka_t *rk, const char *topic, int32_t partitions
         snprintf(err, errlen, "topic %s: %s", topic, rderr);
         goto done;
     }
-    if (compact && rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact")) {
-        snprintf(err, errlen, "topic %s: cannot set cleanup.policy", topic);
-        goto done;
-    }
+    for (size_t i = 0; conf && conf[i]; i += 2)
+        if (rd_kafka_NewTopic_set_config(nt, conf[i], conf[i + 1])) {
+            snprintf(err, errlen, "topic %s: cannot set %s", topic, conf[i]);
+            goto done;
+        }
     rd_kafka_AdminOptions_set_operation_timeout(opts, timeout_ms, rderr, sizeof rderr);
     rd_kafka_CreateTopics(rk, &nt, 1, opts, q);
     ev = rd_kafka_queue_poll(q, timeout_ms + 2000);

@@ -144,6 +144,37 @@ void asw_metrics_format(const asw_worker_view *v, asw_buf *out) {
          "Changelog records that could not be decoded during a restore.");
     asw_buf_printf(out, "asw_changelog_corrupt_total %" PRId64 "\n", v->changelog_corrupt);
 
+    if (v->rules_on) {
+        head(out, "asw_rules_changes_total", "counter",
+             "Ruleset changes read from the control topic (rules.topic).");
+        asw_buf_printf(out, "asw_rules_changes_total %" PRId64 "\n", v->rules_changes);
+        head(out, "asw_rules_invalid_total", "counter",
+             "Control topic records that are not a valid change (skipped).");
+        asw_buf_printf(out, "asw_rules_invalid_total %" PRId64 "\n", v->rules_invalid);
+        head(out, "asw_rules_late_changes_total", "counter",
+             "Changes that apply at or before an event time already decided (a replay would "
+             "decide those events otherwise).");
+        asw_buf_printf(out, "asw_rules_late_changes_total %" PRId64 "\n", v->rules_late);
+        head(out, "asw_rules_waits_total", "counter",
+             "Batches that waited for the control topic to catch up to an event's time.");
+        asw_buf_printf(out, "asw_rules_waits_total %" PRId64 "\n", v->rules_waits);
+        head(out, "asw_rules_wait_expired_total", "counter",
+             "Waits that ran out (rules.topic.wait.max.ms): events decided with the changes "
+             "known.");
+        asw_buf_printf(out, "asw_rules_wait_expired_total %" PRId64 "\n", v->rules_wait_expired);
+        head(out, "asw_rules_wait_seconds_total", "counter",
+             "Time spent waiting for the control topic.");
+        asw_buf_printf(out, "asw_rules_wait_seconds_total %.3f\n", v->rules_wait_ms / 1000.0);
+        head(out, "asw_rules_complete_through_ms", "gauge",
+             "Event time up to which the ruleset is known complete, epoch milliseconds.");
+        asw_buf_printf(out, "asw_rules_complete_through_ms %" PRId64 "\n", v->rules_through);
+        head(out, "asw_rules_offset", "gauge", "Next control topic offset to read.");
+        asw_buf_printf(out, "asw_rules_offset %" PRId64 "\n", v->rules_offset);
+        head(out, "asw_ruleset_info", "gauge",
+             "The ruleset version in effect at the last read of the control topic.");
+        asw_buf_printf(out, "asw_ruleset_info{version=\"%s\"} 1\n", v->rules_version);
+    }
+
     per_partition(out, v, "asw_partition_lag", "gauge",
                   "Input records after the last committed offset (high watermark - committed).",
                   lag_of, lag_known);

@@ -28,6 +28,7 @@ typedef struct lifecycle {
 
 struct asw_processor {
     const asw_ruleset *rules;
+    const asw_rulebook *book; /* when set, the ruleset at each event's time */
     asw_state_limits limits;
     bool track;
     asw_store *store;
@@ -50,6 +51,10 @@ struct asw_processor {
 /* The least an eviction step looks at, so that a small table is swept in
  * one step rather than a few slots at a time. */
 #define EVICT_STEP_MIN_SLOTS 1024
+
+void asw_processor_set_rulebook(asw_processor *p, const asw_rulebook *book) {
+    p->book = book;
+}
 
 asw_processor *asw_processor_new(const asw_ruleset *rules, const asw_state_limits *limits,
                                  bool track_changes) {
@@ -179,7 +184,7 @@ void asw_processor_apply(asw_processor *p, const asw_event *ev, const asw_source
         asw_order_journal_begin(p->journal, o);
         p->changed_valid = false;
     }
-    asw_order_apply(o, p->rules, ev, src, out);
+    asw_order_apply(o, p->book ? asw_rulebook_at(p->book, ev->event_time) : p->rules, ev, src, out);
     if (created) {
         if (out->state_changed) {
             if (p->track)
@@ -430,6 +435,7 @@ static void clone_into(asw_order_brief *b, void *opaque) {
 
 asw_processor *asw_processor_clone(const asw_processor *p) {
     asw_processor *c = asw_processor_new(p->rules, &p->limits, p->track);
+    c->book = p->book;
     asw_processor_set_topic(c, p->topic);
     asw_store_foreach_brief(p->store, clone_into, c);
     c->has_stream_time = c->committed_has_stream_time = p->has_stream_time;

@@ -141,10 +141,16 @@ static bool blank(const char *s, size_t n) {
 
 int asw_replay_run(const asw_config *cfg, FILE *in, FILE *out, asw_log *log,
                    asw_replay_stats *stats, char *err, size_t errlen) {
+    return asw_replay_run_book(cfg, NULL, in, out, log, stats, err, errlen);
+}
+
+int asw_replay_run_book(const asw_config *cfg, const asw_rulebook *book, FILE *in, FILE *out,
+                        asw_log *log, asw_replay_stats *stats, char *err, size_t errlen) {
     int rc = -1;
     asw_state_limits limits;
     asw_config_state_limits(cfg, &limits);
     asw_processor *proc = asw_processor_new(asw_config_ruleset(cfg), &limits, false);
+    asw_processor_set_rulebook(proc, book);
     asw_source src = {.topic = asw_config_get(cfg, "topic.input"), .partition = 0, .offset = 0};
     asw_processor_set_topic(proc, src.topic);
     asw_buf buf = ASW_BUF_INIT;

@@ -9,6 +9,17 @@
  *
  *     reasons=<R>;limit=<L>;percent=<P>;shops=<S>
  *
+ * or, when some shops are excluded (disabled by the ruleset control topic,
+ * docs/rules.md),
+ *
+ *     reasons=<R>;limit=<L>;percent=<P>;denied=<D>;shops=<S>
+ *
+ * where <D> is each excluded shop id, sorted by strcmp() and without
+ * duplicates, as its length in decimal, ':' and its bytes ("2:s12:s2").
+ * The length prefix keeps the text injective whatever the ids hold; a
+ * ruleset with no excluded shop has the text (and version) it had before
+ * exclusions existed.
+ *
  * where <R> is ASW_RULESET_REASONS (the version of the reason list and its
  * order in SPEC section 4; bump it whenever that order or set changes),
  * <L> and <P> are decimal integers without sign or leading zeros, and <S> is
@@ -35,6 +46,7 @@
 #include <string.h>
 
 #include "asw/alloc.h"
+#include "asw/buf.h"
 
 /* The version of the reason set and order (SPEC section 4). */
 #define ASW_RULESET_REASONS "v1"
@@ -52,6 +64,9 @@ struct asw_ruleset {
     bool all_shops; /* "*": every shop is in the rollout */
     char **shops;   /* sorted by strcmp, unique; owned */
     size_t nshops;
+    char **denied; /* never in the rollout, whatever the rest says: sorted
+                      by strcmp, unique; owned */
+    size_t ndenied;
     char version[ASW_RULESET_VERSION_LEN];
 };
 
@@ -96,7 +111,21 @@ static void ruleset_update_version(asw_ruleset *rs) {
     snprintf(head, sizeof(head), "reasons=%s;limit=%d;percent=%d;shops=", ASW_RULESET_REASONS,
              (int)rs->limit, (int)rs->percent);
 
-    uint32_t h = fnv1a32_update(UINT32_C(0x811c9dc5), head);
+    uint32_t h;
+    if (rs->ndenied > 0) {
+        head[strlen(head) - strlen("shops=")] = '\0';
+        h = fnv1a32_update(UINT32_C(0x811c9dc5), head);
+        h = fnv1a32_update(h, "denied=");
+        for (size_t i = 0; i < rs->ndenied; i++) {
+            char len[24];
+            snprintf(len, sizeof len, "%zu:", strlen(rs->denied[i]));
+            h = fnv1a32_update(h, len);
+            h = fnv1a32_update(h, rs->denied[i]);
+        }
+        h = fnv1a32_update(h, ";shops=");
+    } else {
+        h = fnv1a32_update(UINT32_C(0x811c9dc5), head);
+    }
     if (rs->all_shops) {
         h = fnv1a32_update(h, "*");
     } else {
@@ -219,7 +248,126 @@ void asw_ruleset_destroy(asw_ruleset *rs) {
     if (rs == NULL)
         return;
     shops_free(rs->shops, rs->nshops);
+    shops_free(rs->denied, rs->ndenied);
     free(rs);
+}
+
+static char **shops_copy(char *const *shops, size_t n) {
+    char **c = n ? asw_calloc(n, sizeof *c) : NULL;
+    for (size_t i = 0; i < n; i++)
+        c[i] = asw_strdup(shops[i]);
+    return c;
+}
+
+asw_ruleset *asw_ruleset_copy(const asw_ruleset *rs) {
+    asw_ruleset *c = asw_calloc(1, sizeof(*c));
+    *c = *rs;
+    c->shops = shops_copy(rs->shops, rs->nshops);
+    c->denied = shops_copy(rs->denied, rs->ndenied);
+    return c;
+}
+
+/* Where id is in the sorted list, or where it would go (*found false). */
+static size_t shops_find(char *const *shops, size_t n, const char *id, bool *found) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(shops[mid], id);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    *found = false;
+    return lo;
+}
+
+static void shops_insert(char ***shops, size_t *n, const char *id) {
+    bool found;
+    size_t at = shops_find(*shops, *n, id, &found);
+    if (found)
+        return;
+    *shops = asw_realloc(*shops, (*n + 1) * sizeof **shops);
+    memmove(*shops + at + 1, *shops + at, (*n - at) * sizeof **shops);
+    (*shops)[at] = asw_strdup(id);
+    (*n)++;
+}
+
+static void shops_remove(char **shops, size_t *n, const char *id) {
+    bool found;
+    size_t at = shops_find(shops, *n, id, &found);
+    if (!found)
+        return;
+    free(shops[at]);
+    memmove(shops + at, shops + at + 1, (*n - at - 1) * sizeof *shops);
+    (*n)--;
+}
+
+/* A shop id the rollout can name: 1..ASW_RULESET_SHOP_MAX bytes, no ','
+ * (the list separator), not "*", not blank at either end (a list trims). */
+static bool shop_id_ok(const char *id) {
+    size_t n = id ? strlen(id) : 0;
+    return n > 0 && n <= ASW_RULESET_SHOP_MAX && !strchr(id, ',') && strcmp(id, "*") != 0 &&
+           !is_trim_space(id[0]) && !is_trim_space(id[n - 1]);
+}
+
+void asw_ruleset_clear_denied(asw_ruleset *rs) {
+    shops_free(rs->denied, rs->ndenied);
+    rs->denied = NULL;
+    rs->ndenied = 0;
+    ruleset_update_version(rs);
+}
+
+void asw_ruleset_swap(asw_ruleset *a, asw_ruleset *b) {
+    asw_ruleset t = *a;
+    *a = *b;
+    *b = t;
+}
+
+int asw_ruleset_enable_shop(asw_ruleset *rs, const char *shop_id) {
+    if (!shop_id_ok(shop_id))
+        return -1;
+    shops_remove(rs->denied, &rs->ndenied, shop_id);
+    if (!rs->all_shops)
+        shops_insert(&rs->shops, &rs->nshops, shop_id);
+    ruleset_update_version(rs);
+    return 0;
+}
+
+int asw_ruleset_disable_shop(asw_ruleset *rs, const char *shop_id) {
+    if (!shop_id_ok(shop_id))
+        return -1;
+    shops_remove(rs->shops, &rs->nshops, shop_id);
+    shops_insert(&rs->denied, &rs->ndenied, shop_id);
+    ruleset_update_version(rs);
+    return 0;
+}
+
+static void list_text(char *const *shops, size_t n, asw_buf *out) {
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0)
+            asw_buf_append_str(out, ",");
+        asw_buf_append_str(out, shops[i]);
+    }
+}
+
+void asw_ruleset_shops_text(const asw_ruleset *rs, asw_buf *out) {
+    if (rs->all_shops)
+        asw_buf_append_str(out, "*");
+    else
+        list_text(rs->shops, rs->nshops, out);
+}
+
+void asw_ruleset_denied_text(const asw_ruleset *rs, asw_buf *out) {
+    list_text(rs->denied, rs->ndenied, out);
+}
+
+int32_t asw_ruleset_percent(const asw_ruleset *rs) {
+    return rs->percent;
 }
 
 /* Set the per-order application limit. Returns 0, or -1 (rs unchanged)
@@ -244,6 +392,7 @@ int asw_ruleset_set_shops(asw_ruleset *rs, const char *spec) {
 
     if (spec == NULL || shops_parse(spec, &all, &shops, &n) != 0)
         return -1;
+
     shops_free(rs->shops, rs->nshops);
     rs->all_shops = all;
     rs->shops = shops;
@@ -270,6 +419,12 @@ int32_t asw_ruleset_limit(const asw_ruleset *rs) {
 /* Is shop_id in the multi-refund rollout: every shop ("*"), or listed, or
  * its bucket is below the percentage? A NULL shop_id is only in with "*". */
 bool asw_ruleset_shop_enabled(const asw_ruleset *rs, const char *shop_id) {
+    if (rs->ndenied > 0 && shop_id) {
+        bool found;
+        shops_find(rs->denied, rs->ndenied, shop_id, &found);
+        if (found)
+            return false;
+    }
     if (rs->all_shops)
         return true;
     if (shop_id == NULL)

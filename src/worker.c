@@ -56,6 +56,7 @@
 #include "asw/jsonl.h"
 #include "asw/kafka.h"
 #include "asw/metrics.h"
+#include "asw/rules_topic.h"
 
 #define TOPIC_MAX           256
 #define META_TIMEOUT_MS     10000
@@ -130,7 +131,10 @@ typedef struct wlane {
     int64_t records;                        /* input records it added to the transaction */
     rd_kafka_message_t **msgs;              /* its records of the batch, in consumer order */
     size_t n_msgs, cap_msgs;
-    pthread_t thread; /* lanes 1.. only */
+    size_t done_msgs;         /* of them processed; the rest wait for the rules topic */
+    int64_t held_time;        /* the event time msgs[done_msgs] waits for */
+    int64_t decided_max_time; /* the latest event time it decided in this batch */
+    pthread_t thread;         /* lanes 1.. only */
 } wlane;
 
 struct asw_worker {
@@ -138,6 +142,13 @@ struct asw_worker {
     asw_log *log;
     asw_kafka_ctx ctx;
     rd_kafka_t *consumer, *producer, *restorer;
+    /* The ruleset by event time; with rules.topic, followed from the control
+     * topic (NULL `rules` without). rules_through: events up to this time
+     * are decided now (asw_rules_topic_through(), or further for a batch
+     * that waited rules.topic.wait.max.ms); read by the lanes. */
+    asw_rulebook *book;
+    asw_rules_topic *rules;
+    int64_t rules_through;
     char topic_in[TOPIC_MAX], topic_dec[TOPIC_MAX], topic_rec[TOPIC_MAX], topic_dlq[TOPIC_MAX],
         topic_cl[TOPIC_MAX];
     char txn_id[512];
@@ -421,6 +432,7 @@ asw_worker *asw_worker_new(const asw_config *cfg, asw_log *log, char *err, size_
     for (int i = 0; i < w->n_lanes; i++) {
         w->lanes[i].w = w;
         w->lanes[i].index = i;
+        w->lanes[i].decided_max_time = INT64_MIN;
         w->lanes[i].codec = asw_codec_new(err, errlen);
         if (!w->lanes[i].codec)
             goto fail;
@@ -437,6 +449,13 @@ asw_worker *asw_worker_new(const asw_config *cfg, asw_log *log, char *err, size_
         asw_kafka_new(cfg, ASW_KAFKA_RESTORE_CONSUMER, &w->ctx, NULL, setup_restorer, err, errlen);
     if (!w->restorer)
         goto fail;
+    w->book = asw_rulebook_new(asw_config_ruleset(cfg));
+    w->rules_through = INT64_MAX;
+    if (asw_config_get(cfg, "rules.topic")[0]) {
+        w->rules = asw_rules_topic_new(cfg, &w->ctx, w->book, log, err, errlen);
+        if (!w->rules)
+            goto fail;
+    }
     if (start_lanes(w, err, errlen) != 0)
         goto fail;
     return w;
@@ -532,6 +551,12 @@ int asw_worker_start(asw_worker *w, char *err, size_t errlen) {
     w->dlq_parts = ensure_topic(w, w->topic_dlq, false, false, err, errlen);
     if (w->dlq_parts < 0)
         return -1;
+    /* Every change of the ruleset before any event. */
+    if (w->rules) {
+        if (asw_rules_topic_start(w->rules, w->producer, META_TIMEOUT_MS, err, errlen) != 0)
+            return -1;
+        w->rules_through = asw_rules_topic_through(w->rules);
+    }
 
     rd_kafka_error_t *error = rd_kafka_init_transactions(w->producer, TXN_TIMEOUT_MS);
     if (error) {
@@ -755,6 +780,22 @@ static void publish_view(asw_worker *w) {
     memcpy(v->commit_buckets, w->commit_buckets, sizeof v->commit_buckets);
     v->commit_count = w->commit_count;
     v->commit_ms_sum = w->commit_ms_sum;
+    if (w->rules) {
+        asw_rules_topic_stats rs;
+        asw_rules_topic_get_stats(w->rules, &rs);
+        v->rules_on = true;
+        v->rules_changes = rs.changes;
+        v->rules_invalid = rs.invalid;
+        v->rules_late = rs.late;
+        v->rules_waits = rs.waits;
+        v->rules_wait_expired = rs.wait_expired;
+        v->rules_wait_ms = rs.wait_ms;
+        v->rules_through = rs.through;
+        v->rules_offset = rs.offset;
+        snprintf(
+            v->rules_version, sizeof v->rules_version, "%s",
+            asw_ruleset_version(asw_rulebook_at(w->book, asw_rules_topic_caught_up_at(w->rules))));
+    }
     for (int32_t p = 0; p < w->n_parts; p++) {
         const wpart *wp = &w->parts[p];
         asw_partition_view *pv = &v->parts[p];
@@ -1320,16 +1361,19 @@ int asw_worker_commit(asw_worker *w) {
 /* ---- processing ---- */
 
 /* One input record of a lane's partition, in the open transaction.
+ * Returns false, with nothing done, for an event later than the rules
+ * topic is known to be complete (w->rules_through): it waits for the
+ * reader to catch up (flush_batch()).
  * @locality a lane */
-static void process(wlane *l, const rd_kafka_message_t *m) {
+static bool process(wlane *l, const rd_kafka_message_t *m) {
     asw_worker *w = l->w;
     if (!w->parts[m->partition].proc)
-        return; /* a record of a partition no longer assigned */
+        return true; /* a record of a partition no longer assigned */
     wpart *wp = &w->parts[m->partition];
     if (wp->committed < 0)
         wp->committed = wp->next = m->offset; /* where this assignment started */
     if (m->offset < wp->next)
-        return; /* already processed in this transaction */
+        return true; /* already processed in this transaction */
     wp->next = m->offset + 1;
     l->records++;
     l->stats.consumed++;
@@ -1337,15 +1381,26 @@ static void process(wlane *l, const rd_kafka_message_t *m) {
     char err[256];
     if (!m->payload || m->len == 0) {
         dead_letter(l, m, "EMPTY_VALUE", "record has no value");
-        return;
+        return true;
     }
     asw_event ev;
     asw_event_init(&ev);
     asw_codec_err ce = asw_codec_decode_event(l->codec, m->payload, m->len, &ev, err, sizeof err);
     if (ce != ASW_CODEC_OK) {
         dead_letter(l, m, asw_codec_err_name(ce), err);
-        return;
+        return true;
     }
+    if (ev.event_time > w->rules_through) {
+        /* Undo the count and the position: the record is taken again. */
+        wp->next = m->offset;
+        l->records--;
+        l->stats.consumed--;
+        l->held_time = ev.event_time;
+        asw_event_clear(&ev);
+        return false;
+    }
+    if (ev.event_time > l->decided_max_time)
+        l->decided_max_time = ev.event_time;
     l->counts.events[ev.type]++;
     if (m->key_len != strlen(ev.order_id) ||
         (m->key_len > 0 && memcmp(m->key, ev.order_id, m->key_len) != 0)) {
@@ -1353,7 +1408,7 @@ static void process(wlane *l, const rd_kafka_message_t *m) {
          * something else would be decided on the wrong order state. */
         dead_letter(l, m, "KEY_MISMATCH", "record key is not the event's order_id");
         asw_event_clear(&ev);
-        return;
+        return true;
     }
     asw_source src = {w->topic_in, m->partition, m->offset};
     asw_result res;
@@ -1361,13 +1416,15 @@ static void process(wlane *l, const rd_kafka_message_t *m) {
     record_out o = {l, m, ev.order_id};
     asw_result_dispatch(&res, &worker_sink, &o);
     asw_event_clear(&ev);
+    return true;
 }
 
 /* The lane's records of the batch, in order; the transaction is open.
  * @locality a lane */
 static void process_lane(wlane *l) {
-    for (size_t i = 0; i < l->n_msgs && !is_fatal(l->w); i++)
-        process(l, l->msgs[i]);
+    for (; l->done_msgs < l->n_msgs && !is_fatal(l->w); l->done_msgs++)
+        if (!process(l, l->msgs[l->done_msgs]))
+            return;
 }
 
 /* ---- the lanes ---- */
@@ -1480,6 +1537,77 @@ static void batch_add(asw_worker *w, rd_kafka_message_t *m) {
     w->batched++;
 }
 
+/* ---- the ruleset control topic ---- */
+
+/* Did a lane stop at an event the rules topic is not known complete for? */
+static bool lanes_held(const asw_worker *w) {
+    for (int i = 0; i < w->n_lanes; i++)
+        if (w->lanes[i].done_msgs < w->lanes[i].n_msgs)
+            return true;
+    return false;
+}
+
+/* Read the rules topic to its end until it is complete up to the latest
+ * event a lane waits for, for at most rules.topic.wait.max.ms; past that
+ * the events are decided with the changes known (counted, and logged: a
+ * change written later that applies before them would make a replay
+ * decide them otherwise). Inside the open transaction (the configuration
+ * keeps the wait below half its timeout). */
+static void wait_for_rules(asw_worker *w) {
+    int64_t need = INT64_MIN;
+    for (int i = 0; i < w->n_lanes; i++)
+        if (w->lanes[i].done_msgs < w->lanes[i].n_msgs && w->lanes[i].held_time > need)
+            need = w->lanes[i].held_time;
+    int64_t t0 = now_ms(), deadline = t0 + asw_rules_topic_wait_max_ms(w->rules);
+    char err[256] = "";
+    for (;;) {
+        int64_t left = deadline - now_ms();
+        if (asw_rules_topic_catch_up(w->rules, left > 200 ? (int)left : 200, err, sizeof err) == 0)
+            w->rules_through = asw_rules_topic_through(w->rules);
+        if (w->rules_through >= need) {
+            asw_rules_topic_count_wait(w->rules, now_ms() - t0, false);
+            return;
+        }
+        left = deadline - now_ms();
+        if (left <= 0)
+            break;
+        sleep_ms(left < 100 ? left : 100);
+    }
+    asw_rules_topic_count_wait(w->rules, now_ms() - t0, true);
+    asw_log_write(w->log, ASW_LOG_WARN, "rules_wait_expired",
+                  "event_time=%" PRId64 " rules_through=%" PRId64 " waited_ms=%" PRId64
+                  " error=\"%s\"",
+                  need, w->rules_through, now_ms() - t0, err[0] ? err : "event time ahead");
+    w->rules_through = need;
+}
+
+/* After a batch: the latest event time decided, and the bound back to what
+ * the reader knows. */
+static void rules_decided(asw_worker *w) {
+    for (int i = 0; i < w->n_lanes; i++) {
+        if (w->lanes[i].decided_max_time > INT64_MIN)
+            asw_rules_topic_decided(w->rules, w->lanes[i].decided_max_time);
+        w->lanes[i].decided_max_time = INT64_MIN;
+    }
+    w->rules_through = asw_rules_topic_through(w->rules);
+}
+
+/* Between batches: take the changes that arrived, and read to the end now
+ * and then, so that events of the present never wait. */
+static void follow_rules(asw_worker *w) {
+    if (!w->rules)
+        return;
+    asw_rules_topic_poll(w->rules);
+    int64_t every = asw_rules_topic_lead_ms(w->rules) / 4;
+    if (now_ms() - asw_rules_topic_caught_up_at(w->rules) < (every > 100 ? every : 100))
+        return;
+    char err[256];
+    if (asw_rules_topic_catch_up(w->rules, 1000, err, sizeof err) == 0)
+        w->rules_through = asw_rules_topic_through(w->rules);
+    else
+        asw_log_write(w->log, ASW_LOG_WARN, "rules_topic_behind", "error=\"%s\"", err);
+}
+
 /* Process the batch: every lane its records, in parallel. Called before
  * anything else touches partitions or the transaction (a commit, a
  * rebalance), so that records are processed in the order they were polled
@@ -1491,8 +1619,15 @@ static void flush_batch(asw_worker *w) {
     for (int i = 0; i < w->n_lanes && !any; i++)
         for (size_t k = 0; k < w->lanes[i].n_msgs && !any; k++)
             any = w->parts[w->lanes[i].msgs[k]->partition].proc != NULL;
-    if (any && !is_fatal(w) && begin_txn(w) == 0)
+    if (any && !is_fatal(w) && begin_txn(w) == 0) {
         run_lanes(w, WJOB_PROCESS);
+        while (w->rules && lanes_held(w) && !is_fatal(w)) {
+            wait_for_rules(w);
+            run_lanes(w, WJOB_PROCESS);
+        }
+        if (w->rules)
+            rules_decided(w);
+    }
     for (int i = 0; i < w->n_lanes; i++) {
         wlane *l = &w->lanes[i];
         for (size_t k = 0; k < l->n_msgs; k++) {
@@ -1505,6 +1640,7 @@ static void flush_batch(asw_worker *w) {
             rd_kafka_message_destroy(l->msgs[k]);
         }
         l->n_msgs = 0;
+        l->done_msgs = 0;
     }
     w->batched = 0;
 }
@@ -1667,6 +1803,7 @@ static void on_assign(asw_worker *w, rd_kafka_t *rk, rd_kafka_topic_partition_li
         wpart *wp = &w->parts[p];
         asw_processor_destroy(wp->proc);
         wp->proc = asw_processor_new(asw_config_ruleset(w->cfg), &w->limits, true);
+        asw_processor_set_rulebook(wp->proc, w->book);
         asw_processor_set_topic(wp->proc, w->topic_in);
         wp->quarantined = false;
         wp->committed = wp->next = -1;
@@ -1790,6 +1927,7 @@ int asw_worker_step(asw_worker *w, int timeout_ms) {
      * is already queued, up to what the transaction may still take. One
      * lane processes each record as it is polled: batching would only
      * delay it. */
+    follow_rules(w);
     int64_t room = w->commit_max_records - (txn_open(w) ? w->txn_records : 0);
     size_t max = w->n_lanes == 1 || room < 1 ? 1 : room < BATCH_MAX ? (size_t)room : BATCH_MAX;
     rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, timeout_ms);
@@ -1913,6 +2051,7 @@ void asw_worker_destroy(asw_worker *w) {
         rd_kafka_consumer_close(w->restorer);
         rd_kafka_destroy(w->restorer);
     }
+    asw_rules_topic_destroy(w->rules);
     if (w->consumer)
         rd_kafka_destroy(w->consumer);
     if (w->producer)
@@ -1921,6 +2060,7 @@ void asw_worker_destroy(asw_worker *w) {
     for (int32_t p = 0; p < w->n_parts; p++)
         asw_processor_destroy(w->parts[p].proc);
     free(w->parts);
+    asw_rulebook_destroy(w->book);
     for (int i = 0; i < w->n_lanes; i++) {
         wlane *l = &w->lanes[i];
         free(l->msgs);

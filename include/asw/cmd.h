@@ -57,6 +57,7 @@ extern const asw_cmd asw_run_cmd;      /* src/cmd/run.c */
 extern const asw_cmd asw_replay_cmd;   /* src/cmd/replay.c */
 extern const asw_cmd asw_produce_cmd;  /* src/tools.c */
 extern const asw_cmd asw_consume_cmd;  /* src/tools.c */
+extern const asw_cmd asw_rules_cmd;    /* src/cmd/rules.c */
 extern const asw_cmd asw_generate_cmd; /* src/cmd/generate.c */
 extern const asw_cmd asw_demo_cmd;     /* src/demo.c */
 extern const asw_cmd asw_version_cmd;  /* src/cmd/cmd.c */

@@ -71,6 +71,10 @@ int asw_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
 int asw_kafka_create_topic(rd_kafka_t *rk, const char *topic, int32_t partitions,
                            int32_t replication_factor, bool compact, int timeout_ms, char *err,
                            size_t errlen);
+/* The same with topic configs: name, value, ..., NULL (conf may be NULL). */
+int asw_kafka_create_topic_conf(rd_kafka_t *rk, const char *topic, int32_t partitions,
+                                int32_t replication_factor, const char *const *conf, int timeout_ms,
+                                char *err, size_t errlen);
 
 /* The transactional id of a worker: "<application.id>-<worker.id>", or with
  * "<hostname>-<pid>" when worker.id is empty. Written into buf. */

@@ -68,6 +68,11 @@ typedef struct asw_worker_view {
     int64_t commit_buckets[ASW_COMMIT_BUCKETS + 1]; /* per bucket, not cumulative */
     int64_t commit_count;
     double commit_ms_sum;
+    /* The ruleset control topic (rules.topic), when on. */
+    bool rules_on;
+    int64_t rules_changes, rules_invalid, rules_late, rules_waits, rules_wait_expired,
+        rules_wait_ms, rules_through, rules_offset;
+    char rules_version[32]; /* in effect at the last catch-up */
     int32_t n_parts;
     asw_partition_view *parts; /* n_parts entries, by partition number */
 } asw_worker_view;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "asw/ledger.h"
+#include "asw/rulebook.h"
 #include "asw/ruleset.h"
 
 typedef struct asw_processor asw_processor;
@@ -35,6 +36,10 @@ typedef struct asw_state_limits {
  */
 asw_processor *asw_processor_new(const asw_ruleset *rules, const asw_state_limits *limits,
                                  bool track_changes);
+/* Decide each event by the ruleset `book` has in effect at its event_time
+ * instead of `rules` (borrowed; NULL goes back to `rules`). The book may
+ * change between calls of asw_processor_apply(), never during one. */
+void asw_processor_set_rulebook(asw_processor *p, const asw_rulebook *book);
 /* asw_processor_destroy(NULL) is a no-op. */
 void asw_processor_destroy(asw_processor *p);
 

@@ -11,6 +11,7 @@
 #include "asw/config.h"
 #include "asw/log.h"
 #include "asw/model.h"
+#include "asw/rulebook.h"
 
 /* The longest input line replay keeps, in bytes (without its newline). An
  * event's strings are at most ASW_TEXT_MAX bytes each, so a valid event is
@@ -46,6 +47,11 @@ typedef struct asw_replay_stats {
  */
 int asw_replay_run(const asw_config *cfg, FILE *in, FILE *out, asw_log *log,
                    asw_replay_stats *stats, char *err, size_t errlen);
+
+/* The same, deciding each event by the ruleset `book` has in effect at its
+ * event_time (replay --rules; NULL: the config's ruleset). */
+int asw_replay_run_book(const asw_config *cfg, const asw_rulebook *book, FILE *in, FILE *out,
+                        asw_log *log, asw_replay_stats *stats, char *err, size_t errlen);
 
 /* Print a short human-readable summary of the stats. */
 void asw_replay_print_summary(const asw_replay_stats *stats, FILE *out);

@@ -15,6 +15,11 @@ extern "C" {
 #endif
 
 #define ASW_RULESET_DEFAULT_LIMIT 5
+/* The longest shop id a rollout change names (SPEC section 4: text fields
+ * are at most 128 bytes). */
+#define ASW_RULESET_SHOP_MAX 128
+
+typedef struct asw_buf asw_buf;
 
 typedef struct asw_ruleset asw_ruleset;
 
@@ -33,7 +38,28 @@ int asw_ruleset_set_shops(asw_ruleset *rs, const char *spec);
  * rollout too (in addition to the list). */
 int asw_ruleset_set_percent(asw_ruleset *rs, int32_t percent);
 
+/* A deep copy. Never NULL. */
+asw_ruleset *asw_ruleset_copy(const asw_ruleset *rs);
+
+/* Put a shop in the rollout: it is no longer excluded, and it joins the
+ * list unless every shop is in ("*"). Take one out: it leaves the list and
+ * is excluded, which wins over "*" and the percentage. The id must be
+ * 1..ASW_RULESET_SHOP_MAX bytes, without ',' or blanks at either end, and
+ * not "*"; returns 0, or -1 (rs unchanged). */
+int asw_ruleset_enable_shop(asw_ruleset *rs, const char *shop_id);
+int asw_ruleset_disable_shop(asw_ruleset *rs, const char *shop_id);
+
+/* End every exclusion. */
+void asw_ruleset_clear_denied(asw_ruleset *rs);
+/* Exchange the contents of two rulesets. */
+void asw_ruleset_swap(asw_ruleset *a, asw_ruleset *b);
+
 int32_t asw_ruleset_limit(const asw_ruleset *rs);
+int32_t asw_ruleset_percent(const asw_ruleset *rs);
+/* Append the shop list ("*", or the ids joined by ",") / the excluded
+ * shops (ids joined by ",", empty for none). */
+void asw_ruleset_shops_text(const asw_ruleset *rs, asw_buf *out);
+void asw_ruleset_denied_text(const asw_ruleset *rs, asw_buf *out);
 /* Is the shop in the multi-refund rollout? */
 bool asw_ruleset_shop_enabled(const asw_ruleset *rs, const char *shop_id);
 /* The version string, e.g. "rs1-5d41402a"; valid until the next setter. */

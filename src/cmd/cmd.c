@@ -24,9 +24,9 @@
 #define PROG     "aftersale-worker"
 #define PROG_MAN "aftersale\\-worker" /* the same in troff */
 
-const asw_cmd *const asw_cmds[] = {&asw_run_cmd,     &asw_replay_cmd,   &asw_produce_cmd,
-                                   &asw_consume_cmd, &asw_generate_cmd, &asw_demo_cmd,
-                                   &asw_version_cmd, &asw_help_cmd,     NULL};
+const asw_cmd *const asw_cmds[] = {
+    &asw_run_cmd,      &asw_replay_cmd, &asw_produce_cmd, &asw_consume_cmd, &asw_rules_cmd,
+    &asw_generate_cmd, &asw_demo_cmd,   &asw_version_cmd, &asw_help_cmd,    NULL};
 
 /* What -h / --help says; every command takes it. */
 static const asw_cmd_option help_option = {'h', "help", NULL, "print this help and exit"};

@@ -9,17 +9,22 @@
 #include "asw/cli.h"
 #include "asw/cmd.h"
 #include "asw/replay.h"
+#include "asw/rules_codec.h"
 
 static const asw_cmd_option options[] = {
     {'c', "config", "FILE",
      "configuration file: the ruleset (rules.*) and\n"
      "log.level; without it, the default ruleset"},
     {'o', "output", "FILE", "write the outputs to FILE (default: stdout)"},
+    {'r', "rules", "FILE",
+     "a ruleset file: changes of the ruleset by event\n"
+     "time, one JSON object a line (`rules show --format\n"
+     "jsonl` writes one; docs/rules.md)"},
     {'q', "quiet", NULL, "no summary on stderr, and only errors logged"},
     {0}};
 
 static int replay_main(int argc, char **argv) {
-    const char *config_path = NULL, *out_path = NULL;
+    const char *config_path = NULL, *out_path = NULL, *rules_path = NULL;
     bool quiet = false;
     asw_cmd_parser p;
     asw_cmd_parser_init(&p, &asw_replay_cmd);
@@ -31,6 +36,9 @@ static int replay_main(int argc, char **argv) {
             break;
         case 'o':
             out_path = optarg;
+            break;
+        case 'r':
+            rules_path = optarg;
             break;
         case 'q':
             quiet = true;
@@ -48,10 +56,18 @@ static int replay_main(int argc, char **argv) {
     int rc = 1;
     FILE *in = NULL, *out = NULL;
     asw_log *log = NULL;
+    asw_rulebook *book = NULL;
     asw_config *cfg = asw_cli_load_config("replay", config_path);
     if (!cfg)
         return 2;
     log = quiet ? asw_log_new(stderr, ASW_LOG_ERROR) : asw_cli_log(cfg);
+    book = asw_rulebook_new(asw_config_ruleset(cfg));
+    char err[512];
+    if (rules_path && asw_rulebook_load_file(book, rules_path, err, sizeof err) != 0) {
+        fprintf(stderr, "aftersale-worker replay: %s\n", err);
+        rc = 2;
+        goto done;
+    }
 
     in = strcmp(in_path, "-") == 0 ? stdin : fopen(in_path, "r");
     if (!in) {
@@ -64,8 +80,8 @@ static int replay_main(int argc, char **argv) {
         goto done;
     }
     asw_replay_stats stats;
-    char err[512];
-    if (asw_replay_run(cfg, in, out, log, &stats, err, sizeof err) != 0) {
+    if (asw_replay_run_book(cfg, rules_path ? book : NULL, in, out, log, &stats, err, sizeof err) !=
+        0) {
         fprintf(stderr, "aftersale-worker replay: %s\n", err);
         goto done;
     }
@@ -79,6 +95,7 @@ done:
         fprintf(stderr, "aftersale-worker replay: %s: %s\n", out_path, strerror(errno));
         rc = 1;
     }
+    asw_rulebook_destroy(book);
     asw_log_destroy(log);
     asw_config_destroy(cfg);
     return rc;
@@ -87,7 +104,7 @@ done:
 const asw_cmd asw_replay_cmd = {
     .name = "replay",
     .summary = "the rules over a JSON Lines file of events, outputs as JSON Lines",
-    .synopsis = "[-c CONFIG] [-o OUT] [-q] EVENTS.jsonl|-",
+    .synopsis = "[-c CONFIG] [-r RULES.jsonl] [-o OUT] [-q]\nEVENTS.jsonl|-",
     .description = "Run the rules over a file of events in the JSON Lines form of SPEC section 3\n"
                    "('-' reads stdin) and write every output as one JSON object a line, in\n"
                    "processing order: a Decision per AfterSaleApplied, a RefundRecord per change\n"
