@@ -866,11 +866,10 @@ static int replay_offline(demo_run *run, const asw_config *cfg, demo_outs *outs,
                           size_t errlen) {
     int rc = -1;
     int32_t np = run->opts.partitions;
-    asw_state_limits limits;
-    asw_config_state_limits(cfg, &limits);
+    const asw_settings *s = asw_config_settings(cfg);
     asw_processor **procs = asw_calloc((size_t)np, sizeof *procs);
     for (int32_t p = 0; p < np; p++) {
-        procs[p] = asw_processor_new(asw_config_ruleset(cfg), &limits, false);
+        procs[p] = asw_processor_new(s->ruleset, &s->state, false);
         asw_processor_set_topic(procs[p], run->topic_in);
     }
     asw_gen *g = asw_gen_new(run->opts.seed, run->opts.orders, DEMO_ACTIVE);
@@ -1003,13 +1002,15 @@ int asw_cmd_demo(int argc, char **argv) {
     if (!cfg)
         goto fail;
 
-    snprintf(run.topic_in, TOPIC_MAX, "%s", asw_config_get(cfg, "topic.input"));
-    snprintf(run.topic_dec, TOPIC_MAX, "%s", asw_config_get(cfg, "topic.decisions"));
-    snprintf(run.topic_rec, TOPIC_MAX, "%s", asw_config_get(cfg, "topic.refund_records"));
-    snprintf(run.topic_dlq, TOPIC_MAX, "%s", asw_config_get(cfg, "topic.dlq"));
-    asw_kafka_changelog_topic(cfg, run.topic_cl, TOPIC_MAX);
-    snprintf(run.commit_policy, sizeof run.commit_policy, "every %s ms or %s records",
-             asw_config_get(cfg, "commit.interval.ms"), asw_config_get(cfg, "commit.max.records"));
+    const asw_settings *s = asw_config_settings(cfg);
+    snprintf(run.topic_in, TOPIC_MAX, "%s", s->topic.input);
+    snprintf(run.topic_dec, TOPIC_MAX, "%s", s->topic.decisions);
+    snprintf(run.topic_rec, TOPIC_MAX, "%s", s->topic.refund_records);
+    snprintf(run.topic_dlq, TOPIC_MAX, "%s", s->topic.dlq);
+    snprintf(run.topic_cl, TOPIC_MAX, "%s", s->topic.changelog);
+    snprintf(run.commit_policy, sizeof run.commit_policy,
+             "every %" PRId64 " ms or %" PRId64 " records", s->commit_interval_ms,
+             s->commit_max_records);
     /* CreateTopics is not implemented by the mock: topics are made on it
      * directly. The worker finds them and creates nothing. */
     const char *topics[] = {run.topic_in, run.topic_dec, run.topic_rec, run.topic_dlq,

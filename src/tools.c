@@ -206,13 +206,13 @@ static int ensure_topic(rd_kafka_t *rk, const asw_config *cfg, asw_log *log, con
         snprintf(err, errlen, "topic %s does not exist; create it or pass --partitions N", topic);
         return -1;
     }
-    long long rf = -1;
-    parse_int(asw_config_get(cfg, "topic.replication.factor"), -1, INT16_MAX, &rf);
-    if (asw_kafka_create_topic(rk, topic, partitions, (int32_t)rf, false, CREATE_TIMEOUT_MS, err,
-                               errlen) != 0)
+    int32_t rf = asw_config_settings(cfg)->topic.replication_factor;
+    if (asw_kafka_create_topic(rk, topic, partitions, rf, false, CREATE_TIMEOUT_MS, err, errlen) !=
+        0)
         return -1;
     asw_log_write(log, ASW_LOG_INFO, "topic_created",
-                  "topic=%s partitions=%" PRId32 " replication_factor=%lld", topic, partitions, rf);
+                  "topic=%s partitions=%" PRId32 " replication_factor=%" PRId32, topic, partitions,
+                  rf);
     return 0;
 }
 
