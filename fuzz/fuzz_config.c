@@ -77,12 +77,18 @@ static void check_loaded(const asw_config *cfg) {
     };
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
         FZ_CHECK(asw_config_get(cfg, keys[i]) != NULL);
-    asw_state_limits lim;
-    asw_config_state_limits(cfg, &lim);
+    /* The typed settings hold every key within its bounds. */
+    const asw_settings *s = asw_config_settings(cfg);
+    asw_state_limits lim = s->state;
     FZ_CHECK(lim.retention_ms >= 1 && lim.retention_ms <= INT64_C(1) << 62);
     FZ_CHECK(lim.max_step_ms >= 0 && lim.max_step_ms <= INT64_C(1) << 62);
     FZ_CHECK(lim.decoded_orders <= 100000000);
-    const asw_ruleset *rs = asw_config_ruleset(cfg);
+    FZ_CHECK(s->commit_interval_ms >= 1 && s->commit_interval_ms <= 600000);
+    FZ_CHECK(s->commit_max_records >= 1 && s->commit_max_records <= 1000000);
+    FZ_CHECK(s->num_threads >= 1 && s->num_threads <= 64);
+    FZ_CHECK(s->topic.replication_factor >= -1 && s->topic.replication_factor <= 32767);
+    FZ_CHECK(s->topic.changelog[0] && strlen(s->topic.changelog) <= 249);
+    const asw_ruleset *rs = s->ruleset;
     FZ_CHECK(asw_ruleset_limit(rs) >= 1 && asw_ruleset_limit(rs) <= 1000);
     FZ_CHECK(asw_ruleset_version(rs)[0] != '\0');
     size_t n = asw_config_kafka_count(cfg);

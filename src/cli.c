@@ -40,8 +40,7 @@ asw_config *asw_cli_config(const char *path, const char *brokers, char *err, siz
         goto fail;
     /* Parsed and validated, but no registry client exists yet: refuse rather
      * than silently use the built-in ids with a registry configured. */
-    const char *registry = asw_config_get(cfg, "schema.registry.url");
-    if (registry && registry[0]) {
+    if (asw_config_settings(cfg)->registry.url[0]) {
         snprintf(err, errlen,
                  "schema.registry.url: a Schema Registry is not supported yet; leave it empty to "
                  "use the built-in schema ids (docs/wire-format.md)");
@@ -71,10 +70,9 @@ asw_config *asw_cli_load_config(const char *cmd, const char *path) {
 }
 
 asw_log *asw_cli_log(const asw_config *cfg) {
-    asw_log_level level = ASW_LOG_INFO;
-    asw_log_level_parse(asw_config_get(cfg, "log.level"), &level);
-    asw_log *log = asw_log_new(stderr, level);
-    if (strcmp(asw_config_get(cfg, "log.format"), "json") == 0)
+    const asw_settings *s = asw_config_settings(cfg);
+    asw_log *log = asw_log_new(stderr, s->log_level);
+    if (s->log_json)
         asw_log_set_json(log, true);
     return log;
 }

@@ -19,6 +19,12 @@
  *
  * Errors never print the value of a librdkafka property themselves (it may
  * be a password); librdkafka's own messages are passed through as they are.
+ *
+ * Every value is kept as the string it was set to (for asw_config_print and
+ * for librdkafka) and, for the worker's own keys and the few librdkafka
+ * properties the worker reads, as a type in the asw_settings, refreshed
+ * whenever a key is set. The worker's rules across keys are here too
+ * (asw_config_check), so that the rest of the code never parses a value.
  */
 
 #include "asw/config.h"
@@ -104,9 +110,11 @@ typedef struct {
 } kv;
 
 struct asw_config {
-    char *values[N_KNOWN];    /* current value of each known key; owned */
-    char *origins[N_KNOWN];   /* where each was set, NULL for a default; owned */
-    const char *setting_from; /* the origin of the asw_config_set() calls under way */
+    asw_settings settings;             /* the values below as types (settings_refresh) */
+    char changelog[TOPIC_MAX_LEN + 1]; /* the derived changelog topic name */
+    char *values[N_KNOWN];             /* current value of each known key; owned */
+    char *origins[N_KNOWN];            /* where each was set, NULL for a default; owned */
+    const char *setting_from;          /* the origin of the asw_config_set() calls under way */
     asw_ruleset *rs;
     kv *kafka; /* librdkafka properties in first-set order; owned */
     size_t nkafka, capkafka;
@@ -321,6 +329,78 @@ static void put_kafka(asw_config *cfg, const char *key, const char *value) {
 }
 
 /* ------------------------------------------------------------------------ */
+/* The typed settings                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* The value of a known key. A name not in known_keys is a programming
+ * error (the unit tests read every setting). */
+static const char *known_value(const asw_config *cfg, const char *name) {
+    size_t idx;
+    if (find_known(name, &idx) == NULL) {
+        fprintf(stderr, "asw: config: no key '%s' in known_keys\n", name);
+        abort();
+    }
+    return cfg->values[idx];
+}
+
+/* A KIND_INT key's value: validated, within its bounds, when it was set. */
+static long long known_number(const asw_config *cfg, const char *name) {
+    return strtoll(known_value(cfg, name), NULL, 10);
+}
+
+/* librdkafka's own default of heartbeat.interval.ms, which the worker
+ * leaves to it. */
+#define HEARTBEAT_INTERVAL_MS_RDKAFKA_DEFAULT 3000
+
+/* A librdkafka property the worker reads, else `def`. librdkafka accepted
+ * the value as an integer when it was set. */
+static long long kafka_number(const asw_config *cfg, const char *key, long long def) {
+    const kv *e = find_kafka(cfg, key);
+    return e && e->value[0] ? strtoll(e->value, NULL, 10) : def;
+}
+
+/* Make cfg->settings those of the current values; after every change. */
+static void settings_refresh(asw_config *cfg) {
+    asw_settings *s = &cfg->settings;
+    s->application_id = known_value(cfg, "application.id");
+    s->worker_id = known_value(cfg, "worker.id");
+    s->topic.input = known_value(cfg, "topic.input");
+    s->topic.decisions = known_value(cfg, "topic.decisions");
+    s->topic.refund_records = known_value(cfg, "topic.refund_records");
+    s->topic.dlq = known_value(cfg, "topic.dlq");
+    const char *changelog = known_value(cfg, "topic.changelog");
+    if (changelog[0]) {
+        s->topic.changelog = changelog;
+    } else {
+        /* APP_ID_MAX_LEN keeps the derived name within TOPIC_MAX_LEN. */
+        snprintf(cfg->changelog, sizeof cfg->changelog, "%s-changelog", s->application_id);
+        s->topic.changelog = cfg->changelog;
+    }
+    s->topic.replication_factor = (int32_t)known_number(cfg, "topic.replication.factor");
+    s->commit_interval_ms = known_number(cfg, "commit.interval.ms");
+    s->commit_max_records = known_number(cfg, "commit.max.records");
+    s->num_threads = (int)known_number(cfg, "num.threads");
+    s->state.retention_ms = known_number(cfg, "state.retention.ms");
+    s->state.max_step_ms = known_number(cfg, "state.stream_time.max_step.ms");
+    s->state.decoded_orders = (size_t)known_number(cfg, "state.cache.orders");
+    s->ruleset = cfg->rs;
+    s->log_level = ASW_LOG_INFO;
+    asw_log_level_parse(known_value(cfg, "log.level"), &s->log_level);
+    s->log_json = strcmp(known_value(cfg, "log.format"), "json") == 0;
+    s->http.listen = known_value(cfg, "http.listen");
+    s->rules.topic = known_value(cfg, "rules.topic");
+    s->rules.lead_ms = known_number(cfg, "rules.topic.lead.ms");
+    s->rules.wait_max_ms = known_number(cfg, "rules.topic.wait.max.ms");
+    s->registry.url = known_value(cfg, "schema.registry.url");
+    s->kafka.transaction_timeout_ms =
+        kafka_number(cfg, "transaction.timeout.ms", ASW_CONFIG_TRANSACTION_TIMEOUT_MS_DEFAULT);
+    s->kafka.session_timeout_ms =
+        kafka_number(cfg, "session.timeout.ms", ASW_CONFIG_SESSION_TIMEOUT_MS_DEFAULT);
+    s->kafka.heartbeat_interval_ms =
+        kafka_number(cfg, "heartbeat.interval.ms", HEARTBEAT_INTERVAL_MS_RDKAFKA_DEFAULT);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Public API                                                               */
 /* ------------------------------------------------------------------------ */
 
@@ -337,6 +417,7 @@ asw_config *asw_config_new(void) {
         fprintf(stderr, "asw: rd_kafka_conf_new failed\n");
         abort();
     }
+    settings_refresh(cfg);
     return cfg;
 }
 
@@ -409,6 +490,7 @@ int asw_config_set(asw_config *cfg, const char *key, const char *value, char *er
         cfg->values[idx] = stored;
         free(cfg->origins[idx]);
         cfg->origins[idx] = origin_copy(cfg);
+        settings_refresh(cfg);
         return 0;
     }
 
@@ -423,6 +505,7 @@ int asw_config_set(asw_config *cfg, const char *key, const char *value, char *er
     switch (rd_kafka_conf_set(cfg->scratch, key, value, rderr, sizeof(rderr))) {
     case RD_KAFKA_CONF_OK:
         put_kafka(cfg, key, value);
+        settings_refresh(cfg);
         return 0;
     case RD_KAFKA_CONF_UNKNOWN:
         set_err(err, errlen, "unknown key '%s'", key);
@@ -434,10 +517,93 @@ int asw_config_set(asw_config *cfg, const char *key, const char *value, char *er
     }
 }
 
-void asw_config_state_limits(const asw_config *cfg, asw_state_limits *out) {
-    out->retention_ms = strtoll(asw_config_get(cfg, "state.retention.ms"), NULL, 10);
-    out->max_step_ms = strtoll(asw_config_get(cfg, "state.stream_time.max_step.ms"), NULL, 10);
-    out->decoded_orders = (size_t)strtoll(asw_config_get(cfg, "state.cache.orders"), NULL, 10);
+const asw_settings *asw_config_settings(const asw_config *cfg) {
+    return &cfg->settings;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Rules across keys                                                        */
+/* ------------------------------------------------------------------------ */
+
+/* "origin: " of the first of the keys that was set, for a message about
+ * them; with none set, none. The others' origins go in the text. */
+static void refuse(const asw_config *cfg, const char *const *keys, char *err, size_t errlen,
+                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static void refuse(const asw_config *cfg, const char *const *keys, char *err, size_t errlen,
+                   const char *fmt, ...) {
+    const char *at = NULL;
+    char seen[512] = "";
+    size_t used = 0;
+    for (const char *const *k = keys; *k; k++) {
+        const char *o = asw_config_origin(cfg, *k);
+        if (!o)
+            continue;
+        if (!at)
+            at = o;
+        else if (used < sizeof seen)
+            used += (size_t)snprintf(seen + used, sizeof seen - used, "; %s set at %s", *k, o);
+    }
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(err, errlen, "%s%s%s%s", at ? at : "", at ? ": " : "", msg, seen);
+}
+
+int asw_config_check(const asw_config *cfg, char *err, size_t errlen) {
+    const asw_settings *s = &cfg->settings;
+    long long commit = s->commit_interval_ms, txn = s->kafka.transaction_timeout_ms;
+    if (commit >= txn) {
+        /* The coordinator aborts a transaction open longer than its
+         * timeout: a worker that only commits later is fenced every time. */
+        refuse(cfg, (const char *[]){"commit.interval.ms", "transaction.timeout.ms", NULL}, err,
+               errlen, "commit.interval.ms (%lld) must be below transaction.timeout.ms (%lld%s)",
+               commit, txn,
+               find_kafka(cfg, "transaction.timeout.ms") ? "" : ", the worker's default");
+        return -1;
+    }
+    long long wait = s->rules.wait_max_ms;
+    if (s->rules.topic[0] && 2 * wait >= txn) {
+        /* The wait happens inside the open transaction. */
+        refuse(cfg, (const char *[]){"rules.topic.wait.max.ms", "transaction.timeout.ms", NULL},
+               err, errlen,
+               "rules.topic.wait.max.ms (%lld) must be below half of transaction.timeout.ms "
+               "(%lld): events wait for the rules topic inside a transaction",
+               wait, txn);
+        return -1;
+    }
+    long long session = s->kafka.session_timeout_ms, heartbeat = s->kafka.heartbeat_interval_ms;
+    if (heartbeat >= session) {
+        refuse(cfg, (const char *[]){"heartbeat.interval.ms", "session.timeout.ms", NULL}, err,
+               errlen,
+               "heartbeat.interval.ms (%lld) must be below session.timeout.ms (%lld): the group "
+               "would drop the worker between two heartbeats",
+               heartbeat, session);
+        return -1;
+    }
+    /* One role per topic: a worker reading its own outputs, or writing its
+     * state into an output topic, would corrupt both. */
+    static const char *const topic_keys[] = {"topic.input",          "topic.decisions",
+                                             "topic.refund_records", "topic.dlq",
+                                             "topic.changelog",      "rules.topic"};
+    const char *const names[] = {s->topic.input, s->topic.decisions, s->topic.refund_records,
+                                 s->topic.dlq,   s->topic.changelog, s->rules.topic};
+    enum { N_TOPICS = sizeof topic_keys / sizeof topic_keys[0] };
+    for (int i = 0; i < N_TOPICS; i++)
+        for (int j = i + 1; j < N_TOPICS; j++)
+            if (names[j][0] && strcmp(names[i], names[j]) == 0) { /* rules.topic may be off */
+                bool derived = strcmp(topic_keys[j], "topic.changelog") == 0 &&
+                               !known_value(cfg, "topic.changelog")[0];
+                const char *keys[] = {topic_keys[j], topic_keys[i],
+                                      derived ? "application.id" : NULL, NULL};
+                refuse(cfg, keys, err, errlen,
+                       "%s and %s are both '%s': each topic must have one role%s", topic_keys[i],
+                       topic_keys[j], names[i],
+                       derived ? " (the changelog is named <application.id>-changelog)" : "");
+                return -1;
+            }
+    return 0;
 }
 
 const char *asw_config_get(const asw_config *cfg, const char *key) {
@@ -458,10 +624,6 @@ const char *asw_config_origin(const asw_config *cfg, const char *key) {
         return cfg->origins[idx];
     const kv *e = find_kafka(cfg, key);
     return e ? e->origin : NULL;
-}
-
-const asw_ruleset *asw_config_ruleset(const asw_config *cfg) {
-    return cfg->rs;
 }
 
 size_t asw_config_kafka_count(const asw_config *cfg) {

@@ -25,7 +25,6 @@
 #include "asw/demo.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -40,7 +39,6 @@
 #include "asw/alloc.h"
 #include "asw/buf.h"
 #include "asw/cli.h"
-#include "asw/cmd.h"
 #include "asw/codec.h"
 #include "asw/config.h"
 #include "asw/gen.h"
@@ -75,101 +73,6 @@ static int64_t now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ---- options ---- */
-
-typedef struct demo_opts {
-    uint64_t seed;
-    int32_t orders;
-    int32_t partitions;
-    bool verbose;
-} demo_opts;
-
-static const asw_cmd_option demo_options[] = {
-    {'n', "orders", "N", "orders to generate (default 3000, about 22k events)"},
-    {'s', "seed", "S", "generator seed (default 1)"},
-    {'p', "partitions", "P", "input partitions (default 4, 1..64)"},
-    {'v', "verbose", NULL, "log at info level (default: warnings only) to stderr"},
-    {0}};
-
-const asw_cmd asw_demo_cmd = {
-    .name = "demo",
-    .summary = "the whole pipeline on an in-process mock Kafka cluster, a report",
-    .synopsis = "[--orders N] [--seed S] [--partitions P]\n"
-                "[--verbose]",
-    .description =
-        "Run the whole pipeline on an in-process mock Kafka cluster (no broker needed):\n"
-        "produce a deterministic sample stream, process it with the worker, read the\n"
-        "decisions and refund records back, print a report, and check the outputs\n"
-        "against the offline replay of the same events.",
-    .options = demo_options,
-    .exit_status = "0 run complete and outputs match the replay, 1 failure or\n"
-                   "mismatch, 2 usage",
-    .run = asw_cmd_demo,
-};
-
-/* Parse a whole decimal number in [min, max]. Returns 0 or -1. */
-static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out) {
-    char *end;
-    errno = 0;
-    if (*s == '-')
-        return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-/* Returns -1 to go on, or the exit code (0 after -h). */
-static int demo_parse_args(int argc, char **argv, demo_opts *o) {
-    o->seed = 1;
-    o->orders = 3000;
-    o->partitions = 4;
-    o->verbose = false;
-    uint64_t v;
-    asw_cmd_parser p;
-    asw_cmd_parser_init(&p, &asw_demo_cmd);
-    int opt;
-    while ((opt = asw_cmd_parser_next(&p, argc, argv)) != -1) {
-        switch (opt) {
-        case 'n':
-            if (parse_u64(optarg, 1, 1000000, &v) != 0) {
-                fprintf(stderr, "aftersale-worker demo: --orders needs 1..1000000, not '%s'\n",
-                        optarg);
-                return 2;
-            }
-            o->orders = (int32_t)v;
-            break;
-        case 's':
-            if (parse_u64(optarg, 0, UINT64_MAX, &v) != 0) {
-                fprintf(stderr, "aftersale-worker demo: --seed needs a number >= 0, not '%s'\n",
-                        optarg);
-                return 2;
-            }
-            o->seed = v;
-            break;
-        case 'p':
-            if (parse_u64(optarg, 1, 64, &v) != 0) {
-                fprintf(stderr, "aftersale-worker demo: --partitions needs 1..64, not '%s'\n",
-                        optarg);
-                return 2;
-            }
-            o->partitions = (int32_t)v;
-            break;
-        case 'v':
-            o->verbose = true;
-            break;
-        default:
-            return asw_cmd_usage(&asw_demo_cmd, opt);
-        }
-    }
-    if (optind != argc) {
-        fprintf(stderr, "aftersale-worker demo: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
-    return -1;
 }
 
 /* ---- outputs as the self-check compares them ---- */
@@ -482,7 +385,7 @@ static void tally_dead_letter(demo_tally *t, const rd_kafka_message_t *m) {
 
 /* Topic names and the numbers the report prints. */
 typedef struct demo_run {
-    demo_opts opts;
+    asw_demo_opts opts;
     char topic_in[TOPIC_MAX], topic_dec[TOPIC_MAX], topic_rec[TOPIC_MAX], topic_dlq[TOPIC_MAX],
         topic_cl[TOPIC_MAX];
     int32_t *partition_of; /* input partition of each generated event, by index */
@@ -866,11 +769,10 @@ static int replay_offline(demo_run *run, const asw_config *cfg, demo_outs *outs,
                           size_t errlen) {
     int rc = -1;
     int32_t np = run->opts.partitions;
-    asw_state_limits limits;
-    asw_config_state_limits(cfg, &limits);
+    const asw_settings *s = asw_config_settings(cfg);
     asw_processor **procs = asw_calloc((size_t)np, sizeof *procs);
     for (int32_t p = 0; p < np; p++) {
-        procs[p] = asw_processor_new(asw_config_ruleset(cfg), &limits, false);
+        procs[p] = asw_processor_new(s->ruleset, &s->state, false);
         asw_processor_set_topic(procs[p], run->topic_in);
     }
     asw_gen *g = asw_gen_new(run->opts.seed, run->opts.orders, DEMO_ACTIVE);
@@ -962,12 +864,11 @@ static void print_report(const demo_run *run, const demo_tally *t, FILE *out) {
 
 /* ---- the command ---- */
 
-int asw_cmd_demo(int argc, char **argv) {
+int asw_demo_run(const asw_demo_opts *opts) {
     demo_run run;
     memset(&run, 0, sizeof run);
-    int rc = demo_parse_args(argc, argv, &run.opts);
-    if (rc >= 0)
-        return rc;
+    run.opts = *opts;
+    int rc;
 
     char err[512] = "";
     asw_config *cfg = NULL;
@@ -1003,13 +904,15 @@ int asw_cmd_demo(int argc, char **argv) {
     if (!cfg)
         goto fail;
 
-    snprintf(run.topic_in, TOPIC_MAX, "%s", asw_config_get(cfg, "topic.input"));
-    snprintf(run.topic_dec, TOPIC_MAX, "%s", asw_config_get(cfg, "topic.decisions"));
-    snprintf(run.topic_rec, TOPIC_MAX, "%s", asw_config_get(cfg, "topic.refund_records"));
-    snprintf(run.topic_dlq, TOPIC_MAX, "%s", asw_config_get(cfg, "topic.dlq"));
-    asw_kafka_changelog_topic(cfg, run.topic_cl, TOPIC_MAX);
-    snprintf(run.commit_policy, sizeof run.commit_policy, "every %s ms or %s records",
-             asw_config_get(cfg, "commit.interval.ms"), asw_config_get(cfg, "commit.max.records"));
+    const asw_settings *s = asw_config_settings(cfg);
+    snprintf(run.topic_in, TOPIC_MAX, "%s", s->topic.input);
+    snprintf(run.topic_dec, TOPIC_MAX, "%s", s->topic.decisions);
+    snprintf(run.topic_rec, TOPIC_MAX, "%s", s->topic.refund_records);
+    snprintf(run.topic_dlq, TOPIC_MAX, "%s", s->topic.dlq);
+    snprintf(run.topic_cl, TOPIC_MAX, "%s", s->topic.changelog);
+    snprintf(run.commit_policy, sizeof run.commit_policy,
+             "every %" PRId64 " ms or %" PRId64 " records", s->commit_interval_ms,
+             s->commit_max_records);
     /* CreateTopics is not implemented by the mock: topics are made on it
      * directly. The worker finds them and creates nothing. */
     const char *topics[] = {run.topic_in, run.topic_dec, run.topic_rec, run.topic_dlq,

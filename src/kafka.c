@@ -4,7 +4,7 @@
  */
 #include "asw/kafka.h"
 
-#include <stdarg.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +39,8 @@ static int set(rd_kafka_conf_t *conf, const char *key, const char *value, char *
     return 0;
 }
 
-/* Set a default the user may override in the config file. */
+/* Set a default the user may override in the config file: a librdkafka
+ * property the config holds passed through already. */
 static int set_default(rd_kafka_conf_t *conf, const asw_config *cfg, const char *key,
                        const char *value, char *err, size_t errlen) {
     if (asw_config_get(cfg, key))
@@ -47,19 +48,18 @@ static int set_default(rd_kafka_conf_t *conf, const asw_config *cfg, const char 
     return set(conf, key, value, err, errlen);
 }
 
-/* The defaults of the worker's clients that differ from librdkafka's; a
- * value in the config file wins. */
-#define TXN_TIMEOUT_MS_DEFAULT     "10000"
-#define SESSION_TIMEOUT_MS_DEFAULT "10000"
-
-static bool has_worker_id(const asw_config *cfg) {
-    const char *wid = asw_config_get(cfg, "worker.id");
-    return wid && wid[0];
+/* set_default() of a number of milliseconds. */
+static int set_default_ms(rd_kafka_conf_t *conf, const asw_config *cfg, const char *key,
+                          int64_t value, char *err, size_t errlen) {
+    char v[24];
+    snprintf(v, sizeof v, "%" PRId64, value);
+    return set_default(conf, cfg, key, v, err, errlen);
 }
 
 static int apply_role(rd_kafka_conf_t *conf, const asw_config *cfg, asw_kafka_role role,
                       const char *txn_id, char *err, size_t errlen) {
-    const char *app = asw_config_get(cfg, "application.id");
+    const asw_settings *s = asw_config_settings(cfg);
+    const char *app = s->application_id;
     char group[256], instance[512];
     switch (role) {
     case ASW_KAFKA_WORKER_CONSUMER:
@@ -72,12 +72,11 @@ static int apply_role(rd_kafka_conf_t *conf, const asw_config *cfg, asw_kafka_ro
          * session expired. */
         asw_kafka_transactional_id(cfg, instance, sizeof instance);
         return set(conf, "group.id", app, err, errlen) ||
-                       (has_worker_id(cfg) &&
-                        set(conf, "group.instance.id", instance, err, errlen)) ||
+                       (s->worker_id[0] && set(conf, "group.instance.id", instance, err, errlen)) ||
                        /* A member that dies is noticed after this long; its
                         * partitions wait that long for a new owner. */
-                       set_default(conf, cfg, "session.timeout.ms", SESSION_TIMEOUT_MS_DEFAULT, err,
-                                   errlen) ||
+                       set_default_ms(conf, cfg, "session.timeout.ms", s->kafka.session_timeout_ms,
+                                      err, errlen) ||
                        set(conf, "enable.auto.commit", "false", err, errlen) ||
                        set(conf, "enable.auto.offset.store", "false", err, errlen) ||
                        set(conf, "isolation.level", "read_committed", err, errlen) ||
@@ -93,8 +92,8 @@ static int apply_role(rd_kafka_conf_t *conf, const asw_config *cfg, asw_kafka_ro
                        /* A worker killed mid-transaction blocks read_committed readers
                         * of its partitions until this expires, unless a successor with
                         * the same worker.id fences it first. */
-                       set_default(conf, cfg, "transaction.timeout.ms", TXN_TIMEOUT_MS_DEFAULT, err,
-                                   errlen) ||
+                       set_default_ms(conf, cfg, "transaction.timeout.ms",
+                                      s->kafka.transaction_timeout_ms, err, errlen) ||
                        set_default(conf, cfg, "partitioner", "murmur2_random", err, errlen) ||
                        /* Right after a commit the coordinator answers the next
                         * transaction's AddOffsetsToTxn with CONCURRENT_TRANSACTIONS
@@ -188,104 +187,6 @@ rd_kafka_t *asw_kafka_new(const asw_config *cfg, asw_kafka_role role, asw_kafka_
 
 /* ---- settings that must agree with each other ---- */
 
-/* A key's value as a number: the config's, else the default given. */
-static long long number_of(const asw_config *cfg, const char *key, const char *def) {
-    const char *v = asw_config_get(cfg, key);
-    return strtoll(v && v[0] ? v : def, NULL, 10);
-}
-
-/* "origin: " of the first of the keys that was set, for a message about
- * them; with none set, none. The others' origins go in the text. */
-static void refuse(const asw_config *cfg, const char *const *keys, char *err, size_t errlen,
-                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static void refuse(const asw_config *cfg, const char *const *keys, char *err, size_t errlen,
-                   const char *fmt, ...) {
-    const char *at = NULL;
-    char seen[512] = "";
-    size_t used = 0;
-    for (const char *const *k = keys; *k; k++) {
-        const char *o = asw_config_origin(cfg, *k);
-        if (!o)
-            continue;
-        if (!at)
-            at = o;
-        else if (used < sizeof seen)
-            used += (size_t)snprintf(seen + used, sizeof seen - used, "; %s set at %s", *k, o);
-    }
-    char msg[768];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    snprintf(err, errlen, "%s%s%s%s", at ? at : "", at ? ": " : "", msg, seen);
-}
-
-/* The worker's own rules across keys. */
-static int check_worker_rules(const asw_config *cfg, char *err, size_t errlen) {
-    long long commit = number_of(cfg, "commit.interval.ms", "100");
-    long long txn = number_of(cfg, "transaction.timeout.ms", TXN_TIMEOUT_MS_DEFAULT);
-    if (commit >= txn) {
-        /* The coordinator aborts a transaction open longer than its
-         * timeout: a worker that only commits later is fenced every time. */
-        refuse(cfg, (const char *[]){"commit.interval.ms", "transaction.timeout.ms", NULL}, err,
-               errlen, "commit.interval.ms (%lld) must be below transaction.timeout.ms (%lld%s)",
-               commit, txn,
-               asw_config_get(cfg, "transaction.timeout.ms") ? "" : ", the worker's default");
-        return -1;
-    }
-    long long wait = number_of(cfg, "rules.topic.wait.max.ms", "1000");
-    if (asw_config_get(cfg, "rules.topic")[0] && 2 * wait >= txn) {
-        /* The wait happens inside the open transaction. */
-        refuse(cfg, (const char *[]){"rules.topic.wait.max.ms", "transaction.timeout.ms", NULL},
-               err, errlen,
-               "rules.topic.wait.max.ms (%lld) must be below half of transaction.timeout.ms "
-               "(%lld): events wait for the rules topic inside a transaction",
-               wait, txn);
-        return -1;
-    }
-    long long session = number_of(cfg, "session.timeout.ms", SESSION_TIMEOUT_MS_DEFAULT);
-    long long heartbeat = number_of(cfg, "heartbeat.interval.ms", "3000");
-    if (heartbeat >= session) {
-        refuse(cfg, (const char *[]){"heartbeat.interval.ms", "session.timeout.ms", NULL}, err,
-               errlen,
-               "heartbeat.interval.ms (%lld) must be below session.timeout.ms (%lld): the group "
-               "would drop the worker between two heartbeats",
-               heartbeat, session);
-        return -1;
-    }
-    /* One role per topic: a worker reading its own outputs, or writing its
-     * state into an output topic, would corrupt both. */
-    static const char *const topic_keys[] = {"topic.input",          "topic.decisions",
-                                             "topic.refund_records", "topic.dlq",
-                                             "topic.changelog",      "rules.topic"};
-    enum { N_TOPICS = sizeof topic_keys / sizeof topic_keys[0] };
-    char names[N_TOPICS][256];
-    for (int i = 0; i < N_TOPICS; i++) {
-        if (strcmp(topic_keys[i], "rules.topic") == 0 && !asw_config_get(cfg, "rules.topic")[0]) {
-            snprintf(names[i], sizeof names[i], "%s", ""); /* off: no topic to share */
-            continue;
-        }
-        if (strcmp(topic_keys[i], "topic.changelog") == 0)
-            asw_kafka_changelog_topic(cfg, names[i], sizeof names[i]);
-        else
-            snprintf(names[i], sizeof names[i], "%s", asw_config_get(cfg, topic_keys[i]));
-    }
-    for (int i = 0; i < N_TOPICS; i++)
-        for (int j = i + 1; j < N_TOPICS; j++)
-            if (names[j][0] && strcmp(names[i], names[j]) == 0) {
-                bool derived = strcmp(topic_keys[j], "topic.changelog") == 0 &&
-                               !asw_config_get(cfg, "topic.changelog")[0];
-                const char *keys[] = {topic_keys[j], topic_keys[i],
-                                      derived ? "application.id" : NULL, NULL};
-                refuse(cfg, keys, err, errlen,
-                       "%s and %s are both '%s': each topic must have one role%s", topic_keys[i],
-                       topic_keys[j], names[i],
-                       derived ? " (the changelog is named <application.id>-changelog)" : "");
-                return -1;
-            }
-    return 0;
-}
-
 /* The first `key` in backquotes in a librdkafka message that the config
  * set, so that the refusal names its line. */
 static const char *blamed_key(const asw_config *cfg, const char *msg, char *key, size_t keylen) {
@@ -335,7 +236,7 @@ static int check_client_rules(const asw_config *cfg, char *err, size_t errlen) {
 }
 
 int asw_kafka_check_config(const asw_config *cfg, char *err, size_t errlen) {
-    return check_worker_rules(cfg, err, errlen) || check_client_rules(cfg, err, errlen) ? -1 : 0;
+    return asw_config_check(cfg, err, errlen) || check_client_rules(cfg, err, errlen) ? -1 : 0;
 }
 
 static int64_t mono_ms(void) {
@@ -470,9 +371,9 @@ done:
 }
 
 void asw_kafka_transactional_id(const asw_config *cfg, char *buf, size_t len) {
-    const char *app = asw_config_get(cfg, "application.id");
-    const char *wid = asw_config_get(cfg, "worker.id");
-    if (wid && wid[0]) {
+    const asw_settings *s = asw_config_settings(cfg);
+    const char *app = s->application_id, *wid = s->worker_id;
+    if (wid[0]) {
         snprintf(buf, len, "%s-%s", app, wid);
         return;
     }
@@ -480,12 +381,4 @@ void asw_kafka_transactional_id(const asw_config *cfg, char *buf, size_t len) {
     gethostname(host, sizeof host - 1);
     host[sizeof host - 1] = '\0';
     snprintf(buf, len, "%s-%s-%ld", app, host, (long)getpid());
-}
-
-void asw_kafka_changelog_topic(const asw_config *cfg, char *buf, size_t len) {
-    const char *t = asw_config_get(cfg, "topic.changelog");
-    if (t && t[0])
-        snprintf(buf, len, "%s", t);
-    else
-        snprintf(buf, len, "%s-changelog", asw_config_get(cfg, "application.id"));
 }

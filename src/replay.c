@@ -147,11 +147,10 @@ int asw_replay_run(const asw_config *cfg, FILE *in, FILE *out, asw_log *log,
 int asw_replay_run_book(const asw_config *cfg, const asw_rulebook *book, FILE *in, FILE *out,
                         asw_log *log, asw_replay_stats *stats, char *err, size_t errlen) {
     int rc = -1;
-    asw_state_limits limits;
-    asw_config_state_limits(cfg, &limits);
-    asw_processor *proc = asw_processor_new(asw_config_ruleset(cfg), &limits, false);
+    const asw_settings *s = asw_config_settings(cfg);
+    asw_processor *proc = asw_processor_new(s->ruleset, &s->state, false);
+    asw_source src = {.topic = s->topic.input, .partition = 0, .offset = 0};
     asw_processor_set_rulebook(proc, book);
-    asw_source src = {.topic = asw_config_get(cfg, "topic.input"), .partition = 0, .offset = 0};
     asw_processor_set_topic(proc, src.topic);
     asw_buf buf = ASW_BUF_INIT;
     line_reader reader = {.in = in};

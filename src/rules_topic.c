@@ -47,9 +47,10 @@ asw_rules_topic *asw_rules_topic_new(const asw_config *cfg, asw_kafka_ctx *ctx, 
     asw_rules_topic *t = asw_calloc(1, sizeof *t);
     t->log = log;
     t->book = book;
-    snprintf(t->topic, sizeof t->topic, "%s", asw_config_get(cfg, "rules.topic"));
-    t->lead_ms = strtoll(asw_config_get(cfg, "rules.topic.lead.ms"), NULL, 10);
-    t->wait_max_ms = strtoll(asw_config_get(cfg, "rules.topic.wait.max.ms"), NULL, 10);
+    const asw_settings *s = asw_config_settings(cfg);
+    snprintf(t->topic, sizeof t->topic, "%s", s->rules.topic);
+    t->lead_ms = s->rules.lead_ms;
+    t->wait_max_ms = s->rules.wait_max_ms;
     t->eof_offset = -1;
     t->decided_max = INT64_MIN;
     t->stats.through = INT64_MIN;

@@ -11,10 +11,8 @@
 #include "asw/tools.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <math.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -25,7 +23,6 @@
 #include "asw/alloc.h"
 #include "asw/changelog.h"
 #include "asw/cli.h"
-#include "asw/cmd.h"
 #include "asw/config.h"
 #include "asw/jsonl.h"
 #include "asw/kafka.h"
@@ -51,108 +48,6 @@ static int parse_int(const char *s, long long min, long long max, long long *out
         return -1;
     *out = v;
     return 0;
-}
-
-/* The options both tools start with: the topic, and how to reach Kafka. */
-// clang-format off
-#define TOOL_OPTIONS(topic_help)                                                        \
-    {'t', "topic", "T", topic_help},                                                    \
-    {'c', "config", "FILE", "configuration file (librdkafka keys pass through)"},        \
-    {'b', "brokers", "LIST", "bootstrap.servers (overrides the file)"}
-// clang-format on
-
-/* ---- produce ---- */
-
-enum { OPT_RAW = ASW_CMD_LONG_ONLY };
-
-static const asw_cmd_option produce_options[] = {
-    TOOL_OPTIONS("topic to produce to (required)"),
-    {'p', "partitions", "N",
-     "create T with N partitions if it does not exist\n"
-     "(replication factor: topic.replication.factor)"},
-    {OPT_RAW, "raw", NULL, "produce each line's bytes unchanged (no parsing)"},
-    {'k', "key", "K", "with --raw: the key of every record (default: null)"},
-    {0}};
-
-const asw_cmd asw_produce_cmd = {
-    .name = "produce",
-    .summary = "JSON Lines events into a topic as framed Avro, keyed by order_id",
-    .synopsis = "--topic T [-c CONFIG | -b BROKERS]\n"
-                "[--partitions N] [--raw [--key K]]\n"
-                "EVENTS.jsonl|-",
-    .description =
-        "Produce each event of a JSON Lines file ('-' = stdin) to topic T, Avro-encoded\n"
-        "and keyed by order_id, through an idempotent producer. Blank lines are skipped;\n"
-        "the first line that is not a valid event stops the run after flushing what was\n"
-        "produced before it.",
-    .options = produce_options,
-    .exit_status = "0 all delivered, 1 bad line or failed delivery, 2 usage/config",
-    .run = asw_cmd_produce,
-};
-
-typedef struct produce_opts {
-    const char *topic;
-    const char *config_path;
-    const char *brokers;
-    const char *key;
-    const char *in_path;
-    int32_t partitions; /* 0: never create the topic */
-    bool raw;
-} produce_opts;
-
-/* Returns -1 to go on, or the exit code (0 after -h). */
-static int produce_parse_args(int argc, char **argv, produce_opts *o) {
-    memset(o, 0, sizeof *o);
-    long long n;
-    asw_cmd_parser p;
-    asw_cmd_parser_init(&p, &asw_produce_cmd);
-    int opt;
-    while ((opt = asw_cmd_parser_next(&p, argc, argv)) != -1) {
-        switch (opt) {
-        case 't':
-            o->topic = optarg;
-            break;
-        case 'c':
-            o->config_path = optarg;
-            break;
-        case 'b':
-            o->brokers = optarg;
-            break;
-        case 'p':
-            if (parse_int(optarg, 1, INT32_MAX, &n) != 0) {
-                fprintf(stderr,
-                        "aftersale-worker produce: --partitions needs a number >= 1, "
-                        "not '%s'\n",
-                        optarg);
-                return 2;
-            }
-            o->partitions = (int32_t)n;
-            break;
-        case OPT_RAW:
-            o->raw = true;
-            break;
-        case 'k':
-            o->key = optarg;
-            break;
-        default:
-            return asw_cmd_usage(&asw_produce_cmd, opt);
-        }
-    }
-    if (!o->topic || !o->topic[0]) {
-        fprintf(stderr, "aftersale-worker produce: --topic is required\n");
-        return 2;
-    }
-    if (o->key && !o->raw) {
-        fprintf(stderr, "aftersale-worker produce: --key goes with --raw (events are keyed "
-                        "by order_id)\n");
-        return 2;
-    }
-    if (optind != argc - 1) {
-        fprintf(stderr, "aftersale-worker produce: exactly one EVENTS file (or -) is needed\n");
-        return 2;
-    }
-    o->in_path = argv[optind];
-    return -1;
 }
 
 /* Delivery reports, counted by the producer's dr_msg_cb (the ctx owner). */
@@ -206,13 +101,13 @@ static int ensure_topic(rd_kafka_t *rk, const asw_config *cfg, asw_log *log, con
         snprintf(err, errlen, "topic %s does not exist; create it or pass --partitions N", topic);
         return -1;
     }
-    long long rf = -1;
-    parse_int(asw_config_get(cfg, "topic.replication.factor"), -1, INT16_MAX, &rf);
-    if (asw_kafka_create_topic(rk, topic, partitions, (int32_t)rf, false, CREATE_TIMEOUT_MS, err,
-                               errlen) != 0)
+    int32_t rf = asw_config_settings(cfg)->topic.replication_factor;
+    if (asw_kafka_create_topic(rk, topic, partitions, rf, false, CREATE_TIMEOUT_MS, err, errlen) !=
+        0)
         return -1;
     asw_log_write(log, ASW_LOG_INFO, "topic_created",
-                  "topic=%s partitions=%" PRId32 " replication_factor=%lld", topic, partitions, rf);
+                  "topic=%s partitions=%" PRId32 " replication_factor=%" PRId32, topic, partitions,
+                  rf);
     return 0;
 }
 
@@ -274,12 +169,7 @@ static int open_tool(const char *cmd, const char *config_path, const char *broke
     return -1;
 }
 
-int asw_cmd_produce(int argc, char **argv) {
-    produce_opts o;
-    int rc = produce_parse_args(argc, argv, &o);
-    if (rc >= 0)
-        return rc;
-
+int asw_tools_produce(const asw_produce_opts *o) {
     char err[512], stop_reason[1024] = "";
     asw_config *cfg = NULL;
     asw_log *log = NULL;
@@ -292,24 +182,24 @@ int asw_cmd_produce(int argc, char **argv) {
     delivery dr = {0, 0, ""};
     asw_kafka_ctx ctx = {NULL, &dr};
     int64_t sent = 0;
-    const char *name = strcmp(o.in_path, "-") == 0 ? "<stdin>" : o.in_path;
+    const char *name = strcmp(o->in_path, "-") == 0 ? "<stdin>" : o->in_path;
 
-    rc = 2;
-    if (open_tool("produce", o.config_path, o.brokers, ASW_KAFKA_TOOL_PRODUCER, &ctx,
+    int rc = 2;
+    if (open_tool("produce", o->config_path, o->brokers, ASW_KAFKA_TOOL_PRODUCER, &ctx,
                   producer_setup, &cfg, &log, &rk) != 0)
         goto done;
 
     rc = 1;
-    if (!o.raw && !(codec = asw_codec_new(err, sizeof err))) {
+    if (!o->raw && !(codec = asw_codec_new(err, sizeof err))) {
         fprintf(stderr, "aftersale-worker produce: %s\n", err);
         goto done;
     }
-    in = strcmp(o.in_path, "-") == 0 ? stdin : fopen(o.in_path, "r");
+    in = strcmp(o->in_path, "-") == 0 ? stdin : fopen(o->in_path, "r");
     if (!in) {
-        fprintf(stderr, "aftersale-worker produce: %s: %s\n", o.in_path, strerror(errno));
+        fprintf(stderr, "aftersale-worker produce: %s: %s\n", o->in_path, strerror(errno));
         goto done;
     }
-    if (ensure_topic(rk, cfg, log, o.topic, o.partitions, err, sizeof err) != 0) {
+    if (ensure_topic(rk, cfg, log, o->topic, o->partitions, err, sizeof err) != 0) {
         fprintf(stderr, "aftersale-worker produce: %s\n", err);
         goto done;
     }
@@ -329,9 +219,9 @@ int asw_cmd_produce(int argc, char **argv) {
         size_t keylen, vallen;
         asw_event ev;
         asw_event_init(&ev);
-        if (o.raw) {
-            key = o.key;
-            keylen = o.key ? strlen(o.key) : 0;
+        if (o->raw) {
+            key = o->key;
+            keylen = o->key ? strlen(o->key) : 0;
             val = line;
             vallen = len;
         } else {
@@ -350,7 +240,7 @@ int asw_cmd_produce(int argc, char **argv) {
             val = value.data;
             vallen = value.len;
         }
-        rd_kafka_resp_err_t e = produce_one(rk, o.topic, key, keylen, val, vallen, stop);
+        rd_kafka_resp_err_t e = produce_one(rk, o->topic, key, keylen, val, vallen, stop);
         asw_event_clear(&ev);
         if (e) {
             snprintf(stop_reason, sizeof stop_reason,
@@ -383,7 +273,7 @@ int asw_cmd_produce(int argc, char **argv) {
                 "aftersale-worker produce: %" PRId64
                 " records got no delivery report in time (broker unreachable?)\n",
                 unreported);
-    fprintf(stderr, "produced %" PRId64 " records to %s\n", dr.delivered, o.topic);
+    fprintf(stderr, "produced %" PRId64 " records to %s\n", dr.delivered, o->topic);
     rc = stop_reason[0] || dr.failed || unreported > 0 ? 1 : 0;
 done:
     free(line);
@@ -396,102 +286,6 @@ done:
     asw_log_destroy(log);
     asw_config_destroy(cfg);
     return rc;
-}
-
-/* ---- consume ---- */
-
-enum { OPT_FROM_BEGINNING = ASW_CMD_LONG_ONLY, OPT_IDLE_EXIT, OPT_MAX };
-
-static const asw_cmd_option consume_options[] = {
-    TOOL_OPTIONS("topic to read (required)"),
-    {OPT_FROM_BEGINNING, "from-beginning", NULL, "start at the beginning (default: at the end)"},
-    {OPT_IDLE_EXIT, "idle-exit", "SECONDS",
-     "exit once every partition is at its end and nothing\n"
-     "arrived for SECONDS (default: until SIGINT/SIGTERM)"},
-    {OPT_MAX, "max", "N", "exit after N records"},
-    {0}};
-
-const asw_cmd asw_consume_cmd = {
-    .name = "consume",
-    .summary = "a topic as JSON Lines (read_committed), with partition and offset",
-    .synopsis = "--topic T [-c CONFIG | -b BROKERS]\n"
-                "[--from-beginning] [--idle-exit SECONDS]\n"
-                "[--max N]",
-    .description =
-        "Print every record of every partition of T (read_committed) as one JSON object\n"
-        "a line, decoded by its schema id, with \"partition\" and \"offset\" added.\n"
-        "Records that do not decode print as DeadLetter, null values as Tombstone.",
-    .options = consume_options,
-    .exit_status = "0 stopped normally, 1 Kafka or output failure, 2 usage/config",
-    .run = asw_cmd_consume,
-};
-
-typedef struct consume_opts {
-    const char *topic;
-    const char *config_path;
-    const char *brokers;
-    bool from_beginning;
-    int64_t idle_exit_ms; /* -1: never */
-    int64_t max;          /* 0: no limit */
-} consume_opts;
-
-/* Returns -1 to go on, or the exit code (0 after -h). */
-static int consume_parse_args(int argc, char **argv, consume_opts *o) {
-    memset(o, 0, sizeof *o);
-    o->idle_exit_ms = -1;
-    long long n;
-    char *end;
-    double secs;
-    asw_cmd_parser p;
-    asw_cmd_parser_init(&p, &asw_consume_cmd);
-    int opt;
-    while ((opt = asw_cmd_parser_next(&p, argc, argv)) != -1) {
-        switch (opt) {
-        case 't':
-            o->topic = optarg;
-            break;
-        case 'c':
-            o->config_path = optarg;
-            break;
-        case 'b':
-            o->brokers = optarg;
-            break;
-        case OPT_FROM_BEGINNING:
-            o->from_beginning = true;
-            break;
-        case OPT_IDLE_EXIT:
-            errno = 0;
-            secs = strtod(optarg, &end);
-            if (errno || end == optarg || *end || !isfinite(secs) || secs < 0 || secs > 86400.0) {
-                fprintf(stderr,
-                        "aftersale-worker consume: --idle-exit needs seconds between 0 and "
-                        "86400, not '%s'\n",
-                        optarg);
-                return 2;
-            }
-            o->idle_exit_ms = (int64_t)(secs * 1000.0);
-            break;
-        case OPT_MAX:
-            if (parse_int(optarg, 1, INT64_MAX, &n) != 0) {
-                fprintf(stderr, "aftersale-worker consume: --max needs a number >= 1, not '%s'\n",
-                        optarg);
-                return 2;
-            }
-            o->max = n;
-            break;
-        default:
-            return asw_cmd_usage(&asw_consume_cmd, opt);
-        }
-    }
-    if (!o->topic || !o->topic[0]) {
-        fprintf(stderr, "aftersale-worker consume: --topic is required\n");
-        return 2;
-    }
-    if (optind != argc) {
-        fprintf(stderr, "aftersale-worker consume: unexpected argument '%s'\n", argv[optind]);
-        return 2;
-    }
-    return -1;
 }
 
 /* The error text of a value that does not decode: "NAME: message". */
@@ -588,12 +382,7 @@ void asw_tools_format_message(asw_codec *c, const void *key, size_t keylen, cons
     free(h);
 }
 
-int asw_cmd_consume(int argc, char **argv) {
-    consume_opts o;
-    int rc = consume_parse_args(argc, argv, &o);
-    if (rc >= 0)
-        return rc;
-
+int asw_tools_consume(const asw_consume_opts *o) {
     char err[512];
     asw_config *cfg = NULL;
     asw_log *log = NULL;
@@ -606,8 +395,8 @@ int asw_cmd_consume(int argc, char **argv) {
     int64_t consumed = 0;
     int32_t nparts = 0, neof = 0;
 
-    rc = 2;
-    if (open_tool("consume", o.config_path, o.brokers, ASW_KAFKA_TOOL_CONSUMER, &ctx, NULL, &cfg,
+    int rc = 2;
+    if (open_tool("consume", o->config_path, o->brokers, ASW_KAFKA_TOOL_CONSUMER, &ctx, NULL, &cfg,
                   &log, &rk) != 0)
         goto done;
 
@@ -616,21 +405,21 @@ int asw_cmd_consume(int argc, char **argv) {
         fprintf(stderr, "aftersale-worker consume: %s\n", err);
         goto done;
     }
-    int r = asw_kafka_partition_count(rk, o.topic, METADATA_TIMEOUT_MS, &nparts, err, sizeof err);
+    int r = asw_kafka_partition_count(rk, o->topic, METADATA_TIMEOUT_MS, &nparts, err, sizeof err);
     if (r != 0) {
         if (r > 0)
-            snprintf(err, sizeof err, "topic %s does not exist", o.topic);
+            snprintf(err, sizeof err, "topic %s does not exist", o->topic);
         fprintf(stderr, "aftersale-worker consume: %s\n", err);
         goto done;
     }
     parts = rd_kafka_topic_partition_list_new(nparts);
     for (int32_t p = 0; p < nparts; p++)
-        rd_kafka_topic_partition_list_add(parts, o.topic, p)->offset =
-            o.from_beginning ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
+        rd_kafka_topic_partition_list_add(parts, o->topic, p)->offset =
+            o->from_beginning ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_END;
     rd_kafka_poll_set_consumer(rk);
     rd_kafka_resp_err_t e = rd_kafka_assign(rk, parts);
     if (e) {
-        fprintf(stderr, "aftersale-worker consume: assigning %s: %s\n", o.topic,
+        fprintf(stderr, "aftersale-worker consume: assigning %s: %s\n", o->topic,
                 rd_kafka_err2str(e));
         goto done;
     }
@@ -640,7 +429,7 @@ int asw_cmd_consume(int argc, char **argv) {
     int64_t last_activity = now_ms();
     rc = 0;
     while (!*stop) {
-        if (o.idle_exit_ms >= 0 && neof == nparts && now_ms() - last_activity >= o.idle_exit_ms)
+        if (o->idle_exit_ms >= 0 && neof == nparts && now_ms() - last_activity >= o->idle_exit_ms)
             break;
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, POLL_MS);
         if (!m) {
@@ -669,7 +458,7 @@ int asw_cmd_consume(int argc, char **argv) {
                 break;
             }
             asw_log_write(log, ASW_LOG_WARN, "consume_error",
-                          "topic=%s partition=%" PRId32 " error=\"%s\"", o.topic, p,
+                          "topic=%s partition=%" PRId32 " error=\"%s\"", o->topic, p,
                           rd_kafka_message_errstr(m));
             rd_kafka_message_destroy(m);
             continue;
@@ -692,14 +481,14 @@ int asw_cmd_consume(int argc, char **argv) {
             break;
         }
         consumed++;
-        if (o.max && consumed >= o.max)
+        if (o->max && consumed >= o->max)
             break;
     }
     if (fflush(stdout) != 0 && rc == 0) {
         fprintf(stderr, "aftersale-worker consume: writing stdout: %s\n", strerror(errno));
         rc = 1;
     }
-    fprintf(stderr, "consumed %" PRId64 " records from %s\n", consumed, o.topic);
+    fprintf(stderr, "consumed %" PRId64 " records from %s\n", consumed, o->topic);
 done:
     if (rk) {
         rd_kafka_consumer_close(rk);

@@ -139,6 +139,7 @@ typedef struct wlane {
 
 struct asw_worker {
     const asw_config *cfg;
+    const asw_settings *settings; /* cfg's */
     asw_log *log;
     asw_kafka_ctx ctx;
     rd_kafka_t *consumer, *producer, *restorer;
@@ -414,20 +415,22 @@ asw_worker *asw_worker_new(const asw_config *cfg, asw_log *log, char *err, size_
     w->log = log;
     w->ctx.log = log;
     w->ctx.owner = w;
-    snprintf(w->topic_in, TOPIC_MAX, "%s", asw_config_get(cfg, "topic.input"));
-    snprintf(w->topic_dec, TOPIC_MAX, "%s", asw_config_get(cfg, "topic.decisions"));
-    snprintf(w->topic_rec, TOPIC_MAX, "%s", asw_config_get(cfg, "topic.refund_records"));
-    snprintf(w->topic_dlq, TOPIC_MAX, "%s", asw_config_get(cfg, "topic.dlq"));
-    asw_kafka_changelog_topic(cfg, w->topic_cl, TOPIC_MAX);
+    const asw_settings *s = asw_config_settings(cfg);
+    w->settings = s;
+    snprintf(w->topic_in, TOPIC_MAX, "%s", s->topic.input);
+    snprintf(w->topic_dec, TOPIC_MAX, "%s", s->topic.decisions);
+    snprintf(w->topic_rec, TOPIC_MAX, "%s", s->topic.refund_records);
+    snprintf(w->topic_dlq, TOPIC_MAX, "%s", s->topic.dlq);
+    snprintf(w->topic_cl, TOPIC_MAX, "%s", s->topic.changelog);
     asw_kafka_transactional_id(cfg, w->txn_id, sizeof w->txn_id);
-    w->commit_interval_ms = strtoll(asw_config_get(cfg, "commit.interval.ms"), NULL, 10);
-    w->commit_max_records = strtoll(asw_config_get(cfg, "commit.max.records"), NULL, 10);
-    asw_config_state_limits(cfg, &w->limits);
+    w->commit_interval_ms = s->commit_interval_ms;
+    w->commit_max_records = s->commit_max_records;
+    w->limits = s->state;
     /* Loaded configs were checked already; one built in code is checked here. */
     if (asw_kafka_check_config(cfg, err, errlen) != 0)
         goto fail;
 
-    w->n_lanes = (int)strtol(asw_config_get(cfg, "num.threads"), NULL, 10);
+    w->n_lanes = s->num_threads;
     w->lanes = asw_calloc((size_t)w->n_lanes, sizeof *w->lanes);
     for (int i = 0; i < w->n_lanes; i++) {
         w->lanes[i].w = w;
@@ -449,9 +452,9 @@ asw_worker *asw_worker_new(const asw_config *cfg, asw_log *log, char *err, size_
         asw_kafka_new(cfg, ASW_KAFKA_RESTORE_CONSUMER, &w->ctx, NULL, setup_restorer, err, errlen);
     if (!w->restorer)
         goto fail;
-    w->book = asw_rulebook_new(asw_config_ruleset(cfg));
+    w->book = asw_rulebook_new(w->settings->ruleset);
     w->rules_through = INT64_MAX;
-    if (asw_config_get(cfg, "rules.topic")[0]) {
+    if (w->settings->rules.topic[0]) {
         w->rules = asw_rules_topic_new(cfg, &w->ctx, w->book, log, err, errlen);
         if (!w->rules)
             goto fail;
@@ -475,8 +478,8 @@ static int32_t ensure_topic(asw_worker *w, const char *topic, bool compact, bool
     if (rc < 0)
         return -1;
     if (rc == 1) {
-        int32_t rf = (int32_t)strtol(asw_config_get(w->cfg, "topic.replication.factor"), NULL, 10);
-        if (asw_kafka_create_topic(w->producer, topic, w->n_parts, rf, compact, META_TIMEOUT_MS,
+        if (asw_kafka_create_topic(w->producer, topic, w->n_parts,
+                                   w->settings->topic.replication_factor, compact, META_TIMEOUT_MS,
                                    err, errlen) != 0)
             return -1;
         asw_log_write(w->log, ASW_LOG_INFO, "topic_created",
@@ -536,8 +539,8 @@ int asw_worker_start(asw_worker *w, char *err, size_t errlen) {
     snprintf(w->view.topic, sizeof w->view.topic, "%s", w->topic_in);
     w->view.n_parts = w->n_parts;
     w->view.parts = asw_calloc((size_t)w->n_parts, sizeof *w->view.parts);
-    const char *listen = asw_config_get(w->cfg, "http.listen");
-    if (listen && listen[0]) {
+    const char *listen = w->settings->http.listen;
+    if (listen[0]) {
         w->http = asw_http_start(listen, http_handler, w, err, errlen);
         if (!w->http)
             return -1;
@@ -1049,10 +1052,8 @@ static int renew_producer(asw_worker *w) {
                   w->fences_in_a_row - 1);
         return -1;
     }
-    const char *wid = asw_config_get(w->cfg, "worker.id");
-    if (wid && wid[0]) {
-        const char *hb = asw_config_get(w->cfg, "heartbeat.interval.ms");
-        int64_t wait = 2 * (hb ? strtoll(hb, NULL, 10) : 3000) + 1000;
+    if (w->settings->worker_id[0]) {
+        int64_t wait = 2 * w->settings->kafka.heartbeat_interval_ms + 1000;
         for (int64_t t0 = now_ms(); !instance_fenced(w) && now_ms() - t0 < wait;)
             sleep_ms(50);
         if (instance_fenced(w)) {
@@ -1802,7 +1803,7 @@ static void on_assign(asw_worker *w, rd_kafka_t *rk, rd_kafka_topic_partition_li
         }
         wpart *wp = &w->parts[p];
         asw_processor_destroy(wp->proc);
-        wp->proc = asw_processor_new(asw_config_ruleset(w->cfg), &w->limits, true);
+        wp->proc = asw_processor_new(w->settings->ruleset, &w->limits, true);
         asw_processor_set_rulebook(wp->proc, w->book);
         asw_processor_set_topic(wp->proc, w->topic_in);
         wp->quarantined = false;

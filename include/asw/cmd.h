@@ -5,6 +5,12 @@
  * tables a command parses with, its `-h` text, the command list and the
  * manual page are all made from that one definition, so what a command
  * accepts and what its help says cannot drift apart.
+ *
+ * The commands live in src/cmd/, built into the asw_cmd library that only
+ * the executable (and the unit tests of the commands) link: the library the
+ * rest links, asw_io, has no command-line code. Each command parses its
+ * options and calls the module that does the work (asw_worker_*,
+ * asw_replay_run, asw_tools_produce, asw_demo_run, ...).
  */
 #ifndef ASW_CMD_H
 #define ASW_CMD_H
@@ -55,11 +61,11 @@ typedef struct asw_cmd {
 /* The commands, each defined beside the code that runs it. */
 extern const asw_cmd asw_run_cmd;      /* src/cmd/run.c */
 extern const asw_cmd asw_replay_cmd;   /* src/cmd/replay.c */
-extern const asw_cmd asw_produce_cmd;  /* src/tools.c */
-extern const asw_cmd asw_consume_cmd;  /* src/tools.c */
+extern const asw_cmd asw_produce_cmd;  /* src/cmd/tools.c */
+extern const asw_cmd asw_consume_cmd;  /* src/cmd/tools.c */
 extern const asw_cmd asw_rules_cmd;    /* src/cmd/rules.c */
 extern const asw_cmd asw_generate_cmd; /* src/cmd/generate.c */
-extern const asw_cmd asw_demo_cmd;     /* src/demo.c */
+extern const asw_cmd asw_demo_cmd;     /* src/cmd/demo.c */
 extern const asw_cmd asw_version_cmd;  /* src/cmd/cmd.c */
 extern const asw_cmd asw_help_cmd;     /* src/cmd/cmd.c */
 

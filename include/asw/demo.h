@@ -9,24 +9,32 @@
 #ifndef ASW_DEMO_H
 #define ASW_DEMO_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+/* What the demo runs: src/cmd/demo.c fills it from the command line. */
+typedef struct asw_demo_opts {
+    uint64_t seed;      /* the generator's */
+    int32_t orders;     /* orders to generate, 1..1000000 */
+    int32_t partitions; /* input partitions, 1..64 */
+    bool verbose;       /* log at info level, else warnings only */
+} asw_demo_opts;
+
 /*
- * aftersale-worker demo [--orders N] [--seed S] [--partitions P] [--verbose]
- *
- * `argv[0]` is the subcommand name; options are parsed with getopt_long
- * (optind is reset first). The report goes to stdout; log lines
- * (librdkafka's and the worker's) go to stderr at warn level, or info
- * with --verbose.
+ * aftersale-worker demo (src/cmd/demo.c parses its options). The report
+ * goes to stdout; log lines (librdkafka's and the worker's) go to stderr at
+ * warn level, or info with verbose.
  *
  * @return 0 when the run completed and its outputs equal the offline
  *         replay's; 1 when something failed (mock cluster, produce, worker
  *         error or timeout, read-back) or the self-check found a
- *         difference; 2 on a usage error.
+ *         difference.
  */
-int asw_cmd_demo(int argc, char **argv);
+int asw_demo_run(const asw_demo_opts *o);
 
 #ifdef __cplusplus
 }

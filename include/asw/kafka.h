@@ -46,10 +46,10 @@ rd_kafka_t *asw_kafka_new(const asw_config *cfg, asw_kafka_role role, asw_kafka_
 
 /*
  * The rules across keys, checked when a config is loaded: the worker's own
- * (commit.interval.ms below transaction.timeout.ms, heartbeat.interval.ms
- * below session.timeout.ms, five distinct topics) and librdkafka's, as
- * rd_kafka_new() applies them to each client the worker builds (without
- * connecting). Returns 0, or -1 with "origin: message" in err, the origin
+ * (asw_config_check: commit.interval.ms below transaction.timeout.ms,
+ * heartbeat.interval.ms below session.timeout.ms, five distinct topics)
+ * and then librdkafka's, as rd_kafka_new() applies them to each client the
+ * worker builds (without connecting). Returns 0, or -1 with "origin: message" in err, the origin
  * being the file:line (or environment variable) that set the first key
  * the message names.
  */
@@ -79,8 +79,5 @@ int asw_kafka_create_topic_conf(rd_kafka_t *rk, const char *topic, int32_t parti
 /* The transactional id of a worker: "<application.id>-<worker.id>", or with
  * "<hostname>-<pid>" when worker.id is empty. Written into buf. */
 void asw_kafka_transactional_id(const asw_config *cfg, char *buf, size_t len);
-
-/* The changelog topic: topic.changelog, or "<application.id>-changelog". */
-void asw_kafka_changelog_topic(const asw_config *cfg, char *buf, size_t len);
 
 #endif /* ASW_KAFKA_H */

@@ -7,6 +7,7 @@
 #define ASW_TOOLS_H
 
 #include <librdkafka/rdkafka.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,38 +18,54 @@
 extern "C" {
 #endif
 
-/*
- * aftersale-worker produce --topic T [-c CONFIG] [-b BROKERS] [--partitions N]
- *                          [--raw [--key K]] EVENTS.jsonl|-
- *
- * `argv[0]` is the subcommand name; options are parsed with getopt_long
- * (optind is reset first). Reads events in the JSON Lines form of SPEC
- * section 3 and produces each, Avro-encoded, keyed by order_id, through an
- * idempotent producer; waits for every delivery report. The first line that
- * does not parse stops the run: what was produced before it is flushed, and
- * `path:line: message` is printed. Ends with `produced N records to T` on
- * stderr.
- *
- * @return 0 when every record was delivered; 1 on a bad line, a failed
- *         delivery or an I/O or Kafka failure; 2 on a usage or
- *         configuration error (nothing produced).
- */
-int asw_cmd_produce(int argc, char **argv);
+/* What `produce` does: src/cmd/tools.c fills it from the command line. */
+typedef struct asw_produce_opts {
+    const char *topic;       /* required */
+    const char *config_path; /* -c, or NULL */
+    const char *brokers;     /* -b, overrides bootstrap.servers; or NULL */
+    const char *key;         /* with raw: the key of every record, or NULL */
+    const char *in_path;     /* the events file, or "-" for stdin */
+    int32_t partitions;      /* create a missing topic with this many; 0: never */
+    bool raw;                /* produce each line's bytes unchanged */
+} asw_produce_opts;
 
 /*
- * aftersale-worker consume --topic T [-c CONFIG] [-b BROKERS] [--from-beginning]
- *                          [--idle-exit SECONDS] [--max N]
+ * aftersale-worker produce (src/cmd/tools.c parses its options). Reads
+ * events in the JSON Lines form of SPEC section 3 and produces each,
+ * Avro-encoded, keyed by order_id, through an idempotent producer; waits
+ * for every delivery report. The first line that does not parse stops the
+ * run: what was produced before it is flushed, and `path:line: message` is
+ * printed. Ends with `produced N records to T` on stderr; every failure is
+ * one line "aftersale-worker produce: ..." on stderr.
  *
- * Reads every partition of T (read_committed, no consumer group membership)
- * from the beginning or the end and prints one JSON object a line on stdout
- * (asw_tools_format_message) until SIGINT/SIGTERM, --max records, or, with
- * --idle-exit, every partition at its end for SECONDS with nothing new. Ends
- * with `consumed N records from T` on stderr.
- *
- * @return 0 on a normal stop; 1 on a Kafka or output failure; 2 on a usage
- *         or configuration error.
+ * @return 0 when every record was delivered; 1 on a bad line, a failed
+ *         delivery or an I/O or Kafka failure; 2 on a configuration error
+ *         (nothing produced).
  */
-int asw_cmd_consume(int argc, char **argv);
+int asw_tools_produce(const asw_produce_opts *o);
+
+/* What `consume` does: src/cmd/tools.c fills it from the command line. */
+typedef struct asw_consume_opts {
+    const char *topic;       /* required */
+    const char *config_path; /* -c, or NULL */
+    const char *brokers;     /* -b, overrides bootstrap.servers; or NULL */
+    bool from_beginning;     /* else from the end */
+    int64_t idle_exit_ms;    /* -1: never */
+    int64_t max;             /* 0: no limit */
+} asw_consume_opts;
+
+/*
+ * aftersale-worker consume (src/cmd/tools.c parses its options). Reads
+ * every partition of the topic (read_committed, no consumer group
+ * membership) from the beginning or the end and prints one JSON object a
+ * line on stdout (asw_tools_format_message) until SIGINT/SIGTERM, `max`
+ * records, or, with idle_exit_ms >= 0, every partition at its end for that
+ * long with nothing new. Ends with `consumed N records from T` on stderr.
+ *
+ * @return 0 on a normal stop; 1 on a Kafka or output failure; 2 on a
+ *         configuration error.
+ */
+int asw_tools_consume(const asw_consume_opts *o);
 
 /*
  * Append the JSON line `consume` prints for one Kafka record to out:

@@ -61,7 +61,7 @@ static int replay_main(int argc, char **argv) {
     if (!cfg)
         return 2;
     log = quiet ? asw_log_new(stderr, ASW_LOG_ERROR) : asw_cli_log(cfg);
-    book = asw_rulebook_new(asw_config_ruleset(cfg));
+    book = asw_rulebook_new(asw_config_settings(cfg)->ruleset);
     char err[512];
     if (rules_path && asw_rulebook_load_file(book, rules_path, err, sizeof err) != 0) {
         fprintf(stderr, "aftersale-worker replay: %s\n", err);

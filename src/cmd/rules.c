@@ -430,7 +430,7 @@ static int rules_main(int argc, char **argv) {
         fprintf(stderr, "aftersale-worker rules: %s\n", err);
         return 2;
     }
-    const char *topic = o.topic ? o.topic : asw_config_get(cfg, "rules.topic");
+    const char *topic = o.topic ? o.topic : asw_config_settings(cfg)->rules.topic;
     if (!topic[0]) {
         asw_config_destroy(cfg);
         return usage_error("%s", "no control topic: set rules.topic or pass --topic");
@@ -440,11 +440,11 @@ static int rules_main(int argc, char **argv) {
         return usage_error("--topic: %s", err);
     }
     int64_t now = now_ms();
-    int64_t lead = strtoll(asw_config_get(cfg, "rules.topic.lead.ms"), NULL, 10);
+    int64_t lead = asw_config_settings(cfg)->rules.lead_ms;
     asw_rule_change c;
     memset(&c, 0, sizeof c);
     asw_log *log = asw_cli_log(cfg);
-    asw_rulebook *book = asw_rulebook_new(asw_config_ruleset(cfg));
+    asw_rulebook *book = asw_rulebook_new(asw_config_settings(cfg)->ruleset);
     asw_rules_topic *t = NULL;
     rd_kafka_t *admin = NULL;
     asw_buf value = ASW_BUF_INIT;

@@ -109,7 +109,7 @@ Test(config, defaults_hold_for_every_known_key) {
 
 Test(config, default_ruleset_is_limit_5_every_shop) {
     asw_config *cfg = asw_config_new();
-    const asw_ruleset *rs = asw_config_ruleset(cfg);
+    const asw_ruleset *rs = asw_config_settings(cfg)->ruleset;
     asw_ruleset *fresh = asw_ruleset_new();
     cr_assert_eq(asw_ruleset_limit(rs), 5);
     cr_assert(asw_ruleset_shop_enabled(rs, "any"));
@@ -137,7 +137,7 @@ Test(config, application_limit_accepts_1_to_1000_and_updates_ruleset) {
     asw_config *cfg = asw_config_new();
     char err[256];
     cr_assert_eq(asw_config_set(cfg, "rules.application.limit", "7", err, sizeof(err)), 0);
-    cr_assert_eq(asw_ruleset_limit(asw_config_ruleset(cfg)), 7);
+    cr_assert_eq(asw_ruleset_limit(asw_config_settings(cfg)->ruleset), 7);
     asw_config_destroy(cfg);
 }
 
@@ -166,9 +166,9 @@ Test(config, multi_refund_shops_accepts_star_and_lists_and_updates_ruleset) {
     asw_config *cfg = asw_config_new();
     char err[256];
     cr_assert_eq(asw_config_set(cfg, "rules.multi_refund.shops", "s2, s1", err, sizeof(err)), 0);
-    cr_assert(asw_ruleset_shop_enabled(asw_config_ruleset(cfg), "s1"));
-    cr_assert(asw_ruleset_shop_enabled(asw_config_ruleset(cfg), "s2"));
-    cr_assert_not(asw_ruleset_shop_enabled(asw_config_ruleset(cfg), "s3"));
+    cr_assert(asw_ruleset_shop_enabled(asw_config_settings(cfg)->ruleset, "s1"));
+    cr_assert(asw_ruleset_shop_enabled(asw_config_settings(cfg)->ruleset, "s2"));
+    cr_assert_not(asw_ruleset_shop_enabled(asw_config_settings(cfg)->ruleset, "s3"));
     asw_config_destroy(cfg);
 }
 
@@ -192,11 +192,11 @@ Test(config, multi_refund_percent_accepts_0_to_100_and_refuses_others) {
 Test(config, refused_rules_value_leaves_ruleset_version_unchanged) {
     asw_config *cfg = asw_config_new();
     char err[256];
-    char *before = strdup(asw_ruleset_version(asw_config_ruleset(cfg)));
+    char *before = strdup(asw_ruleset_version(asw_config_settings(cfg)->ruleset));
     cr_assert_eq(asw_config_set(cfg, "rules.multi_refund.shops", "a,,b", err, sizeof(err)), -1);
     cr_assert_eq(asw_config_set(cfg, "rules.multi_refund.percent", "200", err, sizeof(err)), -1);
     cr_assert_eq(asw_config_set(cfg, "rules.application.limit", "0", err, sizeof(err)), -1);
-    cr_assert_str_eq(asw_ruleset_version(asw_config_ruleset(cfg)), before);
+    cr_assert_str_eq(asw_ruleset_version(asw_config_settings(cfg)->ruleset), before);
     free(before);
     asw_config_destroy(cfg);
 }
@@ -406,7 +406,7 @@ Test(config, file_sets_known_and_librdkafka_keys) {
     cr_assert_eq(load_text(cfg, text, err, sizeof(err), NULL), 0, "%s", err);
     cr_assert_str_eq(asw_config_get(cfg, "topic.input"), "orders.in");
     cr_assert_str_eq(asw_config_get(cfg, "bootstrap.servers"), "localhost:9092");
-    cr_assert_eq(asw_ruleset_limit(asw_config_ruleset(cfg)), 3);
+    cr_assert_eq(asw_ruleset_limit(asw_config_settings(cfg)->ruleset), 3);
     cr_assert_str_eq(asw_config_get(cfg, "topic.dlq"), "aftersale.dlq"); /* untouched */
     asw_config_destroy(cfg);
 }
@@ -468,7 +468,7 @@ Test(config, file_backslash_continues_a_line) {
     /* The third line is part of the value, so the shop list has an entry
      * "# not a comment inside a continuation". */
     cr_assert_eq(load_text(cfg, text, err, sizeof(err), NULL), 0, "%s", err);
-    const asw_ruleset *rs = asw_config_ruleset(cfg);
+    const asw_ruleset *rs = asw_config_settings(cfg)->ruleset;
     cr_assert_str_eq(asw_config_get(cfg, "rules.multi_refund.shops"),
                      "s1, s2,# not a comment inside a continuation,s3");
     cr_assert(asw_ruleset_shop_enabled(rs, "s1"));
@@ -589,14 +589,14 @@ Test(config, file_key_set_twice_takes_the_last_value) {
 Test(config, file_rules_keys_rebuild_the_ruleset_version) {
     asw_config *cfg = asw_config_new();
     char err[512];
-    char *before = strdup(asw_ruleset_version(asw_config_ruleset(cfg)));
+    char *before = strdup(asw_ruleset_version(asw_config_settings(cfg)->ruleset));
     cr_assert_eq(load_text(cfg,
                            "rules.application.limit=3\n"
                            "rules.multi_refund.shops=b,a\n"
                            "rules.multi_refund.percent=10\n",
                            err, sizeof(err), NULL),
                  0, "%s", err);
-    const asw_ruleset *rs = asw_config_ruleset(cfg);
+    const asw_ruleset *rs = asw_config_settings(cfg)->ruleset;
     cr_assert_str_neq(asw_ruleset_version(rs), before);
 
     asw_ruleset *same = asw_ruleset_new();
@@ -660,8 +660,7 @@ Test(config, worker_keys_have_defaults_and_checks) {
     cr_assert_str_eq(asw_config_get(cfg, "worker.id"), "");
     cr_assert_str_eq(asw_config_get(cfg, "state.retention.ms"), "7776000000");
     cr_assert_str_eq(asw_config_get(cfg, "state.stream_time.max_step.ms"), "3600000");
-    asw_state_limits limits;
-    asw_config_state_limits(cfg, &limits);
+    asw_state_limits limits = asw_config_settings(cfg)->state;
     cr_assert_eq(limits.retention_ms, 90LL * 86400000);
     cr_assert_eq(limits.max_step_ms, 3600000);
     cr_assert_eq(limits.decoded_orders, 16384);
@@ -690,7 +689,7 @@ Test(config, environment_overrides_keys_with_asw_cfg_prefix) {
     cr_assert_eq(asw_config_apply_env(cfg, env, err, sizeof err), 0, "%s", err);
     cr_assert_str_eq(asw_config_get(cfg, "bootstrap.servers"), "h1:9092,h2:9092");
     cr_assert_str_eq(asw_config_get(cfg, "topic.refund_records"), "rr");
-    cr_assert_eq(asw_ruleset_limit(asw_config_ruleset(cfg)), 7);
+    cr_assert_eq(asw_ruleset_limit(asw_config_settings(cfg)->ruleset), 7);
     asw_config_destroy(cfg);
 }
 

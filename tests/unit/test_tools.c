@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "asw/cmd.h"
 #include "asw/codec.h"
 #include "asw/jsonl.h"
 #include "asw/ledger.h"
@@ -23,8 +24,8 @@
 #define ARGV(...) ((char *[]){__VA_ARGS__, NULL})
 #define ARGC(...) ((int)(sizeof((char *[]){__VA_ARGS__}) / sizeof(char *)))
 /* Run a tool on a writable copy of literal arguments. */
-#define PRODUCE(...) asw_cmd_produce(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
-#define CONSUME(...) asw_cmd_consume(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
+#define PRODUCE(...) asw_produce_cmd.run(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
+#define CONSUME(...) asw_consume_cmd.run(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__))
 
 static const char applied_line[] =
     "{\"type\": \"AfterSaleApplied\", \"event_id\": \"ev-1\", \"order_id\": \"O1\", "

@@ -125,10 +125,9 @@ static void setup(void) {
     set("fetch.wait.max.ms", "50");
     fx.log = asw_log_new(stderr, getenv("ASW_TEST_LOG") ? ASW_LOG_DEBUG : ASW_LOG_ERROR);
     fx.rules = asw_ruleset_new();
-    asw_state_limits limits;
-    asw_config_state_limits(fx.cfg, &limits);
+    const asw_settings *s = asw_config_settings(fx.cfg);
     for (int p = 0; p < PARTITIONS; p++)
-        fx.expected[p] = asw_processor_new(asw_config_ruleset(fx.cfg), &limits, false);
+        fx.expected[p] = asw_processor_new(s->ruleset, &s->state, false);
     produce_input();
 }
 
