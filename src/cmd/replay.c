@@ -22,7 +22,9 @@ static const asw_cmd_option options[] = {
     {'c', "config", "FILE",
      "configuration file: the ruleset (rules.*) and\n"
      "log.level; without it, the default ruleset"},
-    {'o', "output", "FILE", "write the outputs to FILE (default: stdout)"},
+    {'o', "output", "FILE",
+     "write the outputs (or the --compare report) to\n"
+     "FILE (default: stdout)"},
     {'q', "quiet", NULL, "no summary on stderr, and only errors logged"},
     {OPT_COMPARE, "compare", "OTHER",
      "what-if: run the events under the ruleset of -c\n"
