@@ -222,6 +222,76 @@ fail:
     return rc;
 }
 
+int asw_replay_compare(const asw_config *cfg, const asw_ruleset *before, const asw_ruleset *after,
+                       asw_whatif_format format, FILE *in, FILE *out, asw_log *log,
+                       asw_whatif_summary *summary, char *err, size_t errlen) {
+    int rc = -1;
+    const asw_settings *s = asw_config_settings(cfg);
+    asw_source src = {.topic = s->topic.input, .partition = 0, .offset = 0};
+    asw_whatif *w = asw_whatif_new(before, after, &s->state, src.topic);
+    asw_buf buf = ASW_BUF_INIT;
+    line_reader reader = {.in = in};
+    char *line;
+    size_t n, total;
+    int got;
+    int64_t lineno = 0;
+    char perr[256];
+
+    while ((got = next_line(&reader, &line, &n, &total)) > 0) {
+        lineno++;
+        if (total <= ASW_REPLAY_LINE_MAX) {
+            n = trim_newline(line, n);
+            if (blank(line, n))
+                continue;
+        }
+        asw_buf_reset(&buf);
+        asw_event ev;
+        if (total > ASW_REPLAY_LINE_MAX ||
+            asw_jsonl_parse_event(line, n, &ev, perr, sizeof perr) != 0) {
+            /* Not an event in either run: a dead letter of both, as the
+             * replay writes it; no decision to compare. */
+            if (total > ASW_REPLAY_LINE_MAX)
+                snprintf(perr, sizeof perr, "line of %zu bytes is longer than the maximum of %d",
+                         total, ASW_REPLAY_LINE_MAX);
+            asw_log_write(log, ASW_LOG_WARN, "dead_letter", "line=%lld error=\"%s\"",
+                          (long long)lineno, perr);
+            asw_whatif_skip(w);
+        } else {
+            asw_whatif_change change;
+            if (asw_whatif_apply(w, &ev, &src, &change)) {
+                change.line = lineno;
+                asw_whatif_format_change(&change, format, &buf);
+            }
+            asw_event_clear(&ev);
+        }
+        src.offset++;
+        if (buf.len && fwrite(buf.data, 1, buf.len, out) != buf.len) {
+            snprintf(err, errlen, "write failed: %s", strerror(errno));
+            goto fail;
+        }
+    }
+    if (got < 0) {
+        snprintf(err, errlen, "read failed: %s", strerror(errno));
+        goto fail;
+    }
+    asw_buf_reset(&buf);
+    if (format == ASW_WHATIF_TEXT && asw_whatif_summary_get(w)->changed)
+        asw_buf_append_str(&buf, "\n");
+    asw_whatif_format_summary(asw_whatif_summary_get(w), format, &buf);
+    if (fwrite(buf.data, 1, buf.len, out) != buf.len || fflush(out) != 0) {
+        snprintf(err, errlen, "write failed: %s", strerror(errno));
+        goto fail;
+    }
+    if (summary)
+        *summary = *asw_whatif_summary_get(w);
+    rc = 0;
+fail:
+    free(reader.buf);
+    asw_buf_free(&buf);
+    asw_whatif_destroy(w);
+    return rc;
+}
+
 void asw_replay_print_summary(const asw_replay_stats *st, FILE *out) {
     fprintf(out,
             "replay: %lld events -> %lld decisions (%lld accepted, %lld rejected, "

@@ -12,6 +12,8 @@
 #include "asw/log.h"
 #include "asw/model.h"
 #include "asw/rulebook.h"
+#include "asw/ruleset.h"
+#include "asw/whatif.h"
 
 /* The longest input line replay keeps, in bytes (without its newline). An
  * event's strings are at most ASW_TEXT_MAX bytes each, so a valid event is
@@ -52,6 +54,22 @@ int asw_replay_run(const asw_config *cfg, FILE *in, FILE *out, asw_log *log,
  * event_time (replay --rules; NULL: the config's ruleset). */
 int asw_replay_run_book(const asw_config *cfg, const asw_rulebook *book, FILE *in, FILE *out,
                         asw_log *log, asw_replay_stats *stats, char *err, size_t errlen);
+/*
+ * The what-if comparison (whatif.h) over `in`: every event run under
+ * `before` and under `after` (both borrowed), each by a processor of its
+ * own with cfg's state limits and topic.input (cfg's own ruleset is not
+ * used: pass it as `before` to compare against it). Writes to `out`, in
+ * input order, each decision that differs, then the summary, in `format`.
+ * Lines are read as asw_replay_run() reads them; a line that is not an
+ * event is a dead letter of both runs and is not reported (the replay
+ * reports it). The summary's version strings borrow from the rulesets.
+ *
+ * Returns 0 and copies the summary into *summary (when not NULL), or -1
+ * when reading or writing fails (message in err; *summary untouched).
+ */
+int asw_replay_compare(const asw_config *cfg, const asw_ruleset *before, const asw_ruleset *after,
+                       asw_whatif_format format, FILE *in, FILE *out, asw_log *log,
+                       asw_whatif_summary *summary, char *err, size_t errlen);
 
 /* Print a short human-readable summary of the stats. */
 void asw_replay_print_summary(const asw_replay_stats *stats, FILE *out);

@@ -275,3 +275,34 @@ Test(cmd, find_knows_every_command_by_name_and_nothing_else) {
     cr_assert_null(asw_cmd_find("nope"));
     cr_assert_null(asw_cmd_find(""));
 }
+
+Test(cmd, replay_compare_refuses_a_bad_key_in_other_with_its_file_and_line) {
+    char path[] = "/tmp/asw-test-whatif-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    static const char text[] = "rules.application.limit = 2\nrules.multi_refund.shop = s9\n";
+    cr_assert_eq(write(fd, text, sizeof text - 1), (ssize_t)(sizeof text - 1));
+    close(fd);
+    captured r = run(&asw_replay_cmd, (char *[]){"replay", "--compare", path, "-", NULL});
+    unlink(path);
+    cr_assert_eq(r.rc, 2, "%s", r.err);
+    char want[128];
+    snprintf(want, sizeof want, "--compare %s:2: unknown key 'rules.multi_refund.shop'", path);
+    cr_assert(strstr(r.err, want), "no '%s' in: %s", want, r.err);
+    cr_assert_str_empty(r.out);
+    captured_free(&r);
+}
+
+Test(cmd, replay_format_and_exit_code_without_compare_are_usage_errors) {
+    captured f = run(&asw_replay_cmd, (char *[]){"replay", "--format", "jsonl", "-", NULL});
+    cr_assert_eq(f.rc, 2);
+    captured e = run(&asw_replay_cmd, (char *[]){"replay", "--exit-code", "-", NULL});
+    cr_assert_eq(e.rc, 2);
+    captured bad =
+        run(&asw_replay_cmd, (char *[]){"replay", "--compare", "x", "--format", "yaml", "-", NULL});
+    cr_assert_eq(bad.rc, 2);
+    cr_assert(strstr(bad.err, "--format yaml: text or jsonl"), "%s", bad.err);
+    captured_free(&f);
+    captured_free(&e);
+    captured_free(&bad);
+}
