@@ -225,10 +225,20 @@ fail:
 int asw_replay_compare(const asw_config *cfg, const asw_ruleset *before, const asw_ruleset *after,
                        asw_whatif_format format, FILE *in, FILE *out, asw_log *log,
                        asw_whatif_summary *summary, char *err, size_t errlen) {
+    return asw_replay_compare_books(cfg, before, after, NULL, NULL, format, in, out, log, summary,
+                                    err, errlen);
+}
+
+int asw_replay_compare_books(const asw_config *cfg, const asw_ruleset *before,
+                             const asw_ruleset *after, const asw_rulebook *before_book,
+                             const asw_rulebook *after_book, asw_whatif_format format, FILE *in,
+                             FILE *out, asw_log *log, asw_whatif_summary *summary, char *err,
+                             size_t errlen) {
     int rc = -1;
     const asw_settings *s = asw_config_settings(cfg);
     asw_source src = {.topic = s->topic.input, .partition = 0, .offset = 0};
     asw_whatif *w = asw_whatif_new(before, after, &s->state, src.topic);
+    asw_whatif_set_rulebooks(w, before_book, after_book);
     asw_buf buf = ASW_BUF_INIT;
     line_reader reader = {.in = in};
     char *line;

@@ -95,6 +95,20 @@ asw_whatif *asw_whatif_new(const asw_ruleset *before, const asw_ruleset *after,
     return w;
 }
 
+void asw_whatif_set_rulebooks(asw_whatif *w, const asw_rulebook *before,
+                              const asw_rulebook *after) {
+    const asw_rulebook *books[2] = {before, after};
+    const char **versions[2] = {&w->summary.before_version, &w->summary.after_version};
+    int64_t *changes[2] = {&w->summary.before_changes, &w->summary.after_changes};
+    for (int i = 0; i < 2; i++) {
+        if (!books[i])
+            continue;
+        asw_processor_set_rulebook(w->proc[i], books[i]);
+        *versions[i] = asw_ruleset_version(asw_rulebook_base(books[i]));
+        *changes[i] = (int64_t)asw_rulebook_count(books[i]);
+    }
+}
+
 void asw_whatif_destroy(asw_whatif *w) {
     if (!w)
         return;
@@ -360,7 +374,13 @@ static void text_pair(asw_buf *b, const char *label, int64_t before, int64_t aft
 void asw_whatif_format_summary(const asw_whatif_summary *s, asw_whatif_format f, asw_buf *out) {
     const asw_whatif_run_totals *b = &s->before, *a = &s->after;
     if (f == ASW_WHATIF_TEXT) {
-        asw_buf_printf(out, "summary: before %s, after %s\n", s->before_version, s->after_version);
+        asw_buf_printf(out, "summary: before %s", s->before_version);
+        if (s->before_changes > 0)
+            asw_buf_printf(out, " and %lld change(s) by event time", (long long)s->before_changes);
+        asw_buf_printf(out, ", after %s", s->after_version);
+        if (s->after_changes > 0)
+            asw_buf_printf(out, " and %lld change(s) by event time", (long long)s->after_changes);
+        asw_buf_printf(out, "\n");
         asw_buf_printf(out,
                        "  %lld events, %lld decisions compared, %lld changed (%lld direct, "
                        "%lld on orders that had diverged earlier)\n",
@@ -386,6 +406,12 @@ void asw_whatif_format_summary(const asw_whatif_summary *s, asw_whatif_format f,
     json_object_set_new(v, "before", json_string(s->before_version));
     json_object_set_new(v, "after", json_string(s->after_version));
     json_object_set_new(o, "ruleset_version", v);
+    if (s->before_changes > 0 || s->after_changes > 0) {
+        json_t *c = json_object();
+        json_object_set_new(c, "before", json_integer(s->before_changes));
+        json_object_set_new(c, "after", json_integer(s->after_changes));
+        json_object_set_new(o, "ruleset_changes", c);
+    }
     json_object_set_new(o, "events", json_integer(s->events));
     json_object_set_new(o, "decisions_compared", json_integer(s->compared));
     json_object_set_new(o, "changed", json_integer(s->changed));

@@ -70,6 +70,14 @@ int asw_replay_run_book(const asw_config *cfg, const asw_rulebook *book, FILE *i
 int asw_replay_compare(const asw_config *cfg, const asw_ruleset *before, const asw_ruleset *after,
                        asw_whatif_format format, FILE *in, FILE *out, asw_log *log,
                        asw_whatif_summary *summary, char *err, size_t errlen);
+/* The same with rulebooks: a run with a book decides each event by the
+ * ruleset the book has at its time (asw_whatif_set_rulebooks(); NULL: the
+ * run's ruleset). */
+int asw_replay_compare_books(const asw_config *cfg, const asw_ruleset *before,
+                             const asw_ruleset *after, const asw_rulebook *before_book,
+                             const asw_rulebook *after_book, asw_whatif_format format, FILE *in,
+                             FILE *out, asw_log *log, asw_whatif_summary *summary, char *err,
+                             size_t errlen);
 
 /* Print a short human-readable summary of the stats. */
 void asw_replay_print_summary(const asw_replay_stats *stats, FILE *out);

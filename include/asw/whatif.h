@@ -25,6 +25,7 @@
 #include "asw/buf.h"
 #include "asw/model.h"
 #include "asw/processor.h"
+#include "asw/rulebook.h"
 #include "asw/ruleset.h"
 
 #ifdef __cplusplus
@@ -98,6 +99,9 @@ typedef struct asw_whatif_summary {
     asw_whatif_run_totals after;
     const char *before_version; /* the rulesets' versions, borrowed */
     const char *after_version;
+    /* With rulebooks (asw_whatif_set_rulebooks()): the versions above are
+     * their bases', and these the changes by event time on top. */
+    int64_t before_changes, after_changes;
 } asw_whatif_summary;
 
 /*
@@ -108,6 +112,10 @@ typedef struct asw_whatif_summary {
  */
 asw_whatif *asw_whatif_new(const asw_ruleset *before, const asw_ruleset *after,
                            const asw_state_limits *limits, const char *topic);
+/* Decide each run's events by the ruleset its book has at the event's time
+ * (replay --rules, a ruleset file as OTHER): NULL keeps that run's ruleset.
+ * Borrowed; before the first event. */
+void asw_whatif_set_rulebooks(asw_whatif *w, const asw_rulebook *before, const asw_rulebook *after);
 /* asw_whatif_destroy(NULL) is a no-op. */
 void asw_whatif_destroy(asw_whatif *w);
 

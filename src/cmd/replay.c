@@ -33,9 +33,10 @@ static const asw_cmd_option options[] = {
     {'q', "quiet", NULL, "no summary on stderr, and only errors logged"},
     {OPT_COMPARE, "compare", "OTHER",
      "what-if: run the events under the ruleset of -c\n"
-     "and under the rules.* keys of the properties\n"
-     "file OTHER, and report the decisions that differ\n"
-     "instead of the outputs"},
+     "and under OTHER -- the rules.* keys of a\n"
+     "properties file, or a ruleset file of changes\n"
+     "by event time -- and report the decisions that\n"
+     "differ instead of the outputs"},
     {OPT_FORMAT, "format", "FORMAT",
      "the --compare report: text (default), or jsonl\n"
      "(one object a changed decision, then a summary)"},
@@ -57,6 +58,31 @@ static asw_config *load_other(const char *path) {
         return NULL;
     }
     return other;
+}
+
+/* Is OTHER a ruleset file (its first line that is not blank or a '#'
+ * comment starts with '{') rather than a properties file? */
+static bool is_ruleset_file(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    int c;
+    bool bol = true, comment = false, found = false;
+    while ((c = fgetc(f)) != EOF) {
+        if (c == '\n') {
+            bol = true;
+            comment = false;
+        } else if (comment || c == ' ' || c == '\t' || c == '\r') {
+            continue;
+        } else if (bol && c == '#') {
+            comment = true;
+        } else {
+            found = c == '{';
+            break;
+        }
+    }
+    fclose(f);
+    return found;
 }
 
 static int replay_main(int argc, char **argv) {
@@ -113,10 +139,12 @@ static int replay_main(int argc, char **argv) {
     asw_log *log = NULL;
     asw_rulebook *book = NULL;
     asw_config *other = NULL;
+    asw_rulebook *other_book = NULL;
+    bool other_rules = other_path && is_ruleset_file(other_path);
     asw_config *cfg = asw_cli_load_config("replay", config_path);
     if (!cfg)
         return 2;
-    if (other_path && !(other = load_other(other_path))) {
+    if (other_path && !other_rules && !(other = load_other(other_path))) {
         asw_config_destroy(cfg);
         return 2;
     }
@@ -127,6 +155,17 @@ static int replay_main(int argc, char **argv) {
         fprintf(stderr, "aftersale-worker replay: %s\n", err);
         rc = 2;
         goto done;
+    }
+    /* The after run: OTHER's changes on -c's base, or OTHER's base with the
+     * same changes as before (-r) when it is a properties file. */
+    if (other_rules || (other && rules_path)) {
+        other_book = asw_rulebook_new(asw_config_settings(other ? other : cfg)->ruleset);
+        const char *from = other_rules ? other_path : rules_path;
+        if (asw_rulebook_load_file(other_book, from, err, sizeof err) != 0) {
+            fprintf(stderr, "aftersale-worker replay: --compare %s\n", err);
+            rc = 2;
+            goto done;
+        }
     }
 
     in = strcmp(in_path, "-") == 0 ? stdin : fopen(in_path, "r");
@@ -139,11 +178,12 @@ static int replay_main(int argc, char **argv) {
         fprintf(stderr, "aftersale-worker replay: %s: %s\n", out_path, strerror(errno));
         goto done;
     }
-    if (other) {
+    if (other_path) {
         asw_whatif_summary summary;
-        if (asw_replay_compare(cfg, asw_config_settings(cfg)->ruleset,
-                               asw_config_settings(other)->ruleset, format, in, out, log, &summary,
-                               err, sizeof err) != 0) {
+        if (asw_replay_compare_books(cfg, asw_config_settings(cfg)->ruleset,
+                                     asw_config_settings(other ? other : cfg)->ruleset,
+                                     rules_path ? book : NULL, other_book, format, in, out, log,
+                                     &summary, err, sizeof err) != 0) {
             fprintf(stderr, "aftersale-worker replay: %s\n", err);
             goto done;
         }
@@ -167,6 +207,7 @@ done:
         rc = 1;
     }
     asw_rulebook_destroy(book);
+    asw_rulebook_destroy(other_book);
     asw_log_destroy(log);
     asw_config_destroy(other);
     asw_config_destroy(cfg);
@@ -196,7 +237,15 @@ const asw_cmd asw_replay_cmd = {
                    "with both sides and their ruleset versions, and whether the order had\n"
                    "already diverged earlier (then the change may come from the diverged\n"
                    "state, not from the rules); then a summary: flips, reasons gained and\n"
-                   "lost, and the money reserved and refunded in each run. See docs/rules.md.",
+                   "lost, and the money reserved and refunded in each run. See docs/rules.md.\n"
+                   "\n"
+                   "With -r RULES.jsonl the events are decided by the ruleset in effect at each\n"
+                   "event's time: -c's rules.* keys, then the file's changes (the ruleset\n"
+                   "control topic's, from `rules show --format jsonl`). With --compare, -r is\n"
+                   "the before run's; OTHER may itself be a ruleset file (its first line is a\n"
+                   "JSON object), whose changes then go on -c's keys for the after run -- the\n"
+                   "current schedule against a proposed one; a properties file as OTHER gets\n"
+                   "-r's changes on its own keys.",
     .options = options,
     .exit_status = "0 done (dead letters included; with --compare, whether or not\n"
                    "decisions differ, unless --exit-code), 1 I/O error, 2 usage or\n"
