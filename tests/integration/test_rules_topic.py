@@ -184,6 +184,34 @@ def test(h):
           f"({sum(map(len, first.values()))} vs {sum(map(len, again.values()))} records)")
     log(f"fresh application id: {sum(map(len, again.values()))} decisions, byte-identical")
 
+    # An event stamped later than the control topic is known complete
+    # (its last read + lead/2) waits for it: one a little ahead is decided
+    # once the worker has read the topic again, one an hour ahead after
+    # rules.topic.wait.max.ms, counted and logged.
+    r = h.pipeline("r")
+    cfg4 = h.write_config("w4.properties", r, worker_id="w4",
+                          extra=dict(extra, **{"http.listen": "127.0.0.1:0",
+                                               "rules.topic.wait.max.ms": 1500}))
+    applied = [e for e in events if e["type"] == "AfterSaleApplied"][:2]
+    soon, far = now_ms() + 1800, now_ms() + 3600 * 1000
+    applied[0]["event_time"], applied[1]["event_time"] = soon, far
+    ahead_path = write_events(h, "ahead.jsonl", applied)
+    h.produce(cfg4, r["topic.input"], ahead_path, partitions=1)
+    w4 = h.start_worker(cfg4, "w4")
+    h.wait_counts(cfg4, {r["topic.decisions"]: 2}, timeout=60)
+    h.wait_until(lambda: metrics(w4).get("asw_rules_waits_total", 0) >= 2, 30,
+                 "w4 to count both waits")
+    m = metrics(w4)
+    expired = w4.events("rules_wait_expired")
+    w4.stop_ok()
+    log(f"ahead: waits {m['asw_rules_waits_total']:.0f}, expired "
+        f"{m['asw_rules_wait_expired_total']:.0f}, waited {m['asw_rules_wait_seconds_total']} s")
+    check(m["asw_rules_wait_expired_total"] == 1 and len(expired) == 1 and
+          int(expired[0]["event_time"]) == far,
+          f"exactly the event an hour ahead must be decided past the wait: {expired}")
+    check(1.0 <= m["asw_rules_wait_seconds_total"] <= 10.0,
+          f"the waits took {m['asw_rules_wait_seconds_total']} s")
+
 
 if __name__ == "__main__":
     common.main("rules_topic", test)
