@@ -56,6 +56,14 @@ static int set_default_ms(rd_kafka_conf_t *conf, const asw_config *cfg, const ch
     return set_default(conf, cfg, key, v, err, errlen);
 }
 
+/* With an HTTP view, librdkafka's statistics feed /metrics every 15 s
+ * unless statistics.interval.ms says otherwise (0 turns them off). */
+static int stats_default(rd_kafka_conf_t *conf, const asw_config *cfg, char *err, size_t errlen) {
+    if (!asw_config_settings(cfg)->http.listen[0])
+        return 0;
+    return set_default(conf, cfg, "statistics.interval.ms", "15000", err, errlen);
+}
+
 static int apply_role(rd_kafka_conf_t *conf, const asw_config *cfg, asw_kafka_role role,
                       const char *txn_id, char *err, size_t errlen) {
     const asw_settings *s = asw_config_settings(cfg);
@@ -83,7 +91,8 @@ static int apply_role(rd_kafka_conf_t *conf, const asw_config *cfg, asw_kafka_ro
                        set(conf, "partition.assignment.strategy", "cooperative-sticky", err,
                            errlen) ||
                        set(conf, "enable.partition.eof", "false", err, errlen) ||
-                       set_default(conf, cfg, "auto.offset.reset", "earliest", err, errlen)
+                       set_default(conf, cfg, "auto.offset.reset", "earliest", err, errlen) ||
+                       stats_default(conf, cfg, err, errlen)
                    ? -1
                    : 0;
     case ASW_KAFKA_WORKER_PRODUCER:
@@ -100,7 +109,8 @@ static int apply_role(rd_kafka_conf_t *conf, const asw_config *cfg, asw_kafka_ro
                         * until the markers are written, a few milliseconds; at
                         * librdkafka's 100 ms retry backoff every such commit waits
                         * 100 ms more (Java's producer retries these after 20 ms). */
-                       set_default(conf, cfg, "retry.backoff.ms", "20", err, errlen)
+                       set_default(conf, cfg, "retry.backoff.ms", "20", err, errlen) ||
+                       stats_default(conf, cfg, err, errlen)
                    ? -1
                    : 0;
     case ASW_KAFKA_RESTORE_CONSUMER:

@@ -5,6 +5,9 @@
 #include "asw/metrics.h"
 
 #include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const int asw_commit_bucket_ms[ASW_COMMIT_BUCKETS] = {5,   10,  25,   50,   100,
@@ -35,6 +38,222 @@ void asw_counts_add(asw_counts *into, const asw_counts *from) {
     const int64_t *b = (const int64_t *)from;
     for (size_t i = 0; i < sizeof(asw_counts) / sizeof(int64_t); i++)
         a[i] += b[i];
+}
+
+/* ---- librdkafka statistics ---- */
+
+static void head(asw_buf *out, const char *name, const char *type, const char *help);
+
+static int64_t jint(json_t *o, const char *key) {
+    json_t *v = json_object_get(o, key);
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+}
+
+static int cmp_broker(const void *a, const void *b) {
+    return strcmp(((const asw_kafka_broker_stats *)a)->name,
+                  ((const asw_kafka_broker_stats *)b)->name);
+}
+
+int asw_kafka_stats_parse(const char *json, size_t len, asw_kafka_stats *out) {
+    json_t *o = json_loadb(json, len, 0, NULL);
+    if (!json_is_object(o) || !json_is_object(json_object_get(o, "brokers"))) {
+        json_decref(o);
+        return -1;
+    }
+    int64_t reports = out->reports;
+    memset(out, 0, sizeof *out);
+    out->reports = reports;
+    out->present = true;
+    out->msg_cnt = jint(o, "msg_cnt");
+    out->replyq = jint(o, "replyq");
+    out->tx = jint(o, "tx");
+    out->tx_bytes = jint(o, "tx_bytes");
+    out->rx = jint(o, "rx");
+    out->rx_bytes = jint(o, "rx_bytes");
+    out->rebalance_cnt = jint(json_object_get(o, "cgrp"), "rebalance_cnt");
+    json_t *txn = json_object_get(json_object_get(o, "eos"), "txn_state");
+    if (json_is_string(txn))
+        snprintf(out->txn_state, sizeof out->txn_state, "%s", json_string_value(txn));
+    const char *name;
+    json_t *b;
+    json_object_foreach(json_object_get(o, "brokers"), name, b) {
+        /* Bootstrap and internal brokers (no node id) and the logical
+         * coordinator handles (a second view of a real broker) say nothing
+         * a platform team can act on. */
+        json_t *source = json_object_get(b, "source");
+        bool logical =
+            json_is_string(source) && (strcmp(json_string_value(source), "logical") == 0 ||
+                                       strcmp(json_string_value(source), "internal") == 0);
+        if (logical || jint(b, "nodeid") < 0 || out->n_brokers == ASW_STATS_BROKERS)
+            continue;
+        asw_kafka_broker_stats *k = &out->brokers[out->n_brokers++];
+        snprintf(k->name, sizeof k->name, "%s", name);
+        json_t *state = json_object_get(b, "state");
+        k->up = json_is_string(state) && strcmp(json_string_value(state), "UP") == 0;
+        json_t *rtt = json_object_get(b, "rtt");
+        k->rtt_avg_us = jint(rtt, "avg");
+        k->rtt_p99_us = jint(rtt, "p99");
+        k->outbuf_cnt = jint(b, "outbuf_cnt");
+        k->waitresp_cnt = jint(b, "waitresp_cnt");
+        k->txerrs = jint(b, "txerrs");
+        k->rxerrs = jint(b, "rxerrs");
+        k->req_timeouts = jint(b, "req_timeouts");
+    }
+    qsort(out->brokers, (size_t)out->n_brokers, sizeof out->brokers[0], cmp_broker);
+    json_t *t;
+    json_object_foreach(json_object_get(o, "topics"), name, t) {
+        const char *pname;
+        json_t *p;
+        json_object_foreach(json_object_get(t, "partitions"), pname, p) out->fetchq_cnt +=
+            jint(p, "fetchq_cnt");
+    }
+    json_decref(o);
+    return 0;
+}
+
+/* A label value with \, " and newline escaped (Prometheus text format). */
+static void label_value(asw_buf *out, const char *v) {
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            asw_buf_printf(out, "\\%c", *v);
+        else if (*v == '\n')
+            asw_buf_append_str(out, "\\n");
+        else
+            asw_buf_append(out, v, 1);
+    }
+}
+
+static const char *const client_names[2] = {"consumer", "producer"};
+
+/* One line per client that has statistics: name{client="..."} value. */
+static void per_client(asw_buf *out, const asw_worker_view *v, const char *name, const char *type,
+                       const char *help, int64_t (*get)(const asw_kafka_stats *)) {
+    bool any = v->kafka[0].present || v->kafka[1].present;
+    if (!any)
+        return;
+    asw_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    for (int c = 0; c < 2; c++)
+        if (v->kafka[c].present)
+            asw_buf_printf(out, "%s{client=\"%s\"} %" PRId64 "\n", name, client_names[c],
+                           get(&v->kafka[c]));
+}
+
+/* One line per client and broker. */
+static void per_broker(asw_buf *out, const asw_worker_view *v, const char *name, const char *type,
+                       const char *help, const char *extra_label,
+                       double (*get)(const asw_kafka_broker_stats *)) {
+    bool any = false;
+    for (int c = 0; c < 2; c++)
+        any |= v->kafka[c].present && v->kafka[c].n_brokers > 0;
+    if (!any)
+        return;
+    if (help)
+        asw_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    for (int c = 0; c < 2; c++)
+        for (int i = 0; v->kafka[c].present && i < v->kafka[c].n_brokers; i++) {
+            const asw_kafka_broker_stats *b = &v->kafka[c].brokers[i];
+            asw_buf_printf(out, "%s{client=\"%s\",broker=\"", name, client_names[c]);
+            label_value(out, b->name);
+            asw_buf_printf(out, "\"%s} %.6g\n", extra_label ? extra_label : "", get(b));
+        }
+}
+
+static int64_t st_reports(const asw_kafka_stats *s) {
+    return s->reports;
+}
+static int64_t st_msg_cnt(const asw_kafka_stats *s) {
+    return s->msg_cnt;
+}
+static int64_t st_replyq(const asw_kafka_stats *s) {
+    return s->replyq;
+}
+static int64_t st_tx(const asw_kafka_stats *s) {
+    return s->tx;
+}
+static int64_t st_rx(const asw_kafka_stats *s) {
+    return s->rx;
+}
+static int64_t st_tx_bytes(const asw_kafka_stats *s) {
+    return s->tx_bytes;
+}
+static int64_t st_rx_bytes(const asw_kafka_stats *s) {
+    return s->rx_bytes;
+}
+static int64_t st_fetchq(const asw_kafka_stats *s) {
+    return s->fetchq_cnt;
+}
+static int64_t st_rebalances(const asw_kafka_stats *s) {
+    return s->rebalance_cnt;
+}
+static double br_up(const asw_kafka_broker_stats *b) {
+    return b->up;
+}
+static double br_rtt_avg(const asw_kafka_broker_stats *b) {
+    return (double)b->rtt_avg_us / 1e6;
+}
+static double br_rtt_p99(const asw_kafka_broker_stats *b) {
+    return (double)b->rtt_p99_us / 1e6;
+}
+static double br_outbuf(const asw_kafka_broker_stats *b) {
+    return (double)b->outbuf_cnt;
+}
+static double br_waitresp(const asw_kafka_broker_stats *b) {
+    return (double)b->waitresp_cnt;
+}
+static double br_errors(const asw_kafka_broker_stats *b) {
+    return (double)(b->txerrs + b->rxerrs);
+}
+static double br_timeouts(const asw_kafka_broker_stats *b) {
+    return (double)b->req_timeouts;
+}
+
+static void kafka_stats(asw_buf *out, const asw_worker_view *v) {
+    per_client(out, v, "asw_kafka_stats_reports_total", "counter",
+               "librdkafka statistics reports received (statistics.interval.ms).", st_reports);
+    per_client(out, v, "asw_kafka_queue_messages", "gauge",
+               "Messages in the client's produce queues (librdkafka msg_cnt).", st_msg_cnt);
+    per_client(out, v, "asw_kafka_reply_queue_ops", "gauge",
+               "Operations waiting for the worker to poll them (librdkafka replyq).", st_replyq);
+    per_client(out, v, "asw_kafka_requests_sent_total", "counter",
+               "Requests sent to brokers (librdkafka tx).", st_tx);
+    per_client(out, v, "asw_kafka_responses_received_total", "counter",
+               "Responses received from brokers (librdkafka rx).", st_rx);
+    per_client(out, v, "asw_kafka_sent_bytes_total", "counter",
+               "Bytes sent to brokers (librdkafka tx_bytes).", st_tx_bytes);
+    per_client(out, v, "asw_kafka_received_bytes_total", "counter",
+               "Bytes received from brokers (librdkafka rx_bytes).", st_rx_bytes);
+    if (v->kafka[0].present) {
+        head(out, "asw_kafka_fetch_queue_messages", "gauge",
+             "Messages the consumer fetched and the worker has not polled yet (fetchq_cnt).");
+        asw_buf_printf(out, "asw_kafka_fetch_queue_messages %" PRId64 "\n",
+                       st_fetchq(&v->kafka[0]));
+        head(out, "asw_kafka_group_rebalances_total", "counter",
+             "Consumer group rebalances this worker took part in (cgrp.rebalance_cnt).");
+        asw_buf_printf(out, "asw_kafka_group_rebalances_total %" PRId64 "\n",
+                       st_rebalances(&v->kafka[0]));
+    }
+    if (v->kafka[1].present && v->kafka[1].txn_state[0]) {
+        head(out, "asw_kafka_txn_state_info", "gauge",
+             "1, labelled with the transactional producer's state (eos.txn_state).");
+        asw_buf_printf(out, "asw_kafka_txn_state_info{state=\"");
+        label_value(out, v->kafka[1].txn_state);
+        asw_buf_printf(out, "\"} 1\n");
+    }
+    per_broker(out, v, "asw_kafka_broker_up", "gauge",
+               "1 while the connection to the broker is UP.", NULL, br_up);
+    per_broker(out, v, "asw_kafka_broker_rtt_seconds", "gauge",
+               "Request round-trip time to the broker over the last statistics window.",
+               ",quantile=\"avg\"", br_rtt_avg);
+    per_broker(out, v, "asw_kafka_broker_rtt_seconds", "gauge", NULL, ",quantile=\"0.99\"",
+               br_rtt_p99);
+    per_broker(out, v, "asw_kafka_broker_outbuf_requests", "gauge",
+               "Requests waiting to be sent to the broker.", NULL, br_outbuf);
+    per_broker(out, v, "asw_kafka_broker_inflight_requests", "gauge",
+               "Requests sent to the broker, waiting for its response.", NULL, br_waitresp);
+    per_broker(out, v, "asw_kafka_broker_errors_total", "counter",
+               "Transmit and receive errors with the broker.", NULL, br_errors);
+    per_broker(out, v, "asw_kafka_broker_request_timeouts_total", "counter",
+               "Requests to the broker that timed out.", NULL, br_timeouts);
 }
 
 static void head(asw_buf *out, const char *name, const char *type, const char *help) {
@@ -174,6 +393,8 @@ void asw_metrics_format(const asw_worker_view *v, asw_buf *out) {
              "The ruleset version in effect at the last read of the control topic.");
         asw_buf_printf(out, "asw_ruleset_info{version=\"%s\"} 1\n", v->rules_version);
     }
+
+    kafka_stats(out, v);
 
     per_partition(out, v, "asw_partition_lag", "gauge",
                   "Input records after the last committed offset (high watermark - committed).",

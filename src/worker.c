@@ -386,13 +386,30 @@ static void stop_lanes(asw_worker *w);
 static void publish_view(asw_worker *w);
 static void http_handler(void *ctx, const char *path, asw_http_reply *reply);
 
+/* librdkafka's statistics (statistics.interval.ms), served on the polling
+ * thread by its polls: parsed into the HTTP view. */
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
+    asw_worker *w = ((asw_kafka_ctx *)opaque)->owner;
+    int c = rk == w->consumer ? 0 : rk == w->producer ? 1 : -1;
+    if (c < 0)
+        return 0;
+    pthread_mutex_lock(&w->view_lock);
+    asw_kafka_stats *k = &w->view.kafka[c];
+    if (asw_kafka_stats_parse(json, len, k) == 0)
+        k->reports++;
+    pthread_mutex_unlock(&w->view_lock);
+    return 0; /* librdkafka frees json */
+}
+
 static void setup_consumer(rd_kafka_conf_t *conf) {
     rd_kafka_conf_set_error_cb(conf, error_cb);
+    rd_kafka_conf_set_stats_cb(conf, stats_cb);
     rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
 }
 
 static void setup_producer(rd_kafka_conf_t *conf) {
     rd_kafka_conf_set_error_cb(conf, error_cb);
+    rd_kafka_conf_set_stats_cb(conf, stats_cb);
     rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
 }
 
@@ -1953,6 +1970,9 @@ int asw_worker_step(asw_worker *w, int timeout_ms) {
     }
     flush_batch(w);
     rd_kafka_poll(w->producer, 0);
+    /* The consumer's main queue: its error_cb and stats_cb (records and
+     * rebalances come through rd_kafka_consumer_poll()). */
+    rd_kafka_poll(w->consumer, 0);
     if (w->fenced ||
         (txn_open(w) && (w->txn == WTXN_ABORTABLE || w->txn_records >= w->commit_max_records ||
                          now_ms() - w->txn_begin_ms >= w->commit_interval_ms)))

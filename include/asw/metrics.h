@@ -56,6 +56,34 @@ typedef struct asw_partition_view {
 } asw_partition_view;
 
 /* A snapshot of the worker, consistent with its last committed transaction. */
+/* What /metrics shows of librdkafka's statistics (statistics.interval.ms)
+ * for one client: the last report, parsed (asw_kafka_stats_parse()). */
+#define ASW_STATS_BROKERS 16
+typedef struct asw_kafka_broker_stats {
+    char name[128]; /* "host:port/id" */
+    bool up;        /* state UP */
+    int64_t rtt_avg_us, rtt_p99_us;
+    int64_t outbuf_cnt, waitresp_cnt; /* requests queued, in flight */
+    int64_t txerrs, rxerrs, req_timeouts;
+} asw_kafka_broker_stats;
+
+typedef struct asw_kafka_stats {
+    bool present;
+    int64_t reports;                    /* statistics reports received */
+    int64_t msg_cnt;                    /* messages in the producer's queues */
+    int64_t replyq;                     /* ops waiting for the application */
+    int64_t tx, tx_bytes, rx, rx_bytes; /* requests and bytes, all brokers */
+    int64_t fetchq_cnt;                 /* messages fetched, not yet consumed (consumer) */
+    int64_t rebalance_cnt;              /* consumer group rebalances */
+    char txn_state[32];                 /* eos.txn_state (transactional producer), or "" */
+    int n_brokers;
+    asw_kafka_broker_stats brokers[ASW_STATS_BROKERS]; /* by name, bootstrap ones left out */
+} asw_kafka_stats;
+
+/* Parse one statistics JSON document of librdkafka into *out (reports is
+ * left as it was). Returns 0, or -1 when it is not such a document. */
+int asw_kafka_stats_parse(const char *json, size_t len, asw_kafka_stats *out);
+
 typedef struct asw_worker_view {
     bool started; /* subscribed */
     bool joined;  /* the group has given it an assignment (possibly empty) */
@@ -73,6 +101,9 @@ typedef struct asw_worker_view {
     int64_t rules_changes, rules_invalid, rules_late, rules_waits, rules_wait_expired,
         rules_wait_ms, rules_through, rules_offset;
     char rules_version[32]; /* in effect at the last catch-up */
+    /* librdkafka's statistics of the group consumer [0] and the
+     * transactional producer [1], when statistics.interval.ms is on. */
+    asw_kafka_stats kafka[2];
     int32_t n_parts;
     asw_partition_view *parts; /* n_parts entries, by partition number */
 } asw_worker_view;

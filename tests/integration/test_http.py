@@ -52,7 +52,8 @@ def total(samples, name):
 def test(h):
     p = h.pipeline()
     cfg = h.write_config("w.properties", p, worker_id="w1",
-                         extra={"http.listen": "127.0.0.1:0", "commit.max.records": 500})
+                         extra={"http.listen": "127.0.0.1:0", "commit.max.records": 500,
+                                "statistics.interval.ms": 1000})
     events = h.generate(seed=99, orders=3000)
     replay = h.replay(cfg, events)
     expected = common.replay_counts(replay)
@@ -125,6 +126,32 @@ def test(h):
     lags = [k for k in s if k[0] == "asw_partition_lag"]
     check(len(lags) == 4, f"a lag for each of the 4 partitions: {lags}")
     check(value(s, "asw_up") == 1, "asw_up is 1")
+
+    # librdkafka's statistics (every second here): both clients report, see
+    # the broker UP with a round-trip time, and the producer is in a
+    # transaction state; the consumer took part in a rebalance.
+    h.wait_until(lambda: all(value(scrape(port), "asw_kafka_stats_reports_total", client=c) >= 2
+                             for c in ("consumer", "producer")), 15,
+                 "two statistics reports of each client", interval=0.5)
+    s = scrape(port)
+    ups = {k: v for k, v in s.items() if k[0] == "asw_kafka_broker_up"}
+    check(all(dict(k[1])["broker"].endswith("/1") for k in ups),
+          f"only real brokers (host:port/id), not bootstrap or coordinator handles: {ups}")
+    log(f"librdkafka statistics: brokers {ups}, txn state "
+        f"{[dict(k[1]) for k in s if k[0] == 'asw_kafka_txn_state_info']}")
+    for c in ("consumer", "producer"):
+        up = [v for k, v in ups.items() if dict(k[1])["client"] == c]
+        check(up and all(v == 1 for v in up), f"{c}: every broker UP in the statistics: {ups}")
+        check(value(s, "asw_kafka_requests_sent_total", client=c) > 0, f"{c}: requests sent")
+        rtts = [v for k, v in s.items() if k[0] == "asw_kafka_broker_rtt_seconds" and
+                dict(k[1])["client"] == c and dict(k[1])["quantile"] == "avg"]
+        # Over the last window: 0 for a client idle in it (the producer,
+        # once the input is done); the consumer's includes its fetches'
+        # long poll (fetch.wait.max.ms), so it is never idle.
+        check(rtts and all(0 <= v < 5 for v in rtts) and (c == "producer" or min(rtts) > 0),
+              f"{c}: a broker round-trip time: {rtts}")
+    check(any(k[0] == "asw_kafka_txn_state_info" for k in s), "the producer's txn state")
+    check(value(s, "asw_kafka_group_rebalances_total") >= 1, "the consumer's rebalances")
 
     # The ledger of an order, from the worker's own committed state: equal
     # to the ledger after its last refund record in the replay.

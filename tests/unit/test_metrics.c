@@ -113,3 +113,65 @@ Test(metrics, dead_letter_codes_round_trip) {
                      asw_dead_letter_name(i));
     cr_assert_eq(asw_dead_letter_index("KEY_MISMATCH"), ASW_DL_KEY_MISMATCH);
 }
+
+/* A trimmed statistics document of librdkafka 2.0.2 (STATISTICS.md). */
+static const char stats_json[] =
+    "{\"name\":\"rdkafka#producer-1\",\"type\":\"producer\",\"replyq\":2,\"msg_cnt\":7,"
+    "\"tx\":120,\"tx_bytes\":9000,\"rx\":118,\"rx_bytes\":8000,"
+    "\"brokers\":{"
+    "\"b2:9092/2\":{\"nodeid\":2,\"source\":\"learned\",\"state\":\"DOWN\","
+    "\"rtt\":{\"avg\":0,\"p99\":0},\"outbuf_cnt\":3,\"waitresp_cnt\":0,\"txerrs\":1,"
+    "\"rxerrs\":2,\"req_timeouts\":4},"
+    "\"b1:9092/1\":{\"nodeid\":1,\"source\":\"learned\",\"state\":\"UP\","
+    "\"rtt\":{\"avg\":1500,\"p99\":20000},\"outbuf_cnt\":0,\"waitresp_cnt\":1,\"txerrs\":0,"
+    "\"rxerrs\":0,\"req_timeouts\":0},"
+    "\"b1:9092/bootstrap\":{\"nodeid\":-1,\"source\":\"configured\",\"state\":\"UP\"},"
+    "\"TxnCoordinator\":{\"nodeid\":1,\"source\":\"logical\",\"state\":\"UP\"}},"
+    "\"topics\":{\"in\":{\"partitions\":{\"0\":{\"fetchq_cnt\":5},\"1\":{\"fetchq_cnt\":6}}}},"
+    "\"cgrp\":{\"rebalance_cnt\":3},\"eos\":{\"txn_state\":\"InTransaction\"}}";
+
+Test(metrics, librdkafka_statistics_parse_into_real_brokers_by_name) {
+    asw_kafka_stats k;
+    memset(&k, 0, sizeof k);
+    k.reports = 4;
+    cr_assert_eq(asw_kafka_stats_parse(stats_json, strlen(stats_json), &k), 0);
+    cr_assert(k.present);
+    cr_assert_eq(k.reports, 4, "parse leaves the report count to the caller");
+    cr_assert_eq(k.msg_cnt, 7);
+    cr_assert_eq(k.tx, 120);
+    cr_assert_eq(k.rx_bytes, 8000);
+    cr_assert_eq(k.fetchq_cnt, 11);
+    cr_assert_eq(k.rebalance_cnt, 3);
+    cr_assert_str_eq(k.txn_state, "InTransaction");
+    cr_assert_eq(k.n_brokers, 2, "bootstrap and logical handles are left out");
+    cr_assert_str_eq(k.brokers[0].name, "b1:9092/1");
+    cr_assert(k.brokers[0].up);
+    cr_assert_eq(k.brokers[0].rtt_p99_us, 20000);
+    cr_assert_str_eq(k.brokers[1].name, "b2:9092/2");
+    cr_assert_not(k.brokers[1].up);
+    cr_assert_eq(k.brokers[1].req_timeouts, 4);
+    cr_assert_eq(asw_kafka_stats_parse("[]", 2, &k), -1);
+    cr_assert_eq(asw_kafka_stats_parse("{\"x\":1}", 7, &k), -1);
+}
+
+Test(metrics, librdkafka_statistics_are_in_the_text_only_when_reported) {
+    asw_worker_view v = view();
+    char *t = text_of(&v);
+    cr_assert_null(strstr(t, "asw_kafka_"), "no statistics, no asw_kafka_ lines");
+    free(t);
+    cr_assert_eq(asw_kafka_stats_parse(stats_json, strlen(stats_json), &v.kafka[1]), 0);
+    v.kafka[1].reports = 2;
+    t = text_of(&v);
+    HAS(t, "asw_kafka_stats_reports_total{client=\"producer\"} 2");
+    HAS(t, "asw_kafka_queue_messages{client=\"producer\"} 7");
+    HAS(t, "asw_kafka_txn_state_info{state=\"InTransaction\"} 1");
+    HAS(t, "asw_kafka_broker_up{client=\"producer\",broker=\"b1:9092/1\"} 1");
+    HAS(t, "asw_kafka_broker_up{client=\"producer\",broker=\"b2:9092/2\"} 0");
+    HAS(t,
+        "asw_kafka_broker_rtt_seconds{client=\"producer\",broker=\"b1:9092/1\",quantile=\"0.99\"} "
+        "0.02");
+    HAS(t, "asw_kafka_broker_errors_total{client=\"producer\",broker=\"b2:9092/2\"} 3");
+    cr_assert_null(strstr(t, "client=\"consumer\""), "the consumer reported nothing");
+    cr_assert_null(strstr(t, "asw_kafka_fetch_queue_messages"), "a consumer metric");
+    free(t);
+}
