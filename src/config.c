@@ -50,6 +50,8 @@ typedef enum {
     KIND_LOG_LEVEL,  /* debug | info | warn | error */
     KIND_LOG_FORMAT, /* logfmt | json */
     KIND_LISTEN_OPT, /* empty, or host:port */
+    KIND_PATH_OPT,   /* empty, or a file path (not checked for existence here) */
+    KIND_USERINFO_OPT, /* empty, or user:password (a secret: never echoed) */
 } key_kind;
 
 /* Which ruleset setter a rules.* key feeds. */
@@ -87,6 +89,17 @@ static const known_key known_keys[] = {
     {"state.cache.orders", "16384", KIND_INT, RULE_NONE, 0, 100000000},
     {"topic.replication.factor", "-1", KIND_INT, RULE_NONE, -1, 32767},
     {"schema.registry.url", "", KIND_URL_OPT, RULE_NONE, 0, 0},
+    /* The other schema.registry.* keys: read by src/registry.c only. */
+    {"schema.registry.basic.auth.user.info", "", KIND_USERINFO_OPT, RULE_NONE, 0, 0},
+    {"schema.registry.ssl.ca.location", "", KIND_PATH_OPT, RULE_NONE, 0, 0},
+    {"schema.registry.ssl.certificate.location", "", KIND_PATH_OPT, RULE_NONE, 0, 0},
+    {"schema.registry.ssl.key.location", "", KIND_PATH_OPT, RULE_NONE, 0, 0},
+    {"schema.registry.ssl.key.password", "", KIND_PATH_OPT, RULE_NONE, 0, 0},
+    {"schema.registry.connect.timeout.ms", "2000", KIND_INT, RULE_NONE, 1, 600000},
+    {"schema.registry.request.timeout.ms", "10000", KIND_INT, RULE_NONE, 1, 600000},
+    {"schema.registry.max.retries", "3", KIND_INT, RULE_NONE, 0, 100},
+    {"schema.registry.retries.wait.ms", "200", KIND_INT, RULE_NONE, 0, 600000},
+    {"schema.registry.retries.max.wait.ms", "2000", KIND_INT, RULE_NONE, 0, 600000},
     {"log.level", "info", KIND_LOG_LEVEL, RULE_NONE, 0, 0},
     {"log.format", "logfmt", KIND_LOG_FORMAT, RULE_NONE, 0, 0},
     {"http.listen", "", KIND_LISTEN_OPT, RULE_NONE, 0, 0},
@@ -270,6 +283,16 @@ static char *check_known(asw_config *cfg, const known_key *k, const char *value,
         }
         return asw_strdup(value);
     }
+    case KIND_PATH_OPT:
+        /* Any text: a path is opened where it is used (a missing file is an
+         * error there, with the key's name); a password is not echoed. */
+        return asw_strdup(value);
+    case KIND_USERINFO_OPT:
+        if (*value != '\0' && !strchr(value, ':')) {
+            set_err(err, errlen, "%s: invalid value: expected empty or user:password", k->name);
+            return NULL;
+        }
+        return asw_strdup(value);
     case KIND_LOG_FORMAT:
         if (strcmp(value, "logfmt") != 0 && strcmp(value, "json") != 0) {
             set_err(err, errlen, "%s: invalid value '%s': expected logfmt or json", k->name, value);
@@ -743,6 +766,7 @@ bool asw_config_is_secret(const char *key) {
                                         "token",
                                         "credential",
                                         "oauthbearer.config",
+                                        "user.info",
                                         "schema.registry.url"};
     for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++)
         if (strstr(key, marks[i]))
