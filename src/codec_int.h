@@ -65,13 +65,13 @@ struct asw_codec_kind {
 extern const struct asw_codec_kind asw_codec_kinds[RK__COUNT];
 
 #define KIND_BIT(k) (1u << (k))
-#define ALL_KINDS      ((1u << RK__COUNT) - 1)
+#define ALL_KINDS   ((1u << RK__COUNT) - 1)
 /* The changelog's own records: never in a Schema Registry. */
-#define STATE_KINDS    (KIND_BIT(RK_STATE) | KIND_BIT(RK_PARTITION))
+#define STATE_KINDS (KIND_BIT(RK_STATE) | KIND_BIT(RK_PARTITION))
 /* The records of the wire contract: input events and outputs. */
 #define CONTRACT_KINDS (ALL_KINDS & ~STATE_KINDS)
 /* The id space a record's schema ids live in. */
-#define KIND_SPACE(k)  ((KIND_BIT(k) & STATE_KINDS) ? STATE_KINDS : CONTRACT_KINDS)
+#define KIND_SPACE(k) ((KIND_BIT(k) & STATE_KINDS) ? STATE_KINDS : CONTRACT_KINDS)
 #define EVENT_KINDS                                                                                \
     (KIND_BIT(RK_APPLIED) | KIND_BIT(RK_WITHDRAWN) | KIND_BIT(RK_CLOSED) |                         \
      KIND_BIT(RK_SUCCEEDED) | KIND_BIT(RK_CLAWED_BACK) | KIND_BIT(RK_EXTERNAL))
@@ -145,9 +145,9 @@ struct asw_codec {
     reader readers[RK__COUNT];
     binding *bindings;
     size_t n_bindings, cap_bindings;
-    avro_reader_t in;  /* re-pointed at each body */
-    avro_writer_t out; /* re-pointed at each output buffer */
-    bool fast;         /* events of built-in ids are read without avro-c */
+    avro_reader_t in;          /* re-pointed at each body */
+    avro_writer_t out;         /* re-pointed at each output buffer */
+    bool fast;                 /* events of built-in ids are read without avro-c */
     int32_t enc_id[RK__COUNT]; /* the id each record is framed with when encoded */
 };
 

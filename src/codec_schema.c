@@ -630,8 +630,10 @@ asw_codec_err asw_codec_use_id(asw_codec *c, const char *record, int32_t id, cha
                                size_t errlen) {
     int k = kind_by_name(record);
     if (k < 0 || !(KIND_BIT(k) & CONTRACT_KINDS))
-        return asw_codec_fail(err, errlen, ASW_CODEC_E_SCHEMA, "%s is not a record of the wire "
-                              "contract", record);
+        return asw_codec_fail(err, errlen, ASW_CODEC_E_SCHEMA,
+                              "%s is not a record of the wire "
+                              "contract",
+                              record);
     asw_codec_err rc = asw_codec_register_writer(c, id, embedded_text(record), err, errlen);
     if (rc == ASW_CODEC_OK)
         c->enc_id[k] = id;

@@ -40,17 +40,17 @@
 /* ------------------------------------------------------------------------ */
 
 typedef enum {
-    KIND_INT,        /* strict decimal integer in [min, max] */
-    KIND_TOPIC,      /* a valid Kafka topic name */
-    KIND_TOPIC_OPT,  /* empty, or a valid Kafka topic name */
-    KIND_APP_ID,     /* a topic-name-safe id, short enough to derive topics from */
-    KIND_ID_OPT,     /* empty, or a topic-name-safe id (worker.id) */
-    KIND_URL_OPT,    /* empty, or an http:// or https:// URL */
-    KIND_SHOPS,      /* "*" or a comma-separated shop list */
-    KIND_LOG_LEVEL,  /* debug | info | warn | error */
-    KIND_LOG_FORMAT, /* logfmt | json */
-    KIND_LISTEN_OPT, /* empty, or host:port */
-    KIND_PATH_OPT,   /* empty, or a file path (not checked for existence here) */
+    KIND_INT,          /* strict decimal integer in [min, max] */
+    KIND_TOPIC,        /* a valid Kafka topic name */
+    KIND_TOPIC_OPT,    /* empty, or a valid Kafka topic name */
+    KIND_APP_ID,       /* a topic-name-safe id, short enough to derive topics from */
+    KIND_ID_OPT,       /* empty, or a topic-name-safe id (worker.id) */
+    KIND_URL_OPT,      /* empty, or an http:// or https:// URL */
+    KIND_SHOPS,        /* "*" or a comma-separated shop list */
+    KIND_LOG_LEVEL,    /* debug | info | warn | error */
+    KIND_LOG_FORMAT,   /* logfmt | json */
+    KIND_LISTEN_OPT,   /* empty, or host:port */
+    KIND_PATH_OPT,     /* empty, or a file path (not checked for existence here) */
     KIND_USERINFO_OPT, /* empty, or user:password (a secret: never echoed) */
 } key_kind;
 

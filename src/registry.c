@@ -348,9 +348,9 @@ static asw_registry_err call(asw_registry *r, const char *path, const char *post
             snprintf(err, errlen, "schema registry %s: %s %s: HTTP %ld: %s", r->shown_url,
                      post ? "POST" : "GET", path, status, why);
             again = status_may_pass(status);
-            rc = status == 404   ? ASW_REGISTRY_E_NOT_FOUND
-                 : again         ? ASW_REGISTRY_E_UNAVAILABLE
-                                 : ASW_REGISTRY_E_REFUSED;
+            rc = status == 404 ? ASW_REGISTRY_E_NOT_FOUND
+                 : again       ? ASW_REGISTRY_E_UNAVAILABLE
+                               : ASW_REGISTRY_E_REFUSED;
         } else {
             snprintf(err, errlen, "schema registry %s: %s %s: %s", r->shown_url,
                      post ? "POST" : "GET", path,

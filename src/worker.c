@@ -58,18 +58,18 @@
 #include "asw/metrics.h"
 #include "asw/registry.h"
 
-#define TOPIC_MAX           256
-#define META_TIMEOUT_MS     10000
-#define TXN_TIMEOUT_MS      60000
-#define RESTORE_TIMEOUT_MS  300000
-#define COMMIT_RETRIES      10
-#define MAX_ABORTS_IN_A_ROW 10
-#define MAX_FENCES_IN_A_ROW 3
-#define EVICT_ROUNDS        100 /* commits per sweep of every order for retention */
-#define STATS_EVERY_MS      10000
-#define BATCH_MAX           4096 /* input records processed between two polls of the queue */
-#define VIEW_EVERY_MS       1000 /* the HTTP view's watermarks, between commits */
-#define QUERY_WAIT_MS       5000 /* the longest a ledger query waits for a commit */
+#define TOPIC_MAX             256
+#define META_TIMEOUT_MS       10000
+#define TXN_TIMEOUT_MS        60000
+#define RESTORE_TIMEOUT_MS    300000
+#define COMMIT_RETRIES        10
+#define MAX_ABORTS_IN_A_ROW   10
+#define MAX_FENCES_IN_A_ROW   3
+#define EVICT_ROUNDS          100 /* commits per sweep of every order for retention */
+#define STATS_EVERY_MS        10000
+#define BATCH_MAX             4096 /* input records processed between two polls of the queue */
+#define VIEW_EVERY_MS         1000 /* the HTTP view's watermarks, between commits */
+#define QUERY_WAIT_MS         5000 /* the longest a ledger query waits for a commit */
 #define REGISTRY_PAUSE_MS     250  /* first pause while the Schema Registry is away; doubled */
 #define REGISTRY_PAUSE_MAX_MS 2000 /* cap of those pauses */
 #define BAD_IDS_MAX           64   /* schema ids of one batch that the registry refused */
@@ -552,8 +552,8 @@ static int register_outputs(asw_worker *w, char *err, size_t errlen) {
             return -1;
         }
         asw_log_write(w->log, ASW_LOG_INFO, "schema_registered",
-                      "registry=%s subject=%s record=%s id=%" PRId32,
-                      asw_registry_url(w->registry), subject, records[i], ids[i]);
+                      "registry=%s subject=%s record=%s id=%" PRId32, asw_registry_url(w->registry),
+                      subject, records[i], ids[i]);
     }
     for (int l = 0; l < w->n_lanes; l++) {
         asw_codec_forget_builtin_ids(w->lanes[l].codec);
@@ -1634,8 +1634,8 @@ static void registry_pause(asw_worker *w) {
         pause = REGISTRY_PAUSE_MAX_MS;
     w->registry_pauses++;
     w->stats.registry_pauses++;
-    asw_log_write(w->log, ASW_LOG_WARN, "schema_registry_unavailable",
-                  "error=\"%s\" pause_ms=%ld", w->registry_error, pause);
+    asw_log_write(w->log, ASW_LOG_WARN, "schema_registry_unavailable", "error=\"%s\" pause_ms=%ld",
+                  w->registry_error, pause);
     if (txn_open(w) && asw_worker_commit(w) != 0)
         return;
     if (!txn_open(w))
@@ -1941,8 +1941,7 @@ static void periodic(asw_worker *w) {
     asw_log_write(w->log, ASW_LOG_INFO, "worker_stats",
                   "consumed=%" PRId64 " decisions=%" PRId64 " records=%" PRId64
                   " dead_letters=%" PRId64 " late_events=%" PRId64 " commits=%" PRId64
-                  " aborts=%" PRId64 " quarantined_partitions=%" PRId64
-                  " registry_pauses=%" PRId64,
+                  " aborts=%" PRId64 " quarantined_partitions=%" PRId64 " registry_pauses=%" PRId64,
                   s->consumed, s->decisions, s->records, s->dead_letters, s->late_events,
                   s->commits, s->aborts, quarantined, s->registry_pauses);
 }

@@ -44,12 +44,12 @@ const char *asw_registry_err_name(asw_registry_err e);
 
 /* Every setting of the client; the strings are owned (asw_registry_options_clear). */
 typedef struct asw_registry_options {
-    char *url;            /* base URL, without a trailing '/' */
-    char *user_info;      /* "user:password" for basic auth, or NULL; a secret */
-    char *ca_location;    /* CA bundle (PEM) to verify the registry, or NULL: system CAs */
-    char *cert_location;  /* client certificate (PEM), or NULL */
-    char *key_location;   /* client key (PEM), or NULL */
-    char *key_password;   /* the key's password, or NULL; a secret */
+    char *url;           /* base URL, without a trailing '/' */
+    char *user_info;     /* "user:password" for basic auth, or NULL; a secret */
+    char *ca_location;   /* CA bundle (PEM) to verify the registry, or NULL: system CAs */
+    char *cert_location; /* client certificate (PEM), or NULL */
+    char *key_location;  /* client key (PEM), or NULL */
+    char *key_password;  /* the key's password, or NULL; a secret */
     long connect_timeout_ms;
     long request_timeout_ms; /* the whole request, connect included */
     int retries;             /* further tries after the first, for UNAVAILABLE only */

@@ -182,8 +182,8 @@ Test(registry, a_503_is_retried_until_it_passes) {
     asw_registry *r = client(NULL);
     int32_t id = 0;
     char err[512] = "";
-    cr_assert_eq(asw_registry_register(r, "s", schema, &id, err, sizeof err), ASW_REGISTRY_OK,
-                 "%s", err);
+    cr_assert_eq(asw_registry_register(r, "s", schema, &id, err, sizeof err), ASW_REGISTRY_OK, "%s",
+                 err);
     cr_assert_eq(id, 3);
     cr_assert_eq(asw_registry_requests(r), 3);
     finish();
@@ -209,8 +209,12 @@ Test(registry, refused_credentials_are_not_retried_and_never_shown) {
     script(s, 1);
     char url[96];
     snprintf(url, sizeof url, "http://bob:pw1@127.0.0.1:%d/", fx.port);
-    asw_registry_options o = {.url = url, .connect_timeout_ms = 1000, .request_timeout_ms = 1000,
-                              .retries = 3, .retry_backoff_ms = 10, .retry_backoff_max_ms = 10};
+    asw_registry_options o = {.url = url,
+                              .connect_timeout_ms = 1000,
+                              .request_timeout_ms = 1000,
+                              .retries = 3,
+                              .retry_backoff_ms = 10,
+                              .retry_backoff_max_ms = 10};
     char err[512] = "";
     asw_registry *r = asw_registry_new(&o, err, sizeof err);
     int32_t id;
@@ -244,11 +248,10 @@ Test(registry, options_come_from_the_schema_registry_keys) {
     char err[256];
     cr_assert_eq(asw_config_set(cfg, "schema.registry.url", "https://sr:8081//", err, sizeof err),
                  0, "%s", err);
-    cr_assert_eq(asw_config_set(cfg, "schema.registry.basic.auth.user.info", "u:p", err,
-                                sizeof err),
-                 0, "%s", err);
-    cr_assert_eq(asw_config_set(cfg, "schema.registry.ssl.ca.location", "/ca.pem", err,
-                                sizeof err),
+    cr_assert_eq(
+        asw_config_set(cfg, "schema.registry.basic.auth.user.info", "u:p", err, sizeof err), 0,
+        "%s", err);
+    cr_assert_eq(asw_config_set(cfg, "schema.registry.ssl.ca.location", "/ca.pem", err, sizeof err),
                  0, "%s", err);
     cr_assert_eq(asw_config_set(cfg, "schema.registry.max.retries", "7", err, sizeof err), 0);
     cr_assert_neq(asw_config_set(cfg, "schema.registry.max.retries", "-1", err, sizeof err), 0);
