@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing aftersale-worker needs on Debian 12:
 # compilers (gcc and clang) and CMake, librdkafka, avro-c, jansson, Criterion,
-# libmicrohttpd,
+# libmicrohttpd, libcurl (the Schema Registry client),
 # clang-format, groff (the unit tests check the generated manual page with
 # it), what `cpack -G DEB` runs (file, dpkg-dev's dpkg-shlibdeps), and
 # systemd-analyze (the package test verifies the systemd unit with it).
@@ -9,11 +9,15 @@
 # Kafka broker (a Java runtime, Maven, and openssl for its SASL_SSL listener)
 # and python3 for the integration tests (with the Prometheus text parser,
 # confluent-kafka and fastavro from PyPI, and the jars tests/interop/java
-# builds with). Idempotent: packages already present are not fetched again.
+# builds with). python3 is also all deploy/local/registry.sh's Schema Registry
+# needs (deploy/local/registry.py, standard library only: no real registry
+# installs from the package registries here; docs/OPERATIONS.md says what was
+# tried). Idempotent: packages already present are not fetched again.
 set -euo pipefail
 
 packages=(build-essential clang cmake pkg-config git file dpkg-dev
           librdkafka-dev libavro-dev libjansson-dev libcriterion-dev libmicrohttpd-dev
+          libcurl4-openssl-dev
           clang-format kcat groff-base systemd)
 if [ "${1:-}" = "--with-broker" ]; then
   packages+=(default-jre-headless maven python3 openssl)

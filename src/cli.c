@@ -38,14 +38,6 @@ asw_config *asw_cli_config(const char *path, const char *brokers, char *err, siz
         goto fail;
     if (asw_config_apply_env(cfg, environ, err, errlen) != 0)
         goto fail;
-    /* Parsed and validated, but no registry client exists yet: refuse rather
-     * than silently use the built-in ids with a registry configured. */
-    if (asw_config_settings(cfg)->registry.url[0]) {
-        snprintf(err, errlen,
-                 "schema.registry.url: a Schema Registry is not supported yet; leave it empty to "
-                 "use the built-in schema ids (docs/wire-format.md)");
-        goto fail;
-    }
     if (brokers) {
         char msg[256];
         if (asw_config_set(cfg, "bootstrap.servers", brokers, msg, sizeof msg) != 0) {

@@ -160,7 +160,9 @@ asw_codec_err asw_codec_decode_value(asw_codec *c, const void *buf, size_t len,
                               "frame starts with byte 0x%02x, not the magic byte 0",
                               ((const uint8_t *)buf)[0]);
 
-    binding *b = asw_codec_binding_find(c, id);
+    binding *b = asw_codec_binding_find(c, id, kinds_allowed);
+    if (!b)
+        b = asw_codec_binding_find(c, id, ALL_KINDS);
     if (!b)
         return asw_codec_fail(err, errlen, ASW_CODEC_E_UNKNOWN_SCHEMA,
                               "schema id %d is not registered", (int)id);

@@ -65,6 +65,13 @@ struct asw_codec_kind {
 extern const struct asw_codec_kind asw_codec_kinds[RK__COUNT];
 
 #define KIND_BIT(k) (1u << (k))
+#define ALL_KINDS   ((1u << RK__COUNT) - 1)
+/* The changelog's own records: never in a Schema Registry. */
+#define STATE_KINDS (KIND_BIT(RK_STATE) | KIND_BIT(RK_PARTITION))
+/* The records of the wire contract: input events and outputs. */
+#define CONTRACT_KINDS (ALL_KINDS & ~STATE_KINDS)
+/* The id space a record's schema ids live in. */
+#define KIND_SPACE(k) ((KIND_BIT(k) & STATE_KINDS) ? STATE_KINDS : CONTRACT_KINDS)
 #define EVENT_KINDS                                                                                \
     (KIND_BIT(RK_APPLIED) | KIND_BIT(RK_WITHDRAWN) | KIND_BIT(RK_CLOSED) |                         \
      KIND_BIT(RK_SUCCEEDED) | KIND_BIT(RK_CLAWED_BACK) | KIND_BIT(RK_EXTERNAL))
@@ -138,9 +145,10 @@ struct asw_codec {
     reader readers[RK__COUNT];
     binding *bindings;
     size_t n_bindings, cap_bindings;
-    avro_reader_t in;  /* re-pointed at each body */
-    avro_writer_t out; /* re-pointed at each output buffer */
-    bool fast;         /* events of built-in ids are read without avro-c */
+    avro_reader_t in;          /* re-pointed at each body */
+    avro_writer_t out;         /* re-pointed at each output buffer */
+    bool fast;                 /* events of built-in ids are read without avro-c */
+    int32_t enc_id[RK__COUNT]; /* the id each record is framed with when encoded */
 };
 
 /* ---- shared between the parts ---- */
@@ -260,11 +268,14 @@ static inline avro_schema_t asw_codec_deref(avro_schema_t s) {
 
 /* ---- bindings ---- */
 
-/* The binding of schema id `id`, or NULL when the id is neither built in nor
- * registered. Linear: a codec holds ten built-in ids and the few registered. */
-static inline binding *asw_codec_binding_find(const asw_codec *c, int32_t id) {
+/* The binding of schema id `id` to one of the records in `kinds` (a set of
+ * KIND_BIT()s), or NULL. Linear: a codec holds ten built-in ids and the few
+ * registered. The changelog's records keep their built-in ids whatever a
+ * Schema Registry numbers the others, so an id may be bound twice, once in
+ * each space (STATE_KINDS, CONTRACT_KINDS). */
+static inline binding *asw_codec_binding_find(const asw_codec *c, int32_t id, unsigned kinds) {
     for (size_t i = 0; i < c->n_bindings; i++)
-        if (c->bindings[i].id == id)
+        if (c->bindings[i].id == id && (kinds & KIND_BIT(c->bindings[i].kind)))
             return &c->bindings[i];
     return NULL;
 }

@@ -268,7 +268,7 @@ static bool fast_event(const asw_codec *c, const void *buf, size_t len, asw_even
     size_t body_len;
     if (!c->fast || asw_codec_frame_read(buf, len, &id, &body, &body_len) != ASW_CODEC_OK)
         return false;
-    const binding *b = asw_codec_binding_find(c, id);
+    const binding *b = asw_codec_binding_find(c, id, EVENT_KINDS);
     if (!b || !(EVENT_KINDS & KIND_BIT(b->kind)) || b->writer != c->readers[b->kind].schema)
         return false; /* not an event, or written with another schema */
     fcur cur = {body, body + body_len};
@@ -818,7 +818,7 @@ static asw_codec_err encode_finish(asw_codec *c, rec_kind k, asw_buf *out) {
     if (avro_value_sizeof(v, &size))
         return ASW_CODEC_E_SCHEMA;
     asw_buf_reserve(out, FRAME_LEN + size);
-    asw_codec_frame_write(out->data, asw_codec_kinds[k].id);
+    asw_codec_frame_write(out->data, c->enc_id[k]);
     avro_writer_memory_set_dest(c->out, (const char *)out->data + FRAME_LEN, (int64_t)size);
     if (avro_value_write(c->out, v))
         return ASW_CODEC_E_SCHEMA;
@@ -1018,19 +1018,18 @@ bool asw_codec_tables_match(const asw_codec *c, char *err, size_t errlen) {
  *         out of range (out then holds nothing useful).
  */
 asw_codec_err asw_codec_encode_decision(asw_codec *c, const asw_decision *d, asw_buf *out) {
-    (void)c;
-    return encode_output(&asw_output_decision, ASW_SCHEMA_ID_DECISION, d, out);
+    return encode_output(&asw_output_decision, c->enc_id[RK_DECISION], d, out);
 }
 
 /*
- * Encode a RefundRecord under ASW_SCHEMA_ID_REFUND_RECORD. A NULL shop_id,
+ * Encode a RefundRecord under its schema id (ASW_SCHEMA_ID_REFUND_RECORD,
+ * or the registry's: asw_codec_use_id()). A NULL shop_id,
  * and aftersale_type / kind whose has_ flag is false, are written as null.
  *
  * @return ASW_CODEC_OK, or ASW_CODEC_E_SCHEMA when an enum is out of range.
  */
 asw_codec_err asw_codec_encode_record(asw_codec *c, const asw_refund_record *r, asw_buf *out) {
-    (void)c;
-    return encode_output(&asw_output_record, ASW_SCHEMA_ID_REFUND_RECORD, r, out);
+    return encode_output(&asw_output_record, c->enc_id[RK_RECORD], r, out);
 }
 
 /* ---- outputs: decode ---- */

@@ -325,6 +325,7 @@ bool asw_codec_schemas_load(asw_codec *c, char *err, size_t errlen) {
     for (int k = 0; k < RK__COUNT; k++) {
         if (!reader_init(&c->readers[k], (rec_kind)k, err, errlen))
             return false;
+        c->enc_id[k] = asw_codec_kinds[k].id;
         binding *b = binding_add(c);
         b->id = asw_codec_kinds[k].id;
         b->kind = (rec_kind)k;
@@ -495,13 +496,6 @@ asw_codec_err asw_codec_register_writer(asw_codec *c, int32_t schema_id, const c
 
     if (!schema_json)
         return asw_codec_fail(err, errlen, rc, "schema id %d: no schema text", (int)schema_id);
-    const binding *old = asw_codec_binding_find(c, schema_id);
-    if (old) {
-        if (strcmp(old->text, schema_json) == 0)
-            return ASW_CODEC_OK;
-        return asw_codec_fail(err, errlen, rc, "schema id %d is already bound to another %s schema",
-                              (int)schema_id, asw_codec_kinds[old->kind].name);
-    }
     if (avro_schema_from_json_length(schema_json, strlen(schema_json), &w)) {
         w = NULL;
         rc = asw_codec_fail(err, errlen, rc, "schema id %d does not parse: %s", (int)schema_id,
@@ -525,7 +519,27 @@ asw_codec_err asw_codec_register_writer(asw_codec *c, int32_t schema_id, const c
                             (int)schema_id);
         goto fail;
     }
+    const binding *old = asw_codec_binding_find(c, schema_id, KIND_SPACE(k));
+    if (old) {
+        rc = strcmp(old->text, schema_json) == 0
+                 ? ASW_CODEC_OK
+                 : asw_codec_fail(err, errlen, rc,
+                                  "schema id %d is already bound to another %s schema",
+                                  (int)schema_id, asw_codec_kinds[old->kind].name);
+        goto fail; /* frees w */
+    }
     const reader *rd = &c->readers[k];
+    if (avro_schema_equal(w, rd->schema)) {
+        /* The current schema under another id (a registry's): read as a
+         * built-in id is, the events by the fast path. */
+        binding *b = binding_add(c);
+        b->id = schema_id;
+        b->kind = (rec_kind)k;
+        b->text = asw_strdup(schema_json);
+        b->writer = avro_schema_incref(rd->schema);
+        avro_schema_decref(w);
+        return ASW_CODEC_OK;
+    }
     projected = project(rd, wr, rd->schema, 0, err, errlen);
     if (!projected)
         goto fail;
@@ -559,4 +573,80 @@ fail:
     if (w)
         avro_schema_decref(w);
     return rc;
+}
+
+/* ---- ids from a Schema Registry ---- */
+
+static int kind_by_name(const char *record) {
+    for (int k = 0; k < RK__COUNT; k++)
+        if (strcmp(asw_codec_kinds[k].name, record) == 0)
+            return k;
+    return -1;
+}
+
+/*
+ * The compiled-in .avsc text of a record ("Decision", "AfterSaleApplied",
+ * ...), to register with a Schema Registry. Static; NULL for an unknown name.
+ */
+const char *asw_codec_schema_text(const char *record) {
+    int k = kind_by_name(record);
+    return k < 0 ? NULL : embedded_text(asw_codec_kinds[k].name);
+}
+
+/* The record name of an input event type (the .avsc stem), or NULL. */
+const char *asw_codec_event_record(asw_event_type t) {
+    if ((int)t < 0 || t >= ASW_EV__COUNT)
+        return NULL;
+    return asw_codec_kinds[(rec_kind)t].name;
+}
+
+/*
+ * Forget the built-in ids of the wire contract's records (events, Decision,
+ * RefundRecord): with a Schema Registry, ids mean the registry's. The
+ * changelog's records keep theirs.
+ */
+void asw_codec_forget_builtin_ids(asw_codec *c) {
+    size_t kept = 0;
+    for (size_t i = 0; i < c->n_bindings; i++) {
+        binding *b = &c->bindings[i];
+        bool builtin = !b->resolver && b->writer == c->readers[b->kind].schema &&
+                       b->id == asw_codec_kinds[b->kind].id;
+        if (builtin && (KIND_BIT(b->kind) & CONTRACT_KINDS))
+            binding_done(b);
+        else
+            c->bindings[kept++] = *b;
+    }
+    c->n_bindings = kept;
+}
+
+/*
+ * Bind `id` to the current schema of `record` and frame that record with it
+ * from now on (the id a Schema Registry gave it).
+ *
+ * @return ASW_CODEC_OK; ASW_CODEC_E_SCHEMA when the name is unknown, names a
+ *         changelog record, or the id is bound to another schema already.
+ */
+asw_codec_err asw_codec_use_id(asw_codec *c, const char *record, int32_t id, char *err,
+                               size_t errlen) {
+    int k = kind_by_name(record);
+    if (k < 0 || !(KIND_BIT(k) & CONTRACT_KINDS))
+        return asw_codec_fail(err, errlen, ASW_CODEC_E_SCHEMA,
+                              "%s is not a record of the wire "
+                              "contract",
+                              record);
+    asw_codec_err rc = asw_codec_register_writer(c, id, embedded_text(record), err, errlen);
+    if (rc == ASW_CODEC_OK)
+        c->enc_id[k] = id;
+    return rc;
+}
+
+/*
+ * The record a schema id is bound to ("Decision", ...), or NULL. The wire
+ * contract's records are looked at before the changelog's.
+ */
+const char *asw_codec_id_record(const asw_codec *c, int32_t id) {
+    const binding *b = asw_codec_binding_find(c, id, CONTRACT_KINDS);
+    if (!b)
+        b = asw_codec_binding_find(c, id, STATE_KINDS);
+    return b ? asw_codec_kinds[b->kind].name : NULL;
 }

@@ -46,16 +46,18 @@
 /* ------------------------------------------------------------------------ */
 
 typedef enum {
-    KIND_INT,        /* strict decimal integer in [min, max] */
-    KIND_TOPIC,      /* a valid Kafka topic name */
-    KIND_TOPIC_OPT,  /* empty, or a valid Kafka topic name */
-    KIND_APP_ID,     /* a topic-name-safe id, short enough to derive topics from */
-    KIND_ID_OPT,     /* empty, or a topic-name-safe id (worker.id) */
-    KIND_URL_OPT,    /* empty, or an http:// or https:// URL */
-    KIND_SHOPS,      /* "*" or a comma-separated shop list */
-    KIND_LOG_LEVEL,  /* debug | info | warn | error */
-    KIND_LOG_FORMAT, /* logfmt | json */
-    KIND_LISTEN_OPT, /* empty, or host:port */
+    KIND_INT,          /* strict decimal integer in [min, max] */
+    KIND_TOPIC,        /* a valid Kafka topic name */
+    KIND_TOPIC_OPT,    /* empty, or a valid Kafka topic name */
+    KIND_APP_ID,       /* a topic-name-safe id, short enough to derive topics from */
+    KIND_ID_OPT,       /* empty, or a topic-name-safe id (worker.id) */
+    KIND_URL_OPT,      /* empty, or an http:// or https:// URL */
+    KIND_SHOPS,        /* "*" or a comma-separated shop list */
+    KIND_LOG_LEVEL,    /* debug | info | warn | error */
+    KIND_LOG_FORMAT,   /* logfmt | json */
+    KIND_LISTEN_OPT,   /* empty, or host:port */
+    KIND_PATH_OPT,     /* empty, or a file path (not checked for existence here) */
+    KIND_USERINFO_OPT, /* empty, or user:password (a secret: never echoed) */
 } key_kind;
 
 /* Which ruleset setter a rules.* key feeds. */
@@ -96,6 +98,16 @@ static const known_key known_keys[] = {
     {"state.cache.orders", "16384", KIND_INT, RULE_NONE, 0, 100000000},
     {"topic.replication.factor", "-1", KIND_INT, RULE_NONE, -1, 32767},
     {"schema.registry.url", "", KIND_URL_OPT, RULE_NONE, 0, 0},
+    {"schema.registry.basic.auth.user.info", "", KIND_USERINFO_OPT, RULE_NONE, 0, 0},
+    {"schema.registry.ssl.ca.location", "", KIND_PATH_OPT, RULE_NONE, 0, 0},
+    {"schema.registry.ssl.certificate.location", "", KIND_PATH_OPT, RULE_NONE, 0, 0},
+    {"schema.registry.ssl.key.location", "", KIND_PATH_OPT, RULE_NONE, 0, 0},
+    {"schema.registry.ssl.key.password", "", KIND_PATH_OPT, RULE_NONE, 0, 0},
+    {"schema.registry.connect.timeout.ms", "2000", KIND_INT, RULE_NONE, 1, 600000},
+    {"schema.registry.request.timeout.ms", "10000", KIND_INT, RULE_NONE, 1, 600000},
+    {"schema.registry.max.retries", "3", KIND_INT, RULE_NONE, 0, 100},
+    {"schema.registry.retries.wait.ms", "200", KIND_INT, RULE_NONE, 0, 600000},
+    {"schema.registry.retries.max.wait.ms", "2000", KIND_INT, RULE_NONE, 0, 600000},
     {"log.level", "info", KIND_LOG_LEVEL, RULE_NONE, 0, 0},
     {"log.format", "logfmt", KIND_LOG_FORMAT, RULE_NONE, 0, 0},
     {"http.listen", "", KIND_LISTEN_OPT, RULE_NONE, 0, 0},
@@ -281,6 +293,16 @@ static char *check_known(asw_config *cfg, const known_key *k, const char *value,
         }
         return asw_strdup(value);
     }
+    case KIND_PATH_OPT:
+        /* Any text: a path is opened where it is used (a missing file is an
+         * error there, with the key's name); a password is not echoed. */
+        return asw_strdup(value);
+    case KIND_USERINFO_OPT:
+        if (*value != '\0' && !strchr(value, ':')) {
+            set_err(err, errlen, "%s: invalid value: expected empty or user:password", k->name);
+            return NULL;
+        }
+        return asw_strdup(value);
     case KIND_LOG_FORMAT:
         if (strcmp(value, "logfmt") != 0 && strcmp(value, "json") != 0) {
             set_err(err, errlen, "%s: invalid value '%s': expected logfmt or json", k->name, value);
@@ -392,6 +414,16 @@ static void settings_refresh(asw_config *cfg) {
     s->rules.lead_ms = known_number(cfg, "rules.topic.lead.ms");
     s->rules.wait_max_ms = known_number(cfg, "rules.topic.wait.max.ms");
     s->registry.url = known_value(cfg, "schema.registry.url");
+    s->registry.user_info = known_value(cfg, "schema.registry.basic.auth.user.info");
+    s->registry.ca_location = known_value(cfg, "schema.registry.ssl.ca.location");
+    s->registry.certificate_location = known_value(cfg, "schema.registry.ssl.certificate.location");
+    s->registry.key_location = known_value(cfg, "schema.registry.ssl.key.location");
+    s->registry.key_password = known_value(cfg, "schema.registry.ssl.key.password");
+    s->registry.connect_timeout_ms = known_number(cfg, "schema.registry.connect.timeout.ms");
+    s->registry.request_timeout_ms = known_number(cfg, "schema.registry.request.timeout.ms");
+    s->registry.max_retries = known_number(cfg, "schema.registry.max.retries");
+    s->registry.retries_wait_ms = known_number(cfg, "schema.registry.retries.wait.ms");
+    s->registry.retries_max_wait_ms = known_number(cfg, "schema.registry.retries.max.wait.ms");
     s->kafka.transaction_timeout_ms =
         kafka_number(cfg, "transaction.timeout.ms", ASW_CONFIG_TRANSACTION_TIMEOUT_MS_DEFAULT);
     s->kafka.session_timeout_ms =
@@ -908,6 +940,7 @@ bool asw_config_is_secret(const char *key) {
                                         "token",
                                         "credential",
                                         "oauthbearer.config",
+                                        "user.info",
                                         "schema.registry.url"};
     for (size_t i = 0; i < sizeof marks / sizeof marks[0]; i++)
         if (strstr(key, marks[i]))

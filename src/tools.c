@@ -27,6 +27,7 @@
 #include "asw/jsonl.h"
 #include "asw/kafka.h"
 #include "asw/log.h"
+#include "asw/registry.h"
 
 #define METADATA_TIMEOUT_MS 10000
 #define CREATE_TIMEOUT_MS   30000
@@ -169,11 +170,75 @@ static int open_tool(const char *cmd, const char *config_path, const char *broke
     return -1;
 }
 
+/*
+ * With schema.registry.url set: a registry client in *out, and the codec's
+ * ids the registry's. With `topic`, the six event schemas are registered
+ * under <topic>-value (TopicNameStrategy) and events are framed with their
+ * ids (produce); without, ids are looked up as records arrive (consume).
+ * Returns 0 (*out NULL without a registry), or -1 with one line in err.
+ */
+static int use_registry(const asw_config *cfg, asw_codec *codec, const char *topic,
+                        asw_registry **out, char *err, size_t errlen) {
+    asw_registry_options ro;
+    *out = NULL;
+    if (!asw_registry_options_from_config(cfg, &ro))
+        return 0;
+    asw_registry *r = asw_registry_new(&ro, err, errlen);
+    asw_registry_options_clear(&ro);
+    if (!r)
+        return -1;
+    asw_codec_forget_builtin_ids(codec);
+    char subject[300];
+    if (topic)
+        asw_registry_value_subject(topic, subject, sizeof subject);
+    for (int t = 0; topic && t < ASW_EV__COUNT; t++) {
+        const char *rec = asw_codec_event_record((asw_event_type)t);
+        int32_t id;
+        /* The message names the URL and the subject's path. */
+        if (asw_registry_register(r, subject, asw_codec_schema_text(rec), &id, err, errlen) !=
+            ASW_REGISTRY_OK) {
+            asw_registry_destroy(r);
+            return -1;
+        }
+        if (asw_codec_use_id(codec, rec, id, err, errlen) != ASW_CODEC_OK) {
+            asw_registry_destroy(r);
+            return -1;
+        }
+    }
+    *out = r;
+    return 0;
+}
+
+/*
+ * Before a record is formatted: bind its schema id when the codec does not
+ * know it and the registry does. A 404 is left to the decoder (it reports
+ * UNKNOWN_SCHEMA_ID); a registry that does not answer is an error (-1 with
+ * err): consume shows what it can decode, and stops rather than guess.
+ */
+static int resolve_id(asw_registry *r, asw_codec *codec, const void *value, size_t len, char *err,
+                      size_t errlen) {
+    int32_t id;
+    if (!r || !value || asw_changelog_is_record(value, len) ||
+        asw_codec_peek_id(value, len, &id) != ASW_CODEC_OK || asw_codec_id_record(codec, id))
+        return 0;
+    const char *schema;
+    asw_registry_err re = asw_registry_lookup(r, id, &schema, err, errlen);
+    if (re == ASW_REGISTRY_E_NOT_FOUND)
+        return 0;
+    if (re != ASW_REGISTRY_OK)
+        return -1;
+    char why[512];
+    if (asw_codec_register_writer(codec, id, schema, why, sizeof why) != ASW_CODEC_OK)
+        fprintf(stderr, "aftersale-worker consume: schema id %" PRId32 ": %s\n", id, why);
+    return 0;
+}
+
 int asw_tools_produce(const asw_produce_opts *o) {
     char err[512], stop_reason[1024] = "";
     asw_config *cfg = NULL;
     asw_log *log = NULL;
     asw_codec *codec = NULL;
+    asw_registry *registry = NULL;
     rd_kafka_t *rk = NULL;
     FILE *in = NULL;
     char *line = NULL;
@@ -191,6 +256,10 @@ int asw_tools_produce(const asw_produce_opts *o) {
 
     rc = 1;
     if (!o->raw && !(codec = asw_codec_new(err, sizeof err))) {
+        fprintf(stderr, "aftersale-worker produce: %s\n", err);
+        goto done;
+    }
+    if (!o->raw && use_registry(cfg, codec, o->topic, &registry, err, sizeof err) != 0) {
         fprintf(stderr, "aftersale-worker produce: %s\n", err);
         goto done;
     }
@@ -329,37 +398,31 @@ void asw_tools_format_message(asw_codec *c, const void *key, size_t keylen, cons
     int32_t id = 0;
     asw_codec_err e = asw_codec_peek_id(value, len, &id);
     if (e == ASW_CODEC_OK) {
-        switch (id) {
-        case ASW_SCHEMA_ID_DECISION: {
+        /* By the record the id is bound to: built-in, or a registry's. */
+        const char *rec = asw_codec_id_record(c, id);
+        rec = rec ? rec : "";
+        if (strcmp(rec, "Decision") == 0) {
             asw_decision d;
             e = asw_codec_decode_decision(c, value, len, &d, msg, sizeof msg);
             if (e == ASW_CODEC_OK)
                 asw_jsonl_format_decision(&d, out);
-            break;
-        }
-        case ASW_SCHEMA_ID_REFUND_RECORD: {
+        } else if (strcmp(rec, "RefundRecord") == 0) {
             asw_refund_record r;
             e = asw_codec_decode_record(c, value, len, &r, msg, sizeof msg);
             if (e == ASW_CODEC_OK)
                 asw_jsonl_format_record(&r, out);
-            break;
-        }
-        case ASW_SCHEMA_ID_ORDER_STATE: {
+        } else if (strcmp(rec, "OrderState") == 0) {
             asw_order *o = NULL;
             e = asw_codec_decode_state(c, value, len, &o, msg, sizeof msg);
             if (e == ASW_CODEC_OK)
                 asw_jsonl_format_state(o, out);
             asw_order_destroy(o);
-            break;
-        }
-        case ASW_SCHEMA_ID_PARTITION_STATE: {
+        } else if (strcmp(rec, "PartitionState") == 0) {
             int64_t t = 0;
             e = asw_codec_decode_partition_state(c, value, len, &t, msg, sizeof msg);
             if (e == ASW_CODEC_OK)
                 asw_jsonl_format_partition_state(t, out);
-            break;
-        }
-        default: {
+        } else {
             /* Events, and every id the codec does not know: it names the
              * error (UNKNOWN_SCHEMA_ID, WRONG_RECORD). */
             asw_event ev;
@@ -367,8 +430,6 @@ void asw_tools_format_message(asw_codec *c, const void *key, size_t keylen, cons
             if (e == ASW_CODEC_OK)
                 asw_jsonl_format_event(&ev, out);
             asw_event_clear(&ev);
-            break;
-        }
         }
     }
     if (e == ASW_CODEC_OK) {
@@ -387,6 +448,7 @@ int asw_tools_consume(const asw_consume_opts *o) {
     asw_config *cfg = NULL;
     asw_log *log = NULL;
     asw_codec *codec = NULL;
+    asw_registry *registry = NULL;
     rd_kafka_t *rk = NULL;
     rd_kafka_topic_partition_list_t *parts = NULL;
     bool *at_eof = NULL;
@@ -401,7 +463,8 @@ int asw_tools_consume(const asw_consume_opts *o) {
         goto done;
 
     rc = 1;
-    if (!(codec = asw_codec_new(err, sizeof err))) {
+    if (!(codec = asw_codec_new(err, sizeof err)) ||
+        use_registry(cfg, codec, NULL, &registry, err, sizeof err) != 0) {
         fprintf(stderr, "aftersale-worker consume: %s\n", err);
         goto done;
     }
@@ -471,6 +534,12 @@ int asw_tools_consume(const asw_consume_opts *o) {
         rd_kafka_headers_t *hdrs = NULL;
         if (rd_kafka_message_headers(m, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR)
             hdrs = NULL;
+        if (resolve_id(registry, codec, m->payload, m->len, err, sizeof err) != 0) {
+            fprintf(stderr, "aftersale-worker consume: %s\n", err);
+            rc = 1;
+            rd_kafka_message_destroy(m);
+            break;
+        }
         asw_buf_reset(&line);
         asw_tools_format_message(codec, m->key, m->key_len, m->payload, m->len, hdrs, p, m->offset,
                                  &line);
@@ -499,6 +568,7 @@ done:
     free(at_eof);
     asw_buf_free(&line);
     asw_codec_destroy(codec);
+    asw_registry_destroy(registry);
     asw_log_destroy(log);
     asw_config_destroy(cfg);
     return rc;

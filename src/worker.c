@@ -56,20 +56,24 @@
 #include "asw/jsonl.h"
 #include "asw/kafka.h"
 #include "asw/metrics.h"
+#include "asw/registry.h"
 #include "asw/rules_topic.h"
 
-#define TOPIC_MAX           256
-#define META_TIMEOUT_MS     10000
-#define TXN_TIMEOUT_MS      60000
-#define RESTORE_TIMEOUT_MS  300000
-#define COMMIT_RETRIES      10
-#define MAX_ABORTS_IN_A_ROW 10
-#define MAX_FENCES_IN_A_ROW 3
-#define EVICT_ROUNDS        100 /* commits per sweep of every order for retention */
-#define STATS_EVERY_MS      10000
-#define BATCH_MAX           4096 /* input records processed between two polls of the queue */
-#define VIEW_EVERY_MS       1000 /* the HTTP view's watermarks, between commits */
-#define QUERY_WAIT_MS       5000 /* the longest a ledger query waits for a commit */
+#define TOPIC_MAX             256
+#define META_TIMEOUT_MS       10000
+#define TXN_TIMEOUT_MS        60000
+#define RESTORE_TIMEOUT_MS    300000
+#define COMMIT_RETRIES        10
+#define MAX_ABORTS_IN_A_ROW   10
+#define MAX_FENCES_IN_A_ROW   3
+#define EVICT_ROUNDS          100 /* commits per sweep of every order for retention */
+#define STATS_EVERY_MS        10000
+#define BATCH_MAX             4096 /* input records processed between two polls of the queue */
+#define VIEW_EVERY_MS         1000 /* the HTTP view's watermarks, between commits */
+#define QUERY_WAIT_MS         5000 /* the longest a ledger query waits for a commit */
+#define REGISTRY_PAUSE_MS     250  /* first pause while the Schema Registry is away; doubled */
+#define REGISTRY_PAUSE_MAX_MS 2000 /* cap of those pauses */
+#define BAD_IDS_MAX           64   /* schema ids of one batch that the registry refused */
 
 /*
  * The worker's transaction state: one field, moved only by txn_set(), which
@@ -114,6 +118,14 @@ typedef struct wpart {
     bool restoring;                      /* its changelog is being read */
     int64_t restore_read, restore_total; /* changelog records, while restoring */
 } wpart;
+
+/* A schema id of the batch that will not decode whatever is retried: the
+ * registry does not know it (404), or its schema is not one of ours. */
+typedef struct wbad_id {
+    int32_t id;
+    const char *code; /* the dead-letter error: UNKNOWN_SCHEMA_ID, SCHEMA_ERROR */
+    char message[768];
+} wbad_id;
 
 /* What the lanes are asked to do. */
 typedef enum wjob { WJOB_PROCESS, WJOB_CHANGELOG, WJOB_QUIT } wjob;
@@ -169,6 +181,16 @@ struct asw_worker {
     int64_t commit_interval_ms, commit_max_records;
     asw_state_limits limits;
     int64_t last_stats_ms;
+
+    /* The Schema Registry (NULL: the built-in ids). Unknown ids of a batch
+     * are looked up before it is processed (resolve_schema_ids()); while the
+     * registry is away the batch waits, unprocessed (registry_pause()). */
+    asw_registry *registry;
+    bool registry_wait;       /* the batch was dropped unprocessed: rewind, pause */
+    int registry_pauses;      /* in a row, for the backoff */
+    char registry_error[512]; /* why it waits */
+    wbad_id bad_ids[BAD_IDS_MAX];
+    int n_bad_ids;
 
     char error[512];      /* why the worker is WTXN_FATAL */
     char last_error[512]; /* the last error_cb report that was not fatal */
@@ -457,6 +479,13 @@ asw_worker *asw_worker_new(const asw_config *cfg, asw_log *log, char *err, size_
         if (!w->lanes[i].codec)
             goto fail;
     }
+    asw_registry_options ro;
+    if (asw_registry_options_from_config(cfg, &ro)) {
+        w->registry = asw_registry_new(&ro, err, errlen);
+        asw_registry_options_clear(&ro);
+        if (!w->registry)
+            goto fail;
+    }
     w->producer = asw_kafka_new(cfg, ASW_KAFKA_WORKER_PRODUCER, &w->ctx, w->txn_id, setup_producer,
                                 err, errlen);
     if (!w->producer)
@@ -541,7 +570,43 @@ static int await_cluster(asw_worker *w, char *err, size_t errlen) {
     }
 }
 
+/*
+ * Register the output schemas (Decision under <topic.decisions>-value,
+ * RefundRecord under <topic.refund_records>-value) and frame the outputs
+ * with the registry's ids from now on; input ids are the registry's too.
+ * Returns 0, or -1 with one line in err (the registry's URL and why).
+ */
+static int register_outputs(asw_worker *w, char *err, size_t errlen) {
+    static const char *const records[] = {"Decision", "RefundRecord"};
+    const char *topics[] = {w->topic_dec, w->topic_rec};
+    int32_t ids[2];
+    for (int i = 0; i < 2; i++) {
+        char subject[TOPIC_MAX + 8], why[512];
+        asw_registry_value_subject(topics[i], subject, sizeof subject);
+        asw_registry_err re = asw_registry_register(
+            w->registry, subject, asw_codec_schema_text(records[i]), &ids[i], why, sizeof why);
+        if (re != ASW_REGISTRY_OK) {
+            snprintf(err, errlen, "registering the %s schema under subject %s: %s", records[i],
+                     subject, why);
+            return -1;
+        }
+        asw_log_write(w->log, ASW_LOG_INFO, "schema_registered",
+                      "registry=%s subject=%s record=%s id=%" PRId32, asw_registry_url(w->registry),
+                      subject, records[i], ids[i]);
+    }
+    for (int l = 0; l < w->n_lanes; l++) {
+        asw_codec_forget_builtin_ids(w->lanes[l].codec);
+        for (int i = 0; i < 2; i++)
+            if (asw_codec_use_id(w->lanes[l].codec, records[i], ids[i], err, errlen) !=
+                ASW_CODEC_OK)
+                return -1;
+    }
+    return 0;
+}
+
 int asw_worker_start(asw_worker *w, char *err, size_t errlen) {
+    if (w->registry && register_outputs(w, err, errlen) != 0)
+        return -1;
     if (await_cluster(w, err, errlen) != 0)
         return -1;
     int rc = asw_kafka_partition_count(w->producer, w->topic_in, META_TIMEOUT_MS, &w->n_parts, err,
@@ -1401,6 +1466,13 @@ static bool process(wlane *l, const rd_kafka_message_t *m) {
         dead_letter(l, m, "EMPTY_VALUE", "record has no value");
         return true;
     }
+    int32_t id;
+    if (w->n_bad_ids > 0 && asw_codec_peek_id(m->payload, m->len, &id) == ASW_CODEC_OK)
+        for (int i = 0; i < w->n_bad_ids; i++)
+            if (w->bad_ids[i].id == id) {
+                dead_letter(l, m, w->bad_ids[i].code, w->bad_ids[i].message);
+                return true;
+            }
     asw_event ev;
     asw_event_init(&ev);
     asw_codec_err ce = asw_codec_decode_event(l->codec, m->payload, m->len, &ev, err, sizeof err);
@@ -1626,6 +1698,97 @@ static void follow_rules(asw_worker *w) {
         asw_log_write(w->log, ASW_LOG_WARN, "rules_topic_behind", "error=\"%s\"", err);
 }
 
+/* Note a schema id of the batch that no retry will decode. */
+static void bad_id(asw_worker *w, int32_t id, const char *code, const char *message) {
+    if (w->n_bad_ids == BAD_IDS_MAX)
+        return; /* decoding says UNKNOWN_SCHEMA_ID for it, without the details */
+    wbad_id *b = &w->bad_ids[w->n_bad_ids++];
+    b->id = id;
+    b->code = code;
+    snprintf(b->message, sizeof b->message, "%s", message);
+}
+
+/*
+ * Look up, in the Schema Registry, every schema id of the batch that the
+ * codecs do not know, and bind what it answers in every lane's codec. An id
+ * the registry does not have (404), or whose schema is not ours, is noted in
+ * bad_ids: its records become dead letters. Returns 0, or -1 when the
+ * registry did not answer (or refused us: a credential, a certificate):
+ * nothing of the batch may be processed then, its records are fine.
+ * @locality the polling thread, no lane running
+ */
+static int resolve_schema_ids(asw_worker *w) {
+    w->n_bad_ids = 0;
+    for (int i = 0; i < w->n_lanes; i++) {
+        wlane *l = &w->lanes[i];
+        for (size_t k = 0; k < l->n_msgs; k++) {
+            const rd_kafka_message_t *m = l->msgs[k];
+            int32_t id;
+            if (!w->parts[m->partition].proc ||
+                asw_codec_peek_id(m->payload, m->len, &id) != ASW_CODEC_OK ||
+                asw_codec_id_record(w->lanes[0].codec, id))
+                continue;
+            bool noted = false;
+            for (int b = 0; b < w->n_bad_ids && !noted; b++)
+                noted = w->bad_ids[b].id == id;
+            if (noted)
+                continue;
+            const char *schema;
+            char why[512];
+            asw_registry_err re = asw_registry_lookup(w->registry, id, &schema, why, sizeof why);
+            if (re == ASW_REGISTRY_E_NOT_FOUND) {
+                char msg[700];
+                snprintf(msg, sizeof msg, "schema id %" PRId32 " is not in the registry: %s", id,
+                         why);
+                bad_id(w, id, "UNKNOWN_SCHEMA_ID", msg);
+                continue;
+            }
+            if (re != ASW_REGISTRY_OK) {
+                snprintf(w->registry_error, sizeof w->registry_error, "%s", why);
+                return -1;
+            }
+            for (int c = 0; c < w->n_lanes; c++)
+                if (asw_codec_register_writer(w->lanes[c].codec, id, schema, why, sizeof why) !=
+                    ASW_CODEC_OK) {
+                    bad_id(w, id, "SCHEMA_ERROR", why);
+                    break;
+                }
+            asw_log_write(w->log, ASW_LOG_INFO, "schema_resolved",
+                          "registry=%s id=%" PRId32 " record=%s", asw_registry_url(w->registry), id,
+                          asw_codec_id_record(w->lanes[0].codec, id)
+                              ? asw_codec_id_record(w->lanes[0].codec, id)
+                              : "-");
+        }
+    }
+    return 0;
+}
+
+/*
+ * The registry did not answer for a batch, which was dropped unprocessed:
+ * commit what the open transaction holds (records before the batch, all
+ * decoded), rewind the consumer to the first record not processed, and
+ * pause, longer each time up to REGISTRY_PAUSE_MAX_MS. The next step polls
+ * the same records again. Nothing is dead-lettered or committed past them.
+ * @locality the polling thread
+ */
+static void registry_pause(asw_worker *w) {
+    w->registry_wait = false;
+    long pause = REGISTRY_PAUSE_MS;
+    for (int i = 0; i < w->registry_pauses && pause < REGISTRY_PAUSE_MAX_MS; i++)
+        pause *= 2;
+    if (pause > REGISTRY_PAUSE_MAX_MS)
+        pause = REGISTRY_PAUSE_MAX_MS;
+    w->registry_pauses++;
+    w->stats.registry_pauses++;
+    asw_log_write(w->log, ASW_LOG_WARN, "schema_registry_unavailable", "error=\"%s\" pause_ms=%ld",
+                  w->registry_error, pause);
+    if (txn_open(w) && asw_worker_commit(w) != 0)
+        return;
+    if (!txn_open(w))
+        rewind_consumer(w);
+    sleep_ms(pause);
+}
+
 /* Process the batch: every lane its records, in parallel. Called before
  * anything else touches partitions or the transaction (a commit, a
  * rebalance), so that records are processed in the order they were polled
@@ -1637,6 +1800,14 @@ static void flush_batch(asw_worker *w) {
     for (int i = 0; i < w->n_lanes && !any; i++)
         for (size_t k = 0; k < w->lanes[i].n_msgs && !any; k++)
             any = w->parts[w->lanes[i].msgs[k]->partition].proc != NULL;
+    if (any && w->registry && !is_fatal(w)) {
+        if (resolve_schema_ids(w) != 0) {
+            any = false;
+            w->registry_wait = true;
+        } else {
+            w->registry_pauses = 0;
+        }
+    }
     if (any && !is_fatal(w) && begin_txn(w) == 0) {
         run_lanes(w, WJOB_PROCESS);
         while (w->rules && lanes_held(w) && !is_fatal(w)) {
@@ -1925,9 +2096,9 @@ static void periodic(asw_worker *w) {
     asw_log_write(w->log, ASW_LOG_INFO, "worker_stats",
                   "consumed=%" PRId64 " decisions=%" PRId64 " records=%" PRId64
                   " dead_letters=%" PRId64 " late_events=%" PRId64 " commits=%" PRId64
-                  " aborts=%" PRId64 " quarantined_partitions=%" PRId64,
+                  " aborts=%" PRId64 " quarantined_partitions=%" PRId64 " registry_pauses=%" PRId64,
                   s->consumed, s->decisions, s->records, s->dead_letters, s->late_events,
-                  s->commits, s->aborts, quarantined);
+                  s->commits, s->aborts, quarantined, s->registry_pauses);
 }
 
 int asw_worker_step(asw_worker *w, int timeout_ms) {
@@ -1969,6 +2140,8 @@ int asw_worker_step(asw_worker *w, int timeout_ms) {
         m = rd_kafka_consumer_poll(w->consumer, 0);
     }
     flush_batch(w);
+    if (w->registry_wait && !is_fatal(w))
+        registry_pause(w);
     rd_kafka_poll(w->producer, 0);
     /* The consumer's main queue: its error_cb and stats_cb (records and
      * rebalances come through rd_kafka_consumer_poll()). */
@@ -2089,6 +2262,7 @@ void asw_worker_destroy(asw_worker *w) {
         asw_codec_destroy(l->codec);
     }
     free(w->lanes);
+    asw_registry_destroy(w->registry);
     pthread_cond_destroy(&w->pool_done);
     pthread_cond_destroy(&w->pool_go);
     pthread_mutex_destroy(&w->pool_lock);

@@ -74,6 +74,27 @@ void asw_codec_destroy(asw_codec *c);
 asw_codec_err asw_codec_register_writer(asw_codec *c, int32_t schema_id, const char *schema_json,
                                         char *err, size_t errlen);
 
+/*
+ * Schema Registry ids (registry.h). With a registry, ids are the registry's:
+ * asw_codec_forget_builtin_ids() drops the built-in ids of the wire
+ * contract's records (events, Decision, RefundRecord; the changelog's records
+ * keep theirs, whatever the registry numbers), asw_codec_use_id() binds the
+ * id a record's current schema was registered under and frames that record
+ * with it, and asw_codec_register_writer() binds any other id looked up. A
+ * writer schema equal to the current one (avro_schema_equal) is read as the
+ * current one is.
+ */
+void asw_codec_forget_builtin_ids(asw_codec *c);
+asw_codec_err asw_codec_use_id(asw_codec *c, const char *record, int32_t id, char *err,
+                               size_t errlen);
+/* The compiled-in .avsc text of a record ("Decision"), or NULL. Static. */
+const char *asw_codec_schema_text(const char *record);
+/* The record name of an event type ("AfterSaleApplied"), or NULL. Static. */
+const char *asw_codec_event_record(asw_event_type t);
+/* The record a schema id is bound to in c ("Decision", ...), or NULL when
+ * the codec does not know the id. Static. */
+const char *asw_codec_id_record(const asw_codec *c, int32_t id);
+
 /* The schema id a frame declares, without decoding the body.
  * Returns ASW_CODEC_E_SHORT / ASW_CODEC_E_MAGIC on a bad frame. */
 asw_codec_err asw_codec_peek_id(const void *buf, size_t len, int32_t *schema_id);

@@ -65,10 +65,14 @@ typedef struct asw_settings {
         int64_t lead_ms;     /* rules.topic.lead.ms */
         int64_t wait_max_ms; /* rules.topic.wait.max.ms */
     } rules;
-    /* The Schema Registry client's settings: schema.registry.url today; the
-     * rest of the schema.registry.* keys go here with the client. */
+    /* The Schema Registry client (schema.registry.*; src/registry.c). */
     struct {
-        const char *url; /* "" when none; a secret (may carry credentials) */
+        const char *url;       /* "" when none; a secret (may carry credentials) */
+        const char *user_info; /* basic.auth.user.info "user:password", or ""; a secret */
+        const char *ca_location, *certificate_location, *key_location; /* "" when unset */
+        const char *key_password;                                      /* a secret */
+        int64_t connect_timeout_ms, request_timeout_ms;
+        int64_t max_retries, retries_wait_ms, retries_max_wait_ms;
     } registry;
     /* librdkafka properties the worker's own logic depends on: the value
      * set, else the default the worker gives its clients (transaction and

@@ -41,6 +41,8 @@ typedef struct asw_worker_stats {
     int64_t changelog_corrupt; /* changelog records that could not be decoded */
     int64_t quarantined;       /* times a partition was left unprocessed because its
                                   changelog could not be restored whole */
+    int64_t registry_pauses;   /* batches left unprocessed while the Schema Registry did
+                                  not answer (each read again after a pause) */
 } asw_worker_stats;
 
 /*

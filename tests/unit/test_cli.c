@@ -34,15 +34,39 @@ Test(cli, file_then_environment_then_brokers_option) {
     asw_config_destroy(cfg);
 }
 
-Test(cli, a_configured_schema_registry_is_refused_until_supported) {
-    write_config("schema.registry.url=http://registry:8081\n");
+Test(cli, schema_registry_keys_load_and_their_secrets_are_masked) {
+    write_config("schema.registry.url=https://u:pw@registry:8081\n"
+                 "schema.registry.basic.auth.user.info=alice:s3cret\n"
+                 "schema.registry.ssl.ca.location=/etc/ca.pem\n"
+                 "schema.registry.ssl.key.password=kpw\n"
+                 "schema.registry.max.retries=5\n");
+    char err[256] = "";
+    asw_config *cfg = asw_cli_config(path, NULL, err, sizeof err);
+    unlink(path);
+    cr_assert_not_null(cfg, "%s", err);
+    cr_assert_str_eq(asw_config_get(cfg, "schema.registry.basic.auth.user.info"), "alice:s3cret");
+    cr_assert_str_eq(asw_config_get(cfg, "schema.registry.max.retries"), "5");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    asw_config_print(cfg, out);
+    fclose(out);
+    cr_assert(strstr(text, "s3cret") == NULL && strstr(text, "kpw") == NULL &&
+                  strstr(text, "pw@") == NULL,
+              "%s", text);
+    cr_assert(strstr(text, "schema.registry.ssl.ca.location=/etc/ca.pem\n") != NULL, "%s", text);
+    free(text);
+    asw_config_destroy(cfg);
+}
+
+Test(cli, a_registry_user_info_without_a_colon_is_refused_without_echo) {
+    write_config("schema.registry.basic.auth.user.info=alicepw\n");
     char err[256] = "";
     asw_config *cfg = asw_cli_config(path, NULL, err, sizeof err);
     unlink(path);
     cr_assert_null(cfg);
-    cr_assert(strstr(err, "schema.registry.url: a Schema Registry is not supported yet") == err,
-              "%s", err);
-    cr_assert(strstr(err, "registry:8081") == NULL, "the URL may hold credentials");
+    cr_assert(strstr(err, "expected empty or user:password") != NULL, "%s", err);
+    cr_assert(strstr(err, "alicepw") == NULL, "%s", err);
 }
 
 Test(cli, bad_file_is_refused_with_file_and_line) {

@@ -18,6 +18,7 @@
 
 #include "asw/alloc.h"
 #include "asw/codec.h"
+#include "support.h"
 
 /* ---- helpers ---- */
 
@@ -1459,4 +1460,60 @@ Test(codec, the_fast_path_decodes_every_frame_as_the_generic_path_does) {
     asw_buf_free(&b);
     asw_codec_destroy(fast);
     asw_codec_destroy(slow);
+}
+
+/* With a Schema Registry: the contract's built-in ids are gone, the outputs
+ * are framed with the registry's, and a registry id equal to a changelog
+ * record's built-in id does not confuse the two. */
+Test(codec, registry_ids_replace_the_builtin_ones_but_not_the_changelogs) {
+    char err[256];
+    asw_codec *c = asw_codec_new(err, sizeof err);
+    cr_assert_not_null(c, "%s", err);
+    asw_codec_forget_builtin_ids(c);
+    cr_assert_null(asw_codec_id_record(c, ASW_SCHEMA_ID_DECISION));
+    cr_assert_null(asw_codec_id_record(c, ASW_SCHEMA_ID_APPLIED));
+    cr_assert_eq(asw_codec_use_id(c, "Decision", ASW_SCHEMA_ID_PARTITION_STATE, err, sizeof err),
+                 ASW_CODEC_OK, "%s", err);
+    cr_assert_neq(asw_codec_use_id(c, "OrderState", 99, err, sizeof err), ASW_CODEC_OK,
+                  "the changelog's records are not the registry's");
+    cr_assert_str_eq(asw_codec_id_record(c, ASW_SCHEMA_ID_PARTITION_STATE), "Decision");
+
+    asw_decision d = sample_decision();
+    asw_buf buf = ASW_BUF_INIT;
+    cr_assert_eq(asw_codec_encode_decision(c, &d, &buf), ASW_CODEC_OK);
+    int32_t id;
+    cr_assert_eq(asw_codec_peek_id(buf.data, buf.len, &id), ASW_CODEC_OK);
+    cr_assert_eq(id, ASW_SCHEMA_ID_PARTITION_STATE);
+    asw_decision back;
+    cr_assert_eq(asw_codec_decode_decision(c, buf.data, buf.len, &back, err, sizeof err),
+                 ASW_CODEC_OK, "%s", err);
+    cr_assert_str_eq(back.aftersale_id, d.aftersale_id);
+
+    /* The changelog's PartitionState keeps id 21, in its own space. */
+    cr_assert_eq(asw_codec_encode_partition_state(c, 12345, &buf), ASW_CODEC_OK);
+    int64_t t = 0;
+    cr_assert_eq(asw_codec_decode_partition_state(c, buf.data, buf.len, &t, err, sizeof err),
+                 ASW_CODEC_OK, "%s", err);
+    cr_assert_eq(t, 12345);
+
+    /* An event framed with a forgotten built-in id is unknown now. */
+    asw_codec *plain = asw_codec_new(err, sizeof err);
+    asw_event ev = t_applied("e1", "A1", "S1", 100);
+    cr_assert_eq(asw_codec_encode_event(plain, &ev, &buf), ASW_CODEC_OK);
+    asw_event out;
+    cr_assert_eq(asw_codec_decode_event(c, buf.data, buf.len, &out, err, sizeof err),
+                 ASW_CODEC_E_UNKNOWN_SCHEMA);
+    /* Bound again under a registry id with the current text: decodes. */
+    cr_assert_eq(asw_codec_register_writer(c, 501, asw_codec_schema_text("AfterSaleApplied"), err,
+                                           sizeof err),
+                 ASW_CODEC_OK, "%s", err);
+    buf.data[1] = 0, buf.data[2] = 0, buf.data[3] = 501 >> 8, buf.data[4] = 501 & 0xff;
+    cr_assert_eq(asw_codec_decode_event(c, buf.data, buf.len, &out, err, sizeof err), ASW_CODEC_OK,
+                 "%s", err);
+    cr_assert_str_eq(out.aftersale_id, "A1");
+    asw_event_clear(&out);
+    asw_event_clear(&ev);
+    asw_buf_free(&buf);
+    asw_codec_destroy(plain);
+    asw_codec_destroy(c);
 }
