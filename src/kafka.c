@@ -392,3 +392,45 @@ void asw_kafka_transactional_id(const asw_config *cfg, char *buf, size_t len) {
     host[sizeof host - 1] = '\0';
     snprintf(buf, len, "%s-%s-%ld", app, host, (long)getpid());
 }
+
+/* Big-endian reads of a Kafka protocol buffer; false when it is too short. */
+static bool be16(const uint8_t **p, const uint8_t *end, int16_t *out) {
+    if (end - *p < 2)
+        return false;
+    *out = (int16_t)(((*p)[0] << 8) | (*p)[1]);
+    *p += 2;
+    return true;
+}
+
+static bool be32(const uint8_t **p, const uint8_t *end, int32_t *out) {
+    if (end - *p < 4)
+        return false;
+    *out = (int32_t)(((uint32_t)(*p)[0] << 24) | ((uint32_t)(*p)[1] << 16) |
+                     ((uint32_t)(*p)[2] << 8) | (uint32_t)(*p)[3]);
+    *p += 4;
+    return true;
+}
+
+int asw_kafka_assignment_has(const void *buf, size_t len, const char *topic, int32_t partition) {
+    const uint8_t *p = buf, *end = p + len;
+    int16_t version, tlen;
+    int32_t ntopics;
+    if (!buf || !be16(&p, end, &version) || version < 0 || !be32(&p, end, &ntopics) || ntopics < 0)
+        return -1;
+    for (int32_t t = 0; t < ntopics; t++) {
+        if (!be16(&p, end, &tlen) || tlen < 0 || end - p < tlen)
+            return -1;
+        bool ours = (size_t)tlen == strlen(topic) && memcmp(p, topic, (size_t)tlen) == 0;
+        p += tlen;
+        int32_t nparts, part;
+        if (!be32(&p, end, &nparts) || nparts < 0)
+            return -1;
+        for (int32_t i = 0; i < nparts; i++) {
+            if (!be32(&p, end, &part))
+                return -1;
+            if (ours && part == partition)
+                return 1;
+        }
+    }
+    return 0;
+}

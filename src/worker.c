@@ -70,6 +70,7 @@
 #define STATS_EVERY_MS        10000
 #define BATCH_MAX             4096 /* input records processed between two polls of the queue */
 #define VIEW_EVERY_MS         1000 /* the HTTP view's watermarks, between commits */
+#define QUERY_OWNER_MS        2000 /* for the coordinator to name a partition's owner */
 #define QUERY_WAIT_MS         5000 /* the longest a ledger query waits for a commit */
 #define REGISTRY_PAUSE_MS     250  /* first pause while the Schema Registry is away; doubled */
 #define REGISTRY_PAUSE_MAX_MS 2000 /* cap of those pauses */
@@ -233,6 +234,7 @@ typedef struct wquery {
     int status;
     asw_buf body;
     bool done;
+    int32_t elsewhere; /* 404: the order's partition, owned by another member; -1 */
 } wquery;
 
 static int64_t now_ms(void) {
@@ -949,6 +951,7 @@ static void answer_query(asw_worker *w, wquery *q) {
                                                  NULL, NULL);
     bool here = p >= 0 && p < w->n_parts && w->parts[p].proc;
     q->status = 404;
+    q->elsewhere = here ? -1 : p;
     asw_buf_printf(&q->body, "{\"error\":");
     json_str(&q->body, here ? "the order is not in the state of its partition, which this worker "
                               "owns: no event of it, or dropped after its retention"
@@ -983,6 +986,34 @@ static void serve_queries(asw_worker *w) {
     pthread_mutex_unlock(&w->query_lock);
 }
 
+/* The group member that owns topic.input's partition p, from the group
+ * coordinator (ListGroups/DescribeGroups: one round trip, so on the HTTP
+ * thread, never the polling one) as a JSON object appended to b; false
+ * when it is not known (no member has it: a rebalance; or no answer). */
+static bool append_owner(asw_worker *w, int32_t p, asw_buf *b) {
+    const struct rd_kafka_group_list *gl = NULL;
+    if (rd_kafka_list_groups(w->consumer, w->settings->application_id, &gl, QUERY_OWNER_MS) || !gl)
+        return false;
+    bool found = false;
+    for (int g = 0; g < gl->group_cnt && !found; g++)
+        for (int m = 0; m < gl->groups[g].member_cnt && !found; m++) {
+            const struct rd_kafka_group_member_info *mi = &gl->groups[g].members[m];
+            if (asw_kafka_assignment_has(mi->member_assignment, (size_t)mi->member_assignment_size,
+                                         w->topic_in, p) != 1)
+                continue;
+            found = true;
+            asw_buf_append_str(b, "{\"member_id\":");
+            json_str(b, mi->member_id);
+            asw_buf_append_str(b, ",\"client_id\":");
+            json_str(b, mi->client_id);
+            asw_buf_append_str(b, ",\"client_host\":");
+            json_str(b, mi->client_host);
+            asw_buf_append_str(b, "}");
+        }
+    rd_kafka_group_list_destroy(gl);
+    return found;
+}
+
 /* Ask the polling thread and wait for its answer. @locality the HTTP thread */
 static void query_order(asw_worker *w, const char *id, asw_http_reply *reply) {
     reply->content_type = "application/json";
@@ -991,7 +1022,7 @@ static void query_order(asw_worker *w, const char *id, asw_http_reply *reply) {
         asw_buf_append_str(&reply->body, "{\"error\":\"an order id is 1..128 bytes\"}\n");
         return;
     }
-    wquery q = {.status = 503};
+    wquery q = {.status = 503, .elsewhere = -1};
     snprintf(q.order_id, sizeof q.order_id, "%s", id);
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
@@ -1019,6 +1050,18 @@ static void query_order(asw_worker *w, const char *id, asw_http_reply *reply) {
         return;
     }
     reply->status = q.status;
+    if (q.elsewhere >= 0 && q.body.len >= 2) {
+        /* Name the member that owns the partition, where the coordinator
+         * knows it: the body's closing "}\n" goes after the owner. */
+        q.body.len -= 2;
+        size_t at = q.body.len;
+        asw_buf_append_str(&q.body, ",\"owner\":");
+        if (!append_owner(w, q.elsewhere, &q.body)) {
+            q.body.len = at;
+            asw_buf_append_str(&q.body, ",\"owner\":null");
+        }
+        asw_buf_append_str(&q.body, "}\n");
+    }
     asw_buf_append(&reply->body, q.body.data, q.body.len);
     asw_buf_free(&q.body);
 }

@@ -76,6 +76,11 @@ int asw_kafka_create_topic_conf(rd_kafka_t *rk, const char *topic, int32_t parti
                                 int32_t replication_factor, const char *const *conf, int timeout_ms,
                                 char *err, size_t errlen);
 
+/* Does a consumer group member's assignment (the ConsumerProtocol
+ * Assignment bytes of rd_kafka_group_member_info.member_assignment) hold
+ * topic's partition? 1 yes, 0 no, -1 not such bytes. */
+int asw_kafka_assignment_has(const void *buf, size_t len, const char *topic, int32_t partition);
+
 /* The transactional id of a worker: "<application.id>-<worker.id>", or with
  * "<hostname>-<pid>" when worker.id is empty. Written into buf. */
 void asw_kafka_transactional_id(const asw_config *cfg, char *buf, size_t len);

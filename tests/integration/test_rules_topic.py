@@ -7,6 +7,7 @@ changes (`rules show --format jsonl`); and a fresh application id over the
 same input and control topic gives byte-identical decisions."""
 import json
 import time
+import urllib.error
 import urllib.request
 
 import common
@@ -151,6 +152,22 @@ def test(h):
                          p["topic.refund_records"]: expected["RefundRecord"]}, timeout=150)
     h.wait_until(lambda: any(int(e.get("count", 0)) > 0 for e in w2.events("partitions_assigned")),
                  60, "w2 to get partitions")
+    # A ledger query to w1 for an order of w2's partitions: 404 naming the
+    # partition and the member that owns it (w2: static member "<app>-w2").
+    port = int(w1.events("http_listening")[0]["port"])
+    owner = None
+    for oid in sorted({e["order_id"] for e in events}):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/orders/{oid}", timeout=10)
+        except urllib.error.HTTPError as e:
+            body = json.loads(e.read())
+            if e.code == 404 and body["partition"] not in body["assigned"]:
+                owner = body
+                break
+    check(owner is not None, "w1 must answer 404 for an order on w2's partitions")
+    log(f"404 for {owner['order_id']}: partition {owner['partition']}, owner {owner['owner']}")
+    check(owner["owner"] and owner["owner"]["member_id"].startswith(p["application.id"] + "-w2-"),
+          f"the 404 must name w2 as the owner: {owner}")
     m = metrics(w1)
     check(m.get("asw_rules_changes_total") == 1 and m.get("asw_rules_invalid_total") == 0 and
           m.get("asw_rules_wait_expired_total") == 0 and
