@@ -72,6 +72,10 @@ extern const asw_cmd asw_help_cmd;     /* src/cmd/cmd.c */
 /* The table, in the order the help lists it, ended by NULL. */
 extern const asw_cmd *const asw_cmds[];
 
+/* Parse a whole decimal integer in [min, max] (an option's argument).
+ * Returns 0 with *out set, or -1 (*out untouched). */
+int asw_cmd_parse_int(const char *s, long long min, long long max, long long *out);
+
 /* The command called `name`, or NULL. */
 const asw_cmd *asw_cmd_find(const char *name);
 

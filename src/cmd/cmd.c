@@ -6,6 +6,7 @@
  */
 #include "asw/cmd.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 #include <stdbool.h>
@@ -30,6 +31,16 @@ const asw_cmd *const asw_cmds[] = {
 
 /* What -h / --help says; every command takes it. */
 static const asw_cmd_option help_option = {'h', "help", NULL, "print this help and exit"};
+
+int asw_cmd_parse_int(const char *s, long long min, long long max, long long *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
 
 const asw_cmd *asw_cmd_find(const char *name) {
     for (const asw_cmd *const *c = asw_cmds; *c; c++)

@@ -76,16 +76,6 @@ static int64_t now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int parse_ll(const char *s, long long min, long long max, long long *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* Days from 1970-01-01 to y-m-d (proleptic Gregorian; H. Hinnant's
  * days_from_civil), so no timegm() is needed. */
 static int64_t days_from_civil(int64_t y, int m, int d) {
@@ -100,7 +90,7 @@ static int64_t days_from_civil(int64_t y, int m, int d) {
 /* Epoch ms, an ISO 8601 UTC time, or now+N[unit]. */
 static int parse_time(const char *s, int64_t now, int64_t *out) {
     long long v;
-    if (parse_ll(s, 0, INT64_MAX / 4, &v) == 0) {
+    if (asw_cmd_parse_int(s, 0, INT64_MAX / 4, &v) == 0) {
         *out = v;
         return 0;
     }
@@ -247,13 +237,13 @@ static int build_change(const rules_opts *o, int64_t now, int64_t lead, asw_rule
     if (strcmp(o->action, "set") == 0) {
         c->op = ASW_RULE_SET;
         if (o->limit) {
-            if (parse_ll(o->limit, 1, 1000, &v) != 0)
+            if (asw_cmd_parse_int(o->limit, 1, 1000, &v) != 0)
                 return usage_error("--limit must be 1..1000, not '%s'", o->limit);
             c->has_limit = true;
             c->limit = (int32_t)v;
         }
         if (o->percent) {
-            if (parse_ll(o->percent, 0, 100, &v) != 0)
+            if (asw_cmd_parse_int(o->percent, 0, 100, &v) != 0)
                 return usage_error("--percent must be 0..100, not '%s'", o->percent);
             c->has_percent = true;
             c->percent = (int32_t)v;

@@ -13,17 +13,6 @@
 #include "asw/cmd.h"
 #include "asw/tools.h"
 
-/* Parse a whole decimal integer in [min, max]. Returns 0 or -1. */
-static int parse_int(const char *s, long long min, long long max, long long *out) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || end == s || *end || v < min || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 /* The options both tools start with: the topic, and how to reach Kafka. */
 // clang-format off
 #define TOOL_OPTIONS(topic_help)                                                        \
@@ -82,7 +71,7 @@ static int produce_parse_args(int argc, char **argv, asw_produce_opts *o) {
             o->brokers = optarg;
             break;
         case 'p':
-            if (parse_int(optarg, 1, INT32_MAX, &n) != 0) {
+            if (asw_cmd_parse_int(optarg, 1, INT32_MAX, &n) != 0) {
                 fprintf(stderr,
                         "aftersale-worker produce: --partitions needs a number >= 1, "
                         "not '%s'\n",
@@ -191,7 +180,7 @@ static int consume_parse_args(int argc, char **argv, asw_consume_opts *o) {
             o->idle_exit_ms = (int64_t)(secs * 1000.0);
             break;
         case OPT_MAX:
-            if (parse_int(optarg, 1, INT64_MAX, &n) != 0) {
+            if (asw_cmd_parse_int(optarg, 1, INT64_MAX, &n) != 0) {
                 fprintf(stderr, "aftersale-worker consume: --max needs a number >= 1, not '%s'\n",
                         optarg);
                 return 2;
