@@ -85,7 +85,7 @@ static int parse_obj(json_t *o, asw_rule_change *c, char *err, size_t errlen) {
         if (j == nkeys)
             return fail(err, errlen, "unknown key \"%s\" for op %s", k, op_names[c->op]);
     }
-    int64_t x;
+    int64_t x = 0;
     if (c->op == ASW_RULE_SET) {
         if (json_object_get(o, "limit")) {
             if (get_int(o, "limit", 1, 1000, &x, err, errlen))
@@ -141,7 +141,7 @@ int asw_rule_line_parse(const char *line, size_t len, asw_rule_change *c, int64_
     *seq = -1;
     if (change) {
         /* An entry of `rules show --format jsonl`. */
-        int64_t x;
+        int64_t x = 0;
         rc = parse_obj(change, c, err, errlen);
         if (rc == 0)
             rc = get_int(o, "applies_from", 0, INT64_MAX / 2, from, err, errlen);
