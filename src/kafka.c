@@ -130,6 +130,18 @@ static int apply_role(rd_kafka_conf_t *conf, const asw_config *cfg, asw_kafka_ro
                        set(conf, "queued.max.messages.kbytes", "262144", err, errlen)
                    ? -1
                    : 0;
+    case ASW_KAFKA_RULES_CONSUMER:
+        /* Unlike the restorer, it follows a topic that rarely changes: the
+         * broker holds each fetch until a change comes (fetch.wait.max.ms,
+         * librdkafka's 500 ms), rather than answering 100 times a second. */
+        snprintf(group, sizeof group, "%s-rules", app);
+        return set(conf, "group.id", group, err, errlen) ||
+                       set(conf, "enable.auto.commit", "false", err, errlen) ||
+                       set(conf, "isolation.level", "read_committed", err, errlen) ||
+                       set(conf, "enable.partition.eof", "true", err, errlen) ||
+                       set(conf, "auto.offset.reset", "earliest", err, errlen)
+                   ? -1
+                   : 0;
     case ASW_KAFKA_TOOL_PRODUCER:
         return set(conf, "enable.idempotence", "true", err, errlen) ||
                        set_default(conf, cfg, "partitioner", "murmur2_random", err, errlen)
@@ -222,7 +234,7 @@ static void quiet_log(const rd_kafka_t *rk, int level, const char *fac, const ch
  * Without the broker list no client connects anywhere. */
 static int check_client_rules(const asw_config *cfg, char *err, size_t errlen) {
     static const asw_kafka_role roles[] = {ASW_KAFKA_WORKER_PRODUCER, ASW_KAFKA_WORKER_CONSUMER,
-                                           ASW_KAFKA_RESTORE_CONSUMER};
+                                           ASW_KAFKA_RESTORE_CONSUMER, ASW_KAFKA_RULES_CONSUMER};
     char txn_id[512];
     asw_kafka_transactional_id(cfg, txn_id, sizeof txn_id);
     for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {

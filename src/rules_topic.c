@@ -54,7 +54,7 @@ asw_rules_topic *asw_rules_topic_new(const asw_config *cfg, asw_kafka_ctx *ctx, 
     t->eof_offset = -1;
     t->decided_max = INT64_MIN;
     t->stats.through = INT64_MIN;
-    t->rk = asw_kafka_new(cfg, ASW_KAFKA_RESTORE_CONSUMER, ctx, NULL, NULL, err, errlen);
+    t->rk = asw_kafka_new(cfg, ASW_KAFKA_RULES_CONSUMER, ctx, NULL, NULL, err, errlen);
     if (!t->rk) {
         free(t);
         return NULL;

@@ -29,6 +29,8 @@ typedef enum asw_kafka_role {
                                    no auto commit, group.id = application.id */
     ASW_KAFKA_WORKER_PRODUCER,  /* transactional (transactional_id required) */
     ASW_KAFKA_RESTORE_CONSUMER, /* assign-only, read_committed, partition EOF */
+    ASW_KAFKA_RULES_CONSUMER,   /* the ruleset control topic: assign-only, partition EOF,
+                                   librdkafka's long-poll fetches (it idles for hours) */
     ASW_KAFKA_TOOL_PRODUCER,    /* idempotent */
     ASW_KAFKA_TOOL_CONSUMER     /* assign-only, read_committed, partition EOF */
 } asw_kafka_role;
