@@ -6,13 +6,15 @@
 # it), what `cpack -G DEB` runs (file, dpkg-dev's dpkg-shlibdeps), and
 # systemd-analyze (the package test verifies the systemd unit with it).
 # --with-broker adds what deploy/local/kafka.sh needs to fetch and run a real
-# Kafka broker (a Java runtime, Maven, and openssl for its SASL_SSL listener)
-# and python3 for the integration tests (with the Prometheus text parser,
-# confluent-kafka and fastavro from PyPI, and the jars tests/interop/java
-# builds with). python3 is also all deploy/local/registry.sh's Schema Registry
-# needs (deploy/local/registry.py, standard library only: no real registry
-# installs from the package registries here; docs/OPERATIONS.md says what was
-# tried). Idempotent: packages already present are not fetched again.
+# Kafka broker (a Java runtime, Maven, and openssl for its SASL_SSL listener),
+# a JDK's javac (tests/interop/java and the Schema Registry below compile
+# Java), and python3 for the integration tests (with the Prometheus text
+# parser, confluent-kafka and fastavro from PyPI, and the jars
+# tests/interop/java builds with); then it builds the Schema Registry the
+# integration tests run, Apicurio Registry 2.4.2.Final, from Maven Central
+# (deploy/local/apicurio.sh install, deploy/local/apicurio/README.md: ~30 s
+# the first time). Idempotent: packages already present are not fetched
+# again, and a registry built from the same recipe is not built again.
 set -euo pipefail
 
 packages=(build-essential clang cmake pkg-config git file dpkg-dev
@@ -20,7 +22,7 @@ packages=(build-essential clang cmake pkg-config git file dpkg-dev
           libcurl4-openssl-dev
           clang-format kcat groff-base systemd)
 if [ "${1:-}" = "--with-broker" ]; then
-  packages+=(default-jre-headless maven python3 openssl)
+  packages+=(default-jre-headless default-jdk-headless maven python3 openssl)
 fi
 
 missing=()
@@ -64,3 +66,7 @@ if ! mvn -B -q -o -Dstyle.color=never -f "$root/tests/interop/java/pom.xml" \
     -Dasw.build.dir="$interop_out" package
 fi
 rm -rf "$interop_out"
+
+# The Schema Registry integration.schema_registry runs (a real one): built
+# here once, so that a test run only starts it (~4 s).
+"$root/deploy/local/apicurio.sh" install

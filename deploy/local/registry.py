@@ -1,10 +1,9 @@
 #!/usr/bin/env python3
-"""A stand-in for a Confluent-compatible Schema Registry, for development and CI.
+"""A stand-in for a Confluent-compatible Schema Registry, for development.
 
-No real Confluent-compatible registry installs here from the package
-registries this project may use (see docs/OPERATIONS.md, "Schema Registry",
-for what was tried), so deploy/local/registry.sh runs this instead. It
-implements the part of Confluent's REST API that aftersale-worker and the
+The tests run a real registry (deploy/local/apicurio.sh: Apicurio Registry,
+without authentication); deploy/local/registry.sh runs this one, for trying
+the worker's basic auth by hand and for offline work. It implements the part of Confluent's REST API that aftersale-worker and the
 tests use, as Confluent documents it:
 
   POST /subjects/{subject}/versions  {"schema": "..."}  -> {"id": N}

@@ -13,11 +13,13 @@
 # deploy/local/.registry), ASW_REGISTRY_USER_INFO (user:password: require
 # HTTP basic auth), ASW_REGISTRY_START_TIMEOUT (seconds, default 20).
 #
-# What runs is deploy/local/registry.py, a stand-in that implements the part
-# of Confluent's REST API the worker uses (python3's standard library only):
-# no real Confluent-compatible registry installs from the package registries
-# this project may use (docs/OPERATIONS.md, "Schema Registry", says what was
-# tried). Point schema.registry.url at a real one in production.
+# What runs is deploy/local/registry.py, our stand-in that implements the part
+# of Confluent's REST API the worker uses (python3's standard library only, no
+# compatibility checks), with basic auth on request. The tests run a real
+# registry instead (deploy/local/apicurio.sh, Apicurio Registry); this one is
+# kept for trying basic auth by hand, which that Apicurio cannot do without an
+# OIDC server, and for offline work without Maven. Point schema.registry.url
+# at a real one in production.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -1,22 +1,33 @@
 #!/usr/bin/env python3
-"""schema_registry: the worker, produce and consume with schema.registry.url.
+"""schema_registry: the worker, produce and consume with schema.registry.url,
+against a real Confluent-compatible registry.
 
-Against the registry deploy/local/registry.sh starts (its own, on a free
-port, with its state in the test's temp dir, so the test can stop and start
-it): it fails, never skips, when that registry cannot start.
+The registry is Apicurio Registry 2.4.2.Final (deploy/local/apicurio.sh, built
+by scripts/bootstrap.sh --with-broker), its own for this test: on a free port,
+its pid and log in the test's temp dir, its ccompat API as schema.registry.url.
+The test fails, never skips, when it is not built or cannot start. Its storage
+is in memory (a stop forgets every schema), so the outage in the middle is a
+freeze (SIGSTOP: connections are accepted, nothing answers), not a stop.
 
-  1. A registry that is down at start-up: `run` exits non-zero with one line
-     naming the URL.
-  2. `produce` registers the six event schemas under <input>-value and
+  1. A registry that is down at start-up (nothing listens): `run` exits 1
+     with one line naming the URL and the connection error.
+  2. With a global BACKWARD rule (Confluent's default), `produce` is refused
+     the second of the six event types under the one subject <input>-value
+     (HTTP 409): it exits 1 with one line and produces nothing. Apicurio's
+     ccompat `PUT /config/<subject>` cannot lift that (NONE there deletes the
+     subject's rule, and the global one applies), so the subject gets its own
+     COMPATIBILITY=NONE rule through Apicurio's own API (docs/OPERATIONS.md).
+  3. Then `produce` registers the six event schemas under <input>-value and
      frames events with the registry's ids; the worker registers its output
      schemas and frames its outputs with their ids; `consume` decodes them
      through the registry; the outputs equal the offline replay.
-  3. An AfterSaleApplied written with an older registered schema (without
+  4. An AfterSaleApplied written with an older registered schema (without
      the defaulted order.aftersale_deadline), produced while the registry is
-     stopped: the worker waits (no dead letter), and decides it once the
-     registry is back; the DLQ stays empty.
-  4. A record framed with an id the registry does not have: a dead letter
-     UNKNOWN_SCHEMA_ID.
+     frozen: the worker's requests time out and it waits (no dead letter, no
+     decision), and decides it once the registry answers again; the DLQ stays
+     empty.
+  5. A record framed with an id the registry does not have (404): a dead
+     letter UNKNOWN_SCHEMA_ID.
 """
 import io
 import json
@@ -24,6 +35,7 @@ import os
 import struct
 import subprocess
 import time
+import urllib.error
 import urllib.request
 
 import fastavro
@@ -31,39 +43,62 @@ import fastavro
 import common
 from common import check, log
 
-REGISTRY_SH = os.path.join(common.SOURCE_DIR, "deploy", "local", "registry.sh")
+APICURIO_SH = os.path.join(common.SOURCE_DIR, "deploy", "local", "apicurio.sh")
 
 
 class OwnRegistry:
+    """An Apicurio Registry of this test's own (deploy/local/apicurio.sh)."""
+
     def __init__(self, h):
         self.port = common.free_ports(1)[0]
-        self.env = dict(os.environ, ASW_REGISTRY_PORT=str(self.port),
-                        ASW_REGISTRY_STATE=h.path("registry"))
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = dict(os.environ, ASW_APICURIO_PORT=str(self.port),
+                        ASW_APICURIO_STATE=h.path("apicurio"))
+        self.url = f"http://127.0.0.1:{self.port}/apis/ccompat/v7"
+        # Apicurio's own API (v2): what ccompat cannot do (a subject's rules).
+        self.native = f"http://127.0.0.1:{self.port}/apis/registry/v2"
         h.add_cleanup(self.stop, "stopping the registry")
 
     def _run(self, cmd):
-        r = subprocess.run([REGISTRY_SH, cmd], env=self.env, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, timeout=60)
-        check(r.returncode == 0, f"registry.sh {cmd} failed (exit {r.returncode}): "
+        r = subprocess.run([APICURIO_SH, cmd], env=self.env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=180)
+        check(r.returncode == 0, f"apicurio.sh {cmd} failed (exit {r.returncode}): "
               f"{r.stderr.decode(errors='replace')[-2000:]}")
         return r.stdout.decode().strip()
 
     def start(self):
+        t0 = time.monotonic()
         out = self._run("start")
-        check(out.splitlines()[-1] == self.url, f"registry.sh start printed {out!r}")
-        log(f"registry running on {self.url}")
+        check(out.splitlines()[-1] == self.url, f"apicurio.sh start printed {out!r}")
+        log(f"Apicurio Registry running on {self.url} after {time.monotonic() - t0:.1f}s")
 
     def stop(self):
         self._run("stop")
 
-    def call(self, method, path, body=None):
+    def freeze(self):
+        self._run("freeze")
+
+    def thaw(self):
+        self._run("thaw")
+
+    def request(self, method, path, body=None, base=None):
+        """(HTTP status, parsed body) of one call; path is under self.url by default."""
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + path, data=data, method=method,
-                                     headers={"Content-Type":
-                                              "application/vnd.schemaregistry.v1+json"})
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return json.loads(r.read())
+        ctype = ("application/json" if base == self.native
+                 else "application/vnd.schemaregistry.v1+json")
+        req = urllib.request.Request((base or self.url) + path, data=data, method=method,
+                                     headers={"Content-Type": ctype})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                text = r.read()
+                return r.status, json.loads(text) if text else None
+        except urllib.error.HTTPError as e:
+            text = e.read()
+            return e.code, json.loads(text) if text else None
+
+    def call(self, method, path, body=None, base=None):
+        status, got = self.request(method, path, body, base)
+        check(200 <= status < 300, f"{method} {path}: HTTP {status} {got}")
+        return got
 
 
 def old_applied_schema():
@@ -101,8 +136,12 @@ def test(h):
     log(f"registry down at start-up: exit {r.returncode}: {lines[0]}")
 
     reg.start()
-    cfg = h.write_config("worker.properties", p, worker_id="w1",
-                         extra={"schema.registry.url": reg.url})
+    # produce and consume with the client's defaults; the worker with short
+    # timeouts, so that the frozen registry shows as pauses within seconds.
+    cfg = h.write_config("client.properties", p, extra={"schema.registry.url": reg.url})
+    cfg_worker = h.write_config("worker.properties", p, worker_id="w1", extra=dict(
+        fast, **{"schema.registry.url": reg.url, "schema.registry.request.timeout.ms": 1000,
+                 "schema.registry.connect.timeout.ms": 1000}))
     cfg_plain = h.write_config("plain.properties", p)  # counting only: needs no registry
 
     events = h.generate(seed=77, orders=300)
@@ -120,9 +159,29 @@ def test(h):
     replay = h.replay(cfg_plain, all_events)
     expected = common.replay_counts(replay)
 
-    # 2. produce with the registry; the worker with it.
-    n = h.produce(cfg, p["topic.input"], events, partitions=4)
+    # 2. Six record types in one subject, under a registry-wide BACKWARD
+    # rule: the second is refused, and produce stops before producing.
     subject = p["topic.input"] + "-value"
+    reg.call("PUT", "/config", {"compatibility": "BACKWARD"})
+    r = h.tool(["produce", "--topic", p["topic.input"], "--partitions", 4, "-c", cfg, events],
+               expect_rc=None, what="produce (BACKWARD)")
+    err = r.stderr.decode(errors="replace")
+    lines = common.reason_lines(err)
+    check(r.returncode == 1 and len(lines) == 1 and subject in lines[0] and "409" in lines[0],
+          f"produce under BACKWARD: expected exit 1 and one line naming {subject} and HTTP 409, "
+          f"got exit {r.returncode}: {err[-2000:]}")
+    check(h.count(cfg_plain, p["topic.input"]) == 0, "a refused produce must produce nothing")
+    check(reg.call("GET", f"/subjects/{subject}/versions") == [1],
+          "only the first event type is registered under BACKWARD")
+    log(f"global BACKWARD: {lines[0]}")
+    # The subject's own rule (it exists now): COMPATIBILITY=NONE.
+    reg.call("POST", f"/groups/default/artifacts/{subject}/rules",
+             {"type": "COMPATIBILITY", "config": "NONE"}, base=reg.native)
+    check(reg.call("GET", f"/config/{subject}") == {"compatibilityLevel": "NONE"},
+          f"{subject} must report NONE")
+
+    # 3. produce with the registry; the worker with it.
+    n = h.produce(cfg, p["topic.input"], events, partitions=4)
     versions = reg.call("GET", f"/subjects/{subject}/versions")
     check(len(versions) == 6, f"produce must register 6 event schemas under {subject}, "
           f"the registry has {versions}")
@@ -132,28 +191,32 @@ def test(h):
     log(f"produced {n} events; older AfterSaleApplied registered as id {old_id}; "
         f"replay expects {expected}")
 
-    w = h.start_worker(cfg, "w1")
+    w = h.start_worker(cfg_worker, "w1")
     first = common.replay_counts(h.replay(cfg_plain, events, filename="replay-first.jsonl"))
     h.wait_counts(cfg_plain, {p["topic.decisions"]: first["Decision"],
                               p["topic.refund_records"]: first["RefundRecord"]}, timeout=120)
 
-    # 3. The registry goes away; a record of an id the worker has not seen
+    # 4. The registry hangs; a record of an id the worker has not seen
     # arrives; the worker must wait for the registry, not dead-letter it.
-    reg.stop()
+    reg.freeze()
     record = dict(old, order=dict(old["order"]))
     record.pop("type")
     body = frame(old_id, old_schema, record)
     common.kcat_produce_raw(h.bootstrap, p["topic.input"], [(old["order_id"].encode(), body)])
     h.wait_until(lambda: len(w.events("schema_registry_unavailable")) >= 2, 60,
                  "the worker to report the registry unavailable twice")
-    check(h.count(cfg_plain, p["topic.dlq"]) == 0, "no dead letter while the registry is away")
+    pause = w.events("schema_registry_unavailable")[0]
+    check("timeout" in pause.get("error", "").lower(),
+          f"a frozen registry must show as a timeout, got {pause}")
+    check(h.count(cfg_plain, p["topic.dlq"]) == 0, "no dead letter while the registry hangs")
     check(h.count(cfg_plain, p["topic.decisions"]) == first["Decision"],
           "the record must not be decided before its schema is known")
+    log(f"registry frozen: {pause.get('error')}")
     t_back = time.monotonic()
-    reg.start()
+    reg.thaw()
     h.wait_counts(cfg_plain, {p["topic.decisions"]: expected["Decision"],
                               p["topic.refund_records"]: expected["RefundRecord"]}, timeout=60)
-    log(f"decided {time.monotonic() - t_back:.1f}s after the registry came back; "
+    log(f"decided {time.monotonic() - t_back:.1f}s after the registry answered again; "
         f"{len(w.events('schema_registry_unavailable'))} pauses logged")
     stopped = w.stop_ok()
     check(int(stopped["dead_letters"]) == 0, "no dead letters expected")
@@ -175,9 +238,11 @@ def test(h):
         check(any(json.loads(x).get("order_id") == "OLDSCHEMA1" for x in f if x.strip()),
               "the event of the older schema must be decided")
 
-    # 4. An id the registry does not have: a dead letter that says so.
-    w2 = h.start_worker(cfg, "w2")
+    # 5. An id the registry does not have: a dead letter that says so.
     missing = old_id + 1000
+    status, _ = reg.request("GET", f"/schemas/ids/{missing}")
+    check(status == 404, f"id {missing} must be unknown to the registry, got HTTP {status}")
+    w2 = h.start_worker(cfg_worker, "w2")
     common.kcat_produce_raw(h.bootstrap, p["topic.input"],
                             [(b"NOSUCHID1", b"\0" + struct.pack(">I", missing) + b"\x02")])
     h.wait_until(lambda: h.count(cfg_plain, p["topic.dlq"]) == 1, 60, "one dead letter")
