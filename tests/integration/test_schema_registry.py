@@ -50,10 +50,18 @@ class OwnRegistry:
     """An Apicurio Registry of this test's own (deploy/local/apicurio.sh)."""
 
     def __init__(self, h):
-        self.port = common.free_ports(1)[0]
+        self.port, self.tls_port = common.free_ports(2)
+        ca, cert, key = make_tls(h)
+        self.ca = ca
+        # Quarkus serves HTTPS beside HTTP when given a certificate (its
+        # configuration from the environment).
         self.env = dict(os.environ, ASW_APICURIO_PORT=str(self.port),
-                        ASW_APICURIO_STATE=h.path("apicurio"))
+                        ASW_APICURIO_STATE=h.path("apicurio"),
+                        QUARKUS_HTTP_SSL_PORT=str(self.tls_port),
+                        QUARKUS_HTTP_SSL_CERTIFICATE_FILES=cert,
+                        QUARKUS_HTTP_SSL_CERTIFICATE_KEY_FILES=key)
         self.url = f"http://127.0.0.1:{self.port}/apis/ccompat/v7"
+        self.tls_url = f"https://127.0.0.1:{self.tls_port}/apis/ccompat/v7"
         # Apicurio's own API (v2): what ccompat cannot do (a subject's rules).
         self.native = f"http://127.0.0.1:{self.port}/apis/registry/v2"
         h.add_cleanup(self.stop, "stopping the registry")
@@ -99,6 +107,26 @@ class OwnRegistry:
         status, got = self.request(method, path, body, base)
         check(200 <= status < 300, f"{method} {path}: HTTP {status} {got}")
         return got
+
+
+def make_tls(h):
+    """A CA of the test's own and a certificate it signed for 127.0.0.1."""
+    d = h.path("tls")
+    os.makedirs(d, exist_ok=True)
+    ca, cakey = os.path.join(d, "ca.pem"), os.path.join(d, "ca.key")
+    cert, key, csr = (os.path.join(d, n) for n in ("server.pem", "server.key", "server.csr"))
+    ext = os.path.join(d, "ext")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    for cmd in (["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", cakey,
+                 "-out", ca, "-days", "2", "-subj", "/CN=asw-test-ca"],
+                ["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+                 "-subj", "/CN=127.0.0.1"],
+                ["openssl", "x509", "-req", "-in", csr, "-CA", ca, "-CAkey", cakey,
+                 "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", ext]):
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        check(r.returncode == 0, f"{' '.join(cmd[:2])}: {r.stderr.decode(errors='replace')}")
+    return ca, cert, key
 
 
 def old_applied_schema():
@@ -237,6 +265,27 @@ def test(h):
     with open(dec, encoding="utf-8") as f:
         check(any(json.loads(x).get("order_id") == "OLDSCHEMA1" for x in f if x.strip()),
               "the event of the older schema must be decided")
+
+    # TLS: the same registry over HTTPS, its certificate signed by the
+    # test's CA. With schema.registry.ssl.ca.location, consume looks the ids
+    # up over TLS and prints the same; without, it exits 1 naming the
+    # certificate problem, and prints no record it could not decode.
+    cfg_tls = h.write_config("tls.properties", p, extra={
+        "schema.registry.url": reg.tls_url, "schema.registry.ssl.ca.location": reg.ca})
+    cfg_tls_noca = h.write_config("tls-noca.properties", p,
+                                  extra={"schema.registry.url": reg.tls_url})
+    dec_tls = h.consume(cfg_tls, p["topic.decisions"], filename="decisions-tls.jsonl")
+    # (Partitions interleave in any order; each line names its partition
+    # and offset, so the sorted lines must be equal.)
+    with open(dec, "rb") as a, open(dec_tls, "rb") as b:
+        check(sorted(a) == sorted(b), "consume over TLS must print what it printed over HTTP")
+    r = h.tool(["consume", "--topic", p["topic.decisions"], "-c", cfg_tls_noca,
+                "--from-beginning", "--idle-exit", 0], expect_rc=1)
+    err = r.stderr.decode(errors="replace")
+    check("ssl" in err.lower() and "certificate" in err.lower(),
+          f"without the CA, consume must say the certificate is not trusted: {err[-500:]}")
+    log(f"TLS: consume through {reg.tls_url} equals HTTP; without the CA: "
+        f"{[x for x in err.splitlines() if 'SSL' in x][:1]}")
 
     # 5. An id the registry does not have: a dead letter that says so.
     missing = old_id + 1000
