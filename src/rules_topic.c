@@ -204,8 +204,20 @@ int asw_rules_topic_start(asw_rules_topic *t, rd_kafka_t *admin, int timeout_ms,
         return -1;
     }
     t->q = rd_kafka_queue_get_consumer(t->rk);
-    if (asw_rules_topic_catch_up(t, timeout_ms, err, errlen) != 0)
-        return -1;
+    /* A topic just created may have no leader for a moment: its end offset
+     * is then an error, tried again until the timeout. */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + timeout_ms;
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int64_t left = deadline - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+        if (asw_rules_topic_catch_up(t, left > 1000 ? (int)left : 1000, err, errlen) == 0)
+            break;
+        if (left <= 0)
+            return -1;
+        nanosleep(&(struct timespec){0, 100 * 1000000L}, NULL);
+    }
     t->started = true;
     asw_log_write(t->log, ASW_LOG_INFO, "rules_topic_read",
                   "topic=%s changes=%zu invalid=%" PRId64 " offset=%" PRId64 " lead_ms=%" PRId64
