@@ -139,6 +139,45 @@ static bool blank(const char *s, size_t n) {
     return true;
 }
 
+/* What the next input record is. */
+typedef enum { REC_EVENT, REC_BAD, REC_END, REC_READ_ERROR } rec_kind;
+
+/*
+ * The next record, blank lines skipped (*lineno counts every physical
+ * line): an event into *ev (REC_EVENT; the caller clears it), or a line
+ * that is not one (REC_BAD, logged, why in perr; *raw and *rawlen the line,
+ * or empty for a line too long to be kept), or the end, or a read error.
+ */
+static rec_kind next_record(line_reader *r, int64_t *lineno, asw_log *log, asw_event *ev,
+                            const char **raw, size_t *rawlen, char *perr, size_t plen) {
+    char *line;
+    size_t n, total;
+    int got;
+    while ((got = next_line(r, &line, &n, &total)) > 0) {
+        ++*lineno;
+        if (total > ASW_REPLAY_LINE_MAX) {
+            /* Not kept, so not in the dead letter: its line number says
+             * where it is in the input. */
+            snprintf(perr, plen, "line of %zu bytes is longer than the maximum of %d", total,
+                     ASW_REPLAY_LINE_MAX);
+            *raw = "";
+            *rawlen = 0;
+        } else {
+            n = trim_newline(line, n);
+            if (blank(line, n))
+                continue;
+            *raw = line;
+            *rawlen = n;
+            if (asw_jsonl_parse_event(line, n, ev, perr, plen) == 0)
+                return REC_EVENT;
+        }
+        asw_log_write(log, ASW_LOG_WARN, "dead_letter", "line=%lld error=\"%s\"",
+                      (long long)*lineno, perr);
+        return REC_BAD;
+    }
+    return got < 0 ? REC_READ_ERROR : REC_END;
+}
+
 int asw_replay_run(const asw_config *cfg, FILE *in, FILE *out, asw_log *log,
                    asw_replay_stats *stats, char *err, size_t errlen) {
     return asw_replay_run_book(cfg, NULL, in, out, log, stats, err, errlen);
@@ -154,44 +193,21 @@ int asw_replay_run_book(const asw_config *cfg, const asw_rulebook *book, FILE *i
     asw_processor_set_topic(proc, src.topic);
     asw_buf buf = ASW_BUF_INIT;
     line_reader reader = {.in = in};
-    char *line;
-    size_t n, total;
-    int got;
+    const char *line;
+    size_t n;
+    rec_kind k;
+    asw_event ev;
     char perr[256];
 
     memset(stats, 0, sizeof *stats);
-    while ((got = next_line(&reader, &line, &n, &total)) > 0) {
-        stats->lines++;
-        if (total > ASW_REPLAY_LINE_MAX) {
-            /* Not kept, so not in the dead letter: its line number says
-             * where it is in the input. */
-            asw_buf_reset(&buf);
-            snprintf(perr, sizeof perr, "line of %zu bytes is longer than the maximum of %d", total,
-                     ASW_REPLAY_LINE_MAX);
-            asw_jsonl_format_dead_letter(stats->lines, perr, "", 0, &buf);
-            stats->events++;
-            stats->dead_letters++;
-            asw_log_write(log, ASW_LOG_WARN, "dead_letter", "line=%lld error=\"%s\"",
-                          (long long)stats->lines, perr);
-            src.offset++;
-            if (fwrite(buf.data, 1, buf.len, out) != buf.len) {
-                snprintf(err, errlen, "write failed: %s", strerror(errno));
-                goto fail;
-            }
-            continue;
-        }
-        n = trim_newline(line, n);
-        if (blank(line, n))
-            continue;
+    while ((k = next_record(&reader, &stats->lines, log, &ev, &line, &n, perr, sizeof perr)) ==
+               REC_EVENT ||
+           k == REC_BAD) {
         stats->events++;
         asw_buf_reset(&buf);
-
-        asw_event ev;
-        if (asw_jsonl_parse_event(line, n, &ev, perr, sizeof perr) != 0) {
+        if (k == REC_BAD) {
             asw_jsonl_format_dead_letter(stats->lines, perr, line, n, &buf);
             stats->dead_letters++;
-            asw_log_write(log, ASW_LOG_WARN, "dead_letter", "line=%lld error=\"%s\"",
-                          (long long)stats->lines, perr);
         } else {
             asw_result res;
             asw_processor_apply(proc, &ev, &src, &res);
@@ -206,7 +222,7 @@ int asw_replay_run_book(const asw_config *cfg, const asw_rulebook *book, FILE *i
             goto fail;
         }
     }
-    if (got < 0) {
+    if (k == REC_READ_ERROR) {
         snprintf(err, errlen, "read failed: %s", strerror(errno));
         goto fail;
     }
@@ -241,30 +257,20 @@ int asw_replay_compare_books(const asw_config *cfg, const asw_ruleset *before,
     asw_whatif_set_rulebooks(w, before_book, after_book);
     asw_buf buf = ASW_BUF_INIT;
     line_reader reader = {.in = in};
-    char *line;
-    size_t n, total;
-    int got;
+    const char *line;
+    size_t n;
+    rec_kind k;
+    asw_event ev;
     int64_t lineno = 0;
     char perr[256];
 
-    while ((got = next_line(&reader, &line, &n, &total)) > 0) {
-        lineno++;
-        if (total <= ASW_REPLAY_LINE_MAX) {
-            n = trim_newline(line, n);
-            if (blank(line, n))
-                continue;
-        }
+    while ((k = next_record(&reader, &lineno, log, &ev, &line, &n, perr, sizeof perr)) ==
+               REC_EVENT ||
+           k == REC_BAD) {
         asw_buf_reset(&buf);
-        asw_event ev;
-        if (total > ASW_REPLAY_LINE_MAX ||
-            asw_jsonl_parse_event(line, n, &ev, perr, sizeof perr) != 0) {
+        if (k == REC_BAD) {
             /* Not an event in either run: a dead letter of both, as the
              * replay writes it; no decision to compare. */
-            if (total > ASW_REPLAY_LINE_MAX)
-                snprintf(perr, sizeof perr, "line of %zu bytes is longer than the maximum of %d",
-                         total, ASW_REPLAY_LINE_MAX);
-            asw_log_write(log, ASW_LOG_WARN, "dead_letter", "line=%lld error=\"%s\"",
-                          (long long)lineno, perr);
             asw_whatif_skip(w);
         } else {
             asw_whatif_change change;
@@ -280,7 +286,7 @@ int asw_replay_compare_books(const asw_config *cfg, const asw_ruleset *before,
             goto fail;
         }
     }
-    if (got < 0) {
+    if (k == REC_READ_ERROR) {
         snprintf(err, errlen, "read failed: %s", strerror(errno));
         goto fail;
     }
