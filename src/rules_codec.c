@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "asw/alloc.h"
+#include "asw/hash.h"
 #include "asw/ruleset.h"
 
 static const char *const op_names[] = {"set", "enable_shop", "disable_shop"};
@@ -196,11 +197,7 @@ void asw_rule_change_format(const asw_rule_change *c, asw_buf *out) {
 void asw_rule_change_key(const asw_rule_change *c, char key[ASW_RULE_KEY_LEN]) {
     asw_buf b = {0};
     asw_rule_change_format(c, &b);
-    uint64_t h = UINT64_C(0xcbf29ce484222325);
-    for (size_t i = 0; i < b.len; i++) {
-        h ^= b.data[i];
-        h *= UINT64_C(0x100000001b3);
-    }
+    uint64_t h = asw_fnv1a64(b.data, b.len);
     asw_buf_free(&b);
     snprintf(key, ASW_RULE_KEY_LEN, "rc-%016" PRIx64, h);
 }

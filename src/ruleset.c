@@ -47,6 +47,7 @@
 
 #include "asw/alloc.h"
 #include "asw/buf.h"
+#include "asw/hash.h"
 
 /* The version of the reason set and order (SPEC section 4). */
 #define ASW_RULESET_REASONS "v1"
@@ -74,15 +75,6 @@ struct asw_ruleset {
 /* Hashes                                                                   */
 /* ------------------------------------------------------------------------ */
 
-static uint64_t fnv1a64(const unsigned char *p, size_t n) {
-    uint64_t h = UINT64_C(0xcbf29ce484222325);
-    for (size_t i = 0; i < n; i++) {
-        h ^= p[i];
-        h *= UINT64_C(0x100000001b3);
-    }
-    return h;
-}
-
 static uint32_t fnv1a32_update(uint32_t h, const char *s) {
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         h ^= *p;
@@ -96,7 +88,7 @@ static uint32_t fnv1a32_update(uint32_t h, const char *s) {
 int32_t asw_ruleset_shop_bucket(const char *shop_id) {
     if (shop_id == NULL)
         shop_id = "";
-    return (int32_t)(fnv1a64((const unsigned char *)shop_id, strlen(shop_id)) % 100u);
+    return (int32_t)(asw_fnv1a64(shop_id, strlen(shop_id)) % 100u);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "asw/alloc.h"
+#include "asw/hash.h"
 
 /* ---- the orders seen: an open-addressing table by order id ---- */
 
@@ -32,17 +33,8 @@ typedef struct order_table {
     size_t count;
 } order_table;
 
-static uint64_t hash_str(const char *s) {
-    uint64_t h = UINT64_C(0xcbf29ce484222325);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        h ^= *p;
-        h *= UINT64_C(0x100000001b3);
-    }
-    return h;
-}
-
 static order_entry *table_slot(order_entry *slots, size_t cap, const char *id) {
-    size_t i = (size_t)hash_str(id) & (cap - 1);
+    size_t i = (size_t)asw_fnv1a64(id, strlen(id)) & (cap - 1);
     while (slots[i].order_id && strcmp(slots[i].order_id, id) != 0)
         i = (i + 1) & (cap - 1);
     return &slots[i];
