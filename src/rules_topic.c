@@ -35,6 +35,12 @@ static int64_t now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static int64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int64_t asw_rules_applies_from(const asw_rule_change *c, int64_t timestamp, int64_t lead_ms) {
     if (timestamp < 0 || timestamp > INT64_MAX / 4)
         return c->effective_time;
@@ -206,12 +212,9 @@ int asw_rules_topic_start(asw_rules_topic *t, rd_kafka_t *admin, int timeout_ms,
     t->q = rd_kafka_queue_get_consumer(t->rk);
     /* A topic just created may have no leader for a moment: its end offset
      * is then an error, tried again until the timeout. */
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + timeout_ms;
+    int64_t deadline = mono_ms() + timeout_ms;
     for (;;) {
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t left = deadline - ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+        int64_t left = deadline - mono_ms();
         if (asw_rules_topic_catch_up(t, left > 1000 ? (int)left : 1000, err, errlen) == 0)
             break;
         if (left <= 0)

@@ -59,22 +59,23 @@
 #include "asw/registry.h"
 #include "asw/rules_topic.h"
 
-#define TOPIC_MAX             256
-#define META_TIMEOUT_MS       10000
-#define TXN_TIMEOUT_MS        60000
-#define RESTORE_TIMEOUT_MS    300000
-#define COMMIT_RETRIES        10
-#define MAX_ABORTS_IN_A_ROW   10
-#define MAX_FENCES_IN_A_ROW   3
-#define EVICT_ROUNDS          100 /* commits per sweep of every order for retention */
-#define STATS_EVERY_MS        10000
-#define BATCH_MAX             4096 /* input records processed between two polls of the queue */
-#define VIEW_EVERY_MS         1000 /* the HTTP view's watermarks, between commits */
-#define QUERY_OWNER_MS        2000 /* for the coordinator to name a partition's owner */
-#define QUERY_WAIT_MS         5000 /* the longest a ledger query waits for a commit */
-#define REGISTRY_PAUSE_MS     250  /* first pause while the Schema Registry is away; doubled */
-#define REGISTRY_PAUSE_MAX_MS 2000 /* cap of those pauses */
-#define BAD_IDS_MAX           64   /* schema ids of one batch that the registry refused */
+#define TOPIC_MAX              256
+#define META_TIMEOUT_MS        10000
+#define TXN_TIMEOUT_MS         60000
+#define RESTORE_TIMEOUT_MS     300000
+#define COMMIT_RETRIES         10
+#define MAX_ABORTS_IN_A_ROW    10
+#define MAX_FENCES_IN_A_ROW    3
+#define EVICT_ROUNDS           100 /* commits per sweep of every order for retention */
+#define STATS_EVERY_MS         10000
+#define BATCH_MAX              4096 /* input records processed between two polls of the queue */
+#define VIEW_EVERY_MS          1000 /* the HTTP view's watermarks, between commits */
+#define CONSUMER_POLL_EVERY_MS 100  /* the consumer's error and statistics callbacks */
+#define QUERY_OWNER_MS         2000 /* for the coordinator to name a partition's owner */
+#define QUERY_WAIT_MS          5000 /* the longest a ledger query waits for a commit */
+#define REGISTRY_PAUSE_MS      250  /* first pause while the Schema Registry is away; doubled */
+#define REGISTRY_PAUSE_MAX_MS  2000 /* cap of those pauses */
+#define BAD_IDS_MAX            64   /* schema ids of one batch that the registry refused */
 
 /*
  * The worker's transaction state: one field, moved only by txn_set(), which
@@ -182,6 +183,7 @@ struct asw_worker {
     int64_t commit_interval_ms, commit_max_records;
     asw_state_limits limits;
     int64_t last_stats_ms;
+    int64_t consumer_polled_ms; /* periodic(): the consumer's main queue served */
 
     /* The Schema Registry (NULL: the built-in ids). Unknown ids of a batch
      * are looked up before it is processed (resolve_schema_ids()); while the
@@ -2127,6 +2129,13 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
  * watermarks, then the stats line. */
 static void periodic(asw_worker *w) {
     int64_t t = now_ms();
+    if (t - w->consumer_polled_ms >= CONSUMER_POLL_EVERY_MS) {
+        /* The consumer's main queue: its error_cb and stats_cb (records and
+         * rebalances come through rd_kafka_consumer_poll()); now and then,
+         * not on every step. */
+        w->consumer_polled_ms = t;
+        rd_kafka_poll(w->consumer, 0);
+    }
     if (t - w->view_ms >= VIEW_EVERY_MS)
         publish_view(w);
     if (t - w->last_stats_ms < STATS_EVERY_MS)
@@ -2186,9 +2195,6 @@ int asw_worker_step(asw_worker *w, int timeout_ms) {
     if (w->registry_wait && !is_fatal(w))
         registry_pause(w);
     rd_kafka_poll(w->producer, 0);
-    /* The consumer's main queue: its error_cb and stats_cb (records and
-     * rebalances come through rd_kafka_consumer_poll()). */
-    rd_kafka_poll(w->consumer, 0);
     if (w->fenced ||
         (txn_open(w) && (w->txn == WTXN_ABORTABLE || w->txn_records >= w->commit_max_records ||
                          now_ms() - w->txn_begin_ms >= w->commit_interval_ms)))
