@@ -1727,14 +1727,16 @@ static void rules_decided(asw_worker *w) {
     w->rules_through = asw_rules_topic_through(w->rules);
 }
 
-/* Between batches: take the changes that arrived, and read to the end now
- * and then, so that events of the present never wait. */
-static void follow_rules(asw_worker *w) {
+/* Between batches (periodic(), at time t): take the changes that arrived,
+ * and read to the end now and then, so that events of the present never
+ * wait. How often changes are taken does not change a decision: one that
+ * arrives after a read to the end applies after the bound that read set. */
+static void follow_rules(asw_worker *w, int64_t t) {
     if (!w->rules)
         return;
     asw_rules_topic_poll(w->rules);
     int64_t every = asw_rules_topic_lead_ms(w->rules) / 4;
-    if (now_ms() - asw_rules_topic_caught_up_at(w->rules) < (every > 100 ? every : 100))
+    if (t - asw_rules_topic_caught_up_at(w->rules) < (every > 100 ? every : 100))
         return;
     char err[256];
     if (asw_rules_topic_catch_up(w->rules, 1000, err, sizeof err) == 0)
@@ -2131,10 +2133,11 @@ static void periodic(asw_worker *w) {
     int64_t t = now_ms();
     if (t - w->consumer_polled_ms >= CONSUMER_POLL_EVERY_MS) {
         /* The consumer's main queue: its error_cb and stats_cb (records and
-         * rebalances come through rd_kafka_consumer_poll()); now and then,
-         * not on every step. */
+         * rebalances come through rd_kafka_consumer_poll()); and the rules
+         * topic. Now and then, not on every step. */
         w->consumer_polled_ms = t;
         rd_kafka_poll(w->consumer, 0);
+        follow_rules(w, t);
     }
     if (t - w->view_ms >= VIEW_EVERY_MS)
         publish_view(w);
@@ -2168,7 +2171,6 @@ int asw_worker_step(asw_worker *w, int timeout_ms) {
      * is already queued, up to what the transaction may still take. One
      * lane processes each record as it is polled: batching would only
      * delay it. */
-    follow_rules(w);
     int64_t room = w->commit_max_records - (txn_open(w) ? w->txn_records : 0);
     size_t max = w->n_lanes == 1 || room < 1 ? 1 : room < BATCH_MAX ? (size_t)room : BATCH_MAX;
     rd_kafka_message_t *m = rd_kafka_consumer_poll(w->consumer, timeout_ms);
