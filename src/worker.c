@@ -157,8 +157,9 @@ struct asw_worker {
     asw_log *log;
     asw_kafka_ctx ctx;
     rd_kafka_t *consumer, *producer, *restorer;
-    /* The ruleset by event time; with rules.topic, followed from the control
-     * topic (NULL `rules` without). rules_through: events up to this time
+    /* With rules.topic: the ruleset by event time, followed from the control
+     * topic (both NULL without: the processors decide by the config's
+     * ruleset). rules_through: events up to this time
      * are decided now (asw_rules_topic_through(), or further for a batch
      * that waited rules.topic.wait.max.ms); read by the lanes. */
     asw_rulebook *book;
@@ -502,9 +503,9 @@ asw_worker *asw_worker_new(const asw_config *cfg, asw_log *log, char *err, size_
         asw_kafka_new(cfg, ASW_KAFKA_RESTORE_CONSUMER, &w->ctx, NULL, setup_restorer, err, errlen);
     if (!w->restorer)
         goto fail;
-    w->book = asw_rulebook_new(w->settings->ruleset);
     w->rules_through = INT64_MAX;
     if (w->settings->rules.topic[0]) {
+        w->book = asw_rulebook_new(w->settings->ruleset);
         w->rules = asw_rules_topic_new(cfg, &w->ctx, w->book, log, err, errlen);
         if (!w->rules)
             goto fail;
@@ -2039,7 +2040,7 @@ static void on_assign(asw_worker *w, rd_kafka_t *rk, rd_kafka_topic_partition_li
         wpart *wp = &w->parts[p];
         asw_processor_destroy(wp->proc);
         wp->proc = asw_processor_new(w->settings->ruleset, &w->limits, true);
-        asw_processor_set_rulebook(wp->proc, w->book);
+        asw_processor_set_rulebook(wp->proc, w->book); /* NULL without rules.topic */
         asw_processor_set_topic(wp->proc, w->topic_in);
         wp->quarantined = false;
         wp->committed = wp->next = -1;
